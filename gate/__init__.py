@@ -1,0 +1,1 @@
+"""plategate gate controller: ledger, tariff, decisions and the camera process."""

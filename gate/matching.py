@@ -1,0 +1,88 @@
+"""Match an exit read to an open visit. Pure functions, no database.
+
+Order, most certain first:
+1. exact plate;
+2. the unique open plate one digit away (one substitution, or one digit
+   dropped/added, the usual OCR slips);
+3. with per-character confidences: open plates of the same length that differ
+   only where the reader was unsure (confidence < uncertain_char), at most
+   ``max_digits`` digits, the most likely (product of the differing digits'
+   error probabilities 1 - confidence) and unique.
+Anything but exact is flagged for review. Ambiguity never guesses: no match.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class Match:
+    visit_id: int
+    plate: str
+    kind: str  # "exact" | "one-digit" | "confidence"
+
+    @property
+    def flagged(self) -> bool:
+        return self.kind != "exact"
+
+
+def hamming(a: str, b: str) -> int | None:
+    """Differing positions of equal-length strings, else None."""
+    if len(a) != len(b):
+        return None
+    return sum(x != y for x, y in zip(a, b))
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True if a and b differ by exactly one substitution, insertion or deletion."""
+    if a == b:
+        return False
+    if len(a) == len(b):
+        return hamming(a, b) == 1
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+def match_plate(
+    plate: str,
+    open_visits: Iterable[tuple[int, str]],
+    char_conf: Sequence[float] | None = None,
+    *,
+    max_digits: int = 2,
+    uncertain_char: float = 0.6,
+) -> Match | None:
+    """Pick the open visit (id, plate) this read most likely belongs to, or None."""
+    candidates = list(open_visits)
+    for visit_id, other in candidates:
+        if other == plate:
+            return Match(visit_id, other, "exact")
+
+    near = [(vid, other) for vid, other in candidates if one_edit_apart(plate, other)]
+    if len(near) == 1:
+        return Match(near[0][0], near[0][1], "one-digit")
+
+    if char_conf is None or len(char_conf) != len(plate):
+        return None
+    scored: list[tuple[float, int, str]] = []
+    for visit_id, other in candidates:
+        if len(other) != len(plate):
+            continue
+        diffs = [i for i, (x, y) in enumerate(zip(plate, other)) if x != y]
+        if not diffs or len(diffs) > max_digits:
+            continue
+        if all(char_conf[i] < uncertain_char for i in diffs):
+            # cost = -log P(every differing digit was misread): lower is likelier
+            scored.append((-sum(math.log1p(-char_conf[i]) for i in diffs), visit_id, other))
+    if not scored:
+        return None
+    scored.sort()
+    if len(scored) > 1 and scored[1][0] - scored[0][0] < 1e-9:
+        return None  # two equally likely cars: a human decides
+    return Match(scored[0][1], scored[0][2], "confidence")

@@ -1,0 +1,1 @@
+"""Alembic migrations for the ledger, run programmatically (no alembic.ini)."""

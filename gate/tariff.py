@@ -1,0 +1,127 @@
+"""Tariff: what a stay costs. Pure: no database, no clock.
+
+Defaults (why):
+- first 15 minutes free: drop-offs and wrong turns leave without paying;
+  a longer stay is charged from the entry, not from minute 16.
+- 12.00 ILS per started hour (``unit_minutes=60``): the usual city-lot
+  rounding; a shorter unit (e.g. 15) charges ``hourly_rate * unit/60`` per
+  started unit.
+- 96.00 ILS daily maximum per 24 hours since entry (8 hours' worth):
+  long stays are capped, multi-day stays pay the cap per full day.
+- 15 minutes grace after paying to reach the exit; staying longer owes the
+  difference to the fee at the exit time.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from gate.errors import ClockError, ConfigError
+from gate.money import json_amount, to_agorot
+
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """Money in agorot; durations in minutes."""
+
+    free_minutes: int = 15
+    hourly_rate_agorot: int = 1200
+    unit_minutes: int = 60
+    daily_max_agorot: int | None = 9600
+    grace_minutes: int = 15
+    currency: str = "ILS"
+
+    def __post_init__(self) -> None:
+        if self.free_minutes < 0 or self.grace_minutes < 0:
+            raise ConfigError("tariff: free_minutes and grace_minutes must be >= 0")
+        if self.hourly_rate_agorot < 0 or (self.daily_max_agorot is not None and self.daily_max_agorot < 0):
+            raise ConfigError("tariff: rates must be >= 0")
+        if self.unit_minutes <= 0 or 60 % self.unit_minutes and self.unit_minutes % 60:
+            raise ConfigError("tariff: unit_minutes must divide an hour or be whole hours")
+
+    @property
+    def unit_rate_agorot(self) -> int:
+        """Price of one started billing unit, rounded to the agora."""
+        return round(self.hourly_rate_agorot * self.unit_minutes / 60)
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self.grace_minutes)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "Tariff":
+        """Read a config section; money is given in shekels (``hourly_rate = 12.0``)."""
+        known = {"free_minutes", "hourly_rate", "unit_minutes", "daily_max", "grace_minutes", "currency"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"tariff: unknown setting(s) {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for key in ("free_minutes", "unit_minutes", "grace_minutes"):
+            if key in data:
+                kwargs[key] = int(data[key])
+        if "hourly_rate" in data:
+            kwargs["hourly_rate_agorot"] = to_agorot(data["hourly_rate"])
+        if "daily_max" in data:
+            kwargs["daily_max_agorot"] = None if data["daily_max"] in (None, 0) else to_agorot(data["daily_max"])
+        if "currency" in data:
+            kwargs["currency"] = str(data["currency"])
+        return cls(**kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        """The tariff as shown by ``gate tariff`` (shekels)."""
+        out = asdict(self)
+        out["hourly_rate"] = json_amount(out.pop("hourly_rate_agorot"))
+        out["daily_max"] = json_amount(out.pop("daily_max_agorot"))
+        out["rules"] = (
+            f"stays up to {self.free_minutes} min are free; longer stays pay "
+            f"{json_amount(self.unit_rate_agorot):.2f} {self.currency} per started {self.unit_minutes} min from entry, "
+            + (
+                f"at most {json_amount(self.daily_max_agorot):.2f} {self.currency} per 24 h; "
+                if self.daily_max_agorot is not None
+                else "no daily maximum; "
+            )
+            + f"after paying, {self.grace_minutes} min to leave, later exits owe the difference"
+        )
+        return out
+
+
+def fee_agorot(tariff: Tariff, entry_at: datetime, until: datetime) -> int:
+    """Fee for a stay from entry_at to until. Raises ClockError if until < entry_at."""
+    stay = until - entry_at
+    if stay < timedelta(0):
+        raise ClockError(f"time {until.isoformat()} is before the entry at {entry_at.isoformat()}")
+    if stay <= timedelta(minutes=tariff.free_minutes):
+        return 0
+    unit = timedelta(minutes=tariff.unit_minutes)
+    full_days, rest = divmod(stay, _DAY)
+    units = -(-rest // unit)  # every started unit is charged
+    part = units * tariff.unit_rate_agorot
+    if tariff.daily_max_agorot is None:
+        return full_days * (_DAY // unit) * tariff.unit_rate_agorot + part
+    return full_days * tariff.daily_max_agorot + min(part, tariff.daily_max_agorot)
+
+
+def billed_until(tariff: Tariff, at: datetime, last_paid_at: datetime | None) -> datetime:
+    """The time the stay is charged up to for an exit at ``at``.
+
+    Within the grace period after the last payment the fee is frozen at the
+    payment time; later exits are charged up to ``at`` and owe the difference.
+    """
+    if last_paid_at is not None and last_paid_at <= at <= last_paid_at + tariff.grace:
+        return last_paid_at
+    return at
+
+
+def amount_due_agorot(
+    tariff: Tariff,
+    entry_at: datetime,
+    at: datetime,
+    paid_agorot: int,
+    last_paid_at: datetime | None,
+) -> int:
+    """What the driver still owes at an exit at ``at``; never negative."""
+    charged = fee_agorot(tariff, entry_at, billed_until(tariff, at, last_paid_at))
+    return max(0, charged - paid_agorot)
