@@ -1,0 +1,118 @@
+"""`plategen scenes|ocr|sheet`: deterministic synthetic data sets, one command each."""
+from __future__ import annotations
+
+import csv
+import os
+from functools import partial
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+import typer
+from tqdm import tqdm
+
+app = typer.Typer(add_completion=False, help="Synthetic Israeli plate data for the detector and the OCR.")
+
+
+def _rng(seed: int, i: int) -> np.random.Generator:
+    return np.random.default_rng([seed, i])  # per-sample stream: same output for any worker count
+
+
+def _scene_job(i: int, seed: int, out: Path, car_scenes: str | None, split: str, max_side: int = 1024) -> None:
+    from plategen.scenes import make_scene
+    from plategen.yolo import label_lines
+
+    cv2.setNumThreads(1)
+    rng = _rng(seed, i)
+    img, plates = make_scene(rng, car_scenes=car_scenes)
+    h, w = img.shape[:2]
+    if max(h, w) > max_side:  # the detector trains at ~416 px: larger files only cost disk and decode time
+        img = cv2.resize(img, None, fx=max_side / max(h, w), fy=max_side / max(h, w), interpolation=cv2.INTER_AREA)
+    name = f"{split}_{i:07d}"
+    cv2.imwrite(str(out / split / "images" / f"{name}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    (out / split / "labels" / f"{name}.txt").write_text("\n".join(label_lines([p.corners for p in plates], w, h)))
+
+
+def _ocr_job(i: int, seed: int, out: Path) -> tuple[str, str]:
+    from plategen.ocr_crops import make_ocr_crop
+
+    cv2.setNumThreads(1)
+    crop, text = make_ocr_crop(_rng(seed, i))
+    name = f"{i:07d}.png"
+    cv2.imwrite(str(out / "images" / name), crop)
+    return name, text
+
+
+def _run(job, n: int, workers: int, desc: str):
+    with Pool(workers) as pool:
+        return list(tqdm(pool.imap(job, range(n), chunksize=16), total=n, desc=desc))
+
+
+@app.command()
+def scenes(out: Path = typer.Option(..., help="output folder"), n: int = 1000, seed: int = 0,
+           val_fraction: float = 0.05, car_scenes: Path | None = typer.Option(None, help="../shared/car-scenes"),
+           workers: int = typer.Option(os.cpu_count() or 2)):
+    """Detector data set: images/, labels/ (YOLO pose, 4 corners) and data.yaml."""
+    from plategen.yolo import write_data_yaml
+
+    n_val = int(n * val_fraction)
+    for split, count, s in (("train", n - n_val, seed), ("val", n_val, seed + 1_000_003)):
+        (out / split / "images").mkdir(parents=True, exist_ok=True)
+        (out / split / "labels").mkdir(parents=True, exist_ok=True)
+        if count:
+            _run(partial(_scene_job, seed=s, out=out, car_scenes=str(car_scenes) if car_scenes else None, split=split),
+                 count, workers, f"scenes/{split}")
+    typer.echo(f"wrote {n} scenes to {out} ({write_data_yaml(out)})")
+
+
+@app.command()
+def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: int = typer.Option(os.cpu_count() or 2)):
+    """OCR data set: rectified crops (the reader's own warp) in images/ and labels.csv (image, plate)."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows = _run(partial(_ocr_job, seed=seed, out=out), n, workers, "ocr crops")
+    tmp = out / "labels.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["image", "plate"])
+        wr.writerows(rows)
+    tmp.replace(out / "labels.csv")
+    typer.echo(f"wrote {n} crops to {out}")
+
+
+@app.command()
+def sheet(out: Path = typer.Option(Path("contact_sheet.png")), n: int = 24, seed: int = 0,
+          car_scenes: Path | None = None, cols: int = 6, tile: int = 320):
+    """One PNG grid of scenes with corners drawn (TL red, TR green, BR blue, BL yellow) and OCR crops."""
+    from plategen.ocr_crops import make_ocr_crop
+    from plategen.scenes import make_scene
+
+    tiles = []
+    for i in range(n):
+        img, plates = make_scene(_rng(seed, i), car_scenes=str(car_scenes) if car_scenes else None)
+        for p in plates:
+            for c, col in zip(p.corners, [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255)]):
+                cv2.circle(img, (int(c[0]), int(c[1])), max(3, img.shape[1] // 250), col, -1)
+        s = tile / max(img.shape[:2])
+        t = np.zeros((tile, tile, 3), np.uint8)
+        r = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+        t[: r.shape[0], : r.shape[1]] = r
+        cv2.putText(t, " ".join(p.text for p in plates) or "no plate", (4, tile - 6), 0, 0.5, (255, 255, 255), 1)
+        tiles.append(t)
+    while len(tiles) % cols:
+        tiles.append(np.zeros((tile, tile, 3), np.uint8))
+    grid = np.vstack([np.hstack(tiles[i : i + cols]) for i in range(0, len(tiles), cols)])
+    crops = [make_ocr_crop(_rng(seed + 7, i))[0] for i in range(cols * 4)]
+    cw = grid.shape[1] // cols
+    crops = [cv2.resize(c, (cw, int(c.shape[0] * cw / c.shape[1]))) for c in crops]
+    strip = np.vstack([np.hstack(crops[i : i + cols]) for i in range(0, len(crops), cols)])
+    cv2.imwrite(str(out), np.vstack([grid, strip]))
+    typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""OCR training crops: a plate on a bit of car, through the camera, then through the reader's own warp.
+
+Two ways in, as at the gate: corners from a detector that errs by a few % of the plate width
+(`lpr.rectify.warp_plate`), or a loose hand/third-party crop with car body round it
+(`lpr.rectify.crop_as_plate`). Both keep the blue strip, frame and dealer text in view, so the OCR
+learns to ignore them instead of inventing digits out of them.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lpr.rectify import crop_as_plate, warp_plate
+from plategen import effects
+from plategen.render import PLATE_MM, random_plate_text
+from plategen.scenes import _background, _car, place_plate
+
+
+def plate_patch(rng: np.random.Generator, text: str, plate_w: float):
+    """A small photo round one plate: background, car body, frame, plate, camera effects."""
+    ph = plate_w * PLATE_MM[1] / PLATE_MM[0]
+    w, h = int(plate_w * 1.9), int(ph * 5)
+    img = _background(rng, w, h)
+    cx, cy = w / 2 + rng.normal(0, 0.03) * plate_w, h / 2 + rng.normal(0, 0.1) * ph
+    if rng.random() < 0.8:
+        _car(img, rng, cx, cy, plate_w)
+    yaw, pitch, roll = rng.normal(0, 15), rng.normal(0, 8), rng.normal(0, 3)
+    placed = place_plate(img, rng, plate_w, (cx, cy), yaw, pitch, roll, text=text)
+    img = effects.camera(img, rng, [placed.corners], strength=0.6)
+    return img, placed.corners
+
+
+def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np.ndarray, str]:
+    text = text or random_plate_text(rng)
+    plate_w = float(np.exp(rng.uniform(np.log(45), np.log(260))))
+    img, corners = plate_patch(rng, text, plate_w)
+    ph = np.linalg.norm(corners[3] - corners[0])
+    if rng.random() < 0.6:  # detector-like corners
+        jitter = rng.normal(0, rng.uniform(0.005, 0.03) * plate_w, (4, 2))
+        crop = warp_plate(img, corners + jitter.astype(np.float32))
+    else:  # loose crop: margins of car body round the plate, now and then a sliver cut off
+        x0, y0 = corners.min(0)
+        x1, y1 = corners.max(0)
+        l, r = rng.uniform(-0.03, 0.15, 2) * plate_w
+        t, b = rng.uniform(-0.08, 0.35, 2) * ph
+        X0, Y0 = int(max(0, x0 - l)), int(max(0, y0 - t))
+        X1, Y1 = int(min(img.shape[1], x1 + r)), int(min(img.shape[0], y1 + b))
+        crop = crop_as_plate(img[Y0:Y1, X0:X1])
+    return crop, text

@@ -1,0 +1,32 @@
+"""One place for the reader's paths and constants, and the offline set-up ultralytics needs."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+WEIGHTS_DIR = PACKAGE_DIR / "weights"
+DETECTOR_PT = WEIGHTS_DIR / "detector.pt"
+DETECTOR_ONNX = WEIGHTS_DIR / "detector.onnx"
+OCR_PT = WEIGHTS_DIR / "ocr.pt"
+DET_IMGSZ = 384  # detector input side; a 1280x720 frame is letterboxed to 384x224 (see model card)
+ALPHABET = "0123456789"
+FONT_FOR_ULTRALYTICS = PACKAGE_DIR.parent / "datasets" / "plategen" / "fonts" / "roboto-condensed-500.ttf"
+
+
+def ultralytics_offline(config_dir: str | Path | None = None) -> Path:
+    """Make ultralytics work with no network: offline flag, a writable config dir holding 'Arial.ttf'.
+
+    Must run before `import ultralytics`; safe to call repeatedly. Any TTF works as its plotting font.
+    """
+    cfg = Path(config_dir or os.environ.get("YOLO_CONFIG_DIR") or Path.home() / ".cache" / "plategate-yolo")
+    cfg.mkdir(parents=True, exist_ok=True)
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        target = cfg / name
+        if not target.exists() and FONT_FOR_ULTRALYTICS.exists():
+            shutil.copyfile(FONT_FOR_ULTRALYTICS, target)
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(cfg))
+    os.environ["YOLO_OFFLINE"] = "true"
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    return cfg

@@ -1,0 +1,90 @@
+"""Stage 3: a small CRNN with CTC that reads the digits of a rectified plate (grayscale, 32x128).
+
+Conv features collapse the height to one row of 32 columns, a BiLSTM reads them left to right and
+CTC needs no per-digit boxes. Greedy decoding keeps, per character, the best probability of the
+frames that voted for it: the gate uses those to match misreads.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from lpr.config import ALPHABET, OCR_PT
+from lpr.rectify import RECT_SIZE
+from lpr.types import OcrResult
+
+BLANK = 0  # CTC blank; class k+1 is ALPHABET[k]
+
+
+def _block(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class CRNN(nn.Module):
+    def __init__(self, n_classes: int = len(ALPHABET) + 1, height: int = RECT_SIZE[1], hidden: int = 64):
+        super().__init__()
+        self.features = nn.Sequential(
+            *_block(1, 32), nn.MaxPool2d(2),  # (B, 32, H/2, W/2)
+            *_block(32, 64), nn.MaxPool2d(2),  # (B, 64, H/4, W/4)
+            *_block(64, 128), nn.MaxPool2d((2, 1)),  # (B, 128, H/8, W/4)
+            *_block(128, 128),
+            nn.Conv2d(128, 128, (height // 8, 1), bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=True),  # H -> 1
+        )
+        self.rnn = nn.LSTM(128, hidden, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(2 * hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x).squeeze(2).transpose(1, 2)  # (B, T=W/4, C)
+        f, _ = self.rnn(f)
+        return self.head(f)  # (B, T, n_classes) logits
+
+
+def preprocess(crops: list[np.ndarray]) -> torch.Tensor:
+    """BGR or grey crops -> (B, 1, H, W) float, each crop contrast-normalised (plates range from glare to night)."""
+    w, h = RECT_SIZE
+    out = np.empty((len(crops), 1, h, w), np.float32)
+    for i, c in enumerate(crops):
+        g = cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) if c.ndim == 3 else c
+        if g.shape != (h, w):
+            g = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA if g.shape[1] > w else cv2.INTER_LINEAR)
+        g = g.astype(np.float32)
+        out[i, 0] = (g - g.mean()) / (g.std() + 8.0)
+    return torch.from_numpy(out)
+
+
+def ctc_greedy(probs: np.ndarray) -> OcrResult:
+    """(T, C) softmax -> text and per-character confidence (max prob over the frames of that character)."""
+    best = probs.argmax(1)
+    text, conf, prev = [], [], BLANK
+    for t, k in enumerate(best):
+        if k != BLANK:
+            if k != prev:
+                text.append(ALPHABET[k - 1])
+                conf.append(float(probs[t, k]))
+            else:
+                conf[-1] = max(conf[-1], float(probs[t, k]))
+        prev = k
+    return OcrResult("".join(text), tuple(conf))
+
+
+class CrnnOcr:
+    """Inference wrapper: load weights once, read batches of rectified crops."""
+
+    def __init__(self, weights: str | Path = OCR_PT, threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        ckpt = torch.load(str(weights), map_location="cpu", weights_only=True)
+        self.model = CRNN(**ckpt.get("arch", {}))
+        self.model.load_state_dict(ckpt["model"])
+        self.model.eval()
+
+    @torch.inference_mode()
+    def read(self, crops: list[np.ndarray]) -> list[OcrResult]:
+        if not crops:
+            return []
+        probs = self.model(preprocess(crops)).softmax(-1).numpy()
+        return [ctc_greedy(p) for p in probs]

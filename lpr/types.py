@@ -1,0 +1,66 @@
+"""Typed records that flow between the reader's stages (no torch, no ultralytics here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One plate found by the detector: axis-aligned box, four corners TL, TR, BR, BL, and scores."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
+    corners: np.ndarray  # (4, 2) float32, TL TR BR BL
+    score: float
+    corner_conf: np.ndarray = field(default_factory=lambda: np.ones(4, np.float32))  # (4,)
+
+    @property
+    def width(self) -> float:
+        return float(self.box[2] - self.box[0])
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    """What the OCR stage makes of one rectified plate."""
+
+    text: str  # digits only
+    char_conf: tuple[float, ...]  # one per character of text
+
+    @property
+    def confidence(self) -> float:
+        return float(min(self.char_conf)) if self.char_conf else 0.0
+
+
+@dataclass
+class PlateRead:
+    """A plate read from an image, with where it was and how long each stage took."""
+
+    text: str  # digits only, e.g. "1234567"
+    confidence: float  # min of per-character confidences times detector score
+    char_conf: tuple[float, ...]
+    corners: np.ndarray  # (4, 2) TL TR BR BL in image pixels
+    box: tuple[float, float, float, float]
+    det_score: float
+    valid: bool  # True when text fits an Israeli layout (7 or 8 digits)
+    crop: np.ndarray | None = None  # rectified plate (BGR)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # detect, rectify, ocr
+
+    @property
+    def formatted(self) -> str:
+        from lpr.plate_format import format_plate
+
+        return format_plate(self.text) if self.valid else self.text
+
+    def to_dict(self) -> dict:
+        return {
+            "plate": self.text,
+            "formatted": self.formatted,
+            "valid": self.valid,
+            "confidence": round(self.confidence, 4),
+            "char_conf": [round(c, 4) for c in self.char_conf],
+            "corners": [[round(float(x), 1), round(float(y), 1)] for x, y in self.corners],
+            "box": [round(float(v), 1) for v in self.box],
+            "det_score": round(self.det_score, 4),
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

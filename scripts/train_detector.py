@@ -1,0 +1,70 @@
+"""Train the 4-corner plate detector (YOLO11n-pose) from scratch on synthetic scenes, then ship it.
+
+Reproduce the shipped weights:
+    plategen scenes --out data/det --n 8000 --seed 1 --car-scenes ../shared/car-scenes
+    python scripts/train_detector.py --data data/det/data.yaml --epochs 12 --imgsz 384
+Resumes from runs/detector/<name>/weights/last.pt when it exists (ultralytics checkpoints every epoch).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offline  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/det/data.yaml"))
+    ap.add_argument("--model", default="yolo11n-pose.yaml")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--imgsz", type=int, default=DET_IMGSZ)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--project", type=Path, default=Path("runs/detector"))
+    ap.add_argument("--name", default="plate-pose")
+    ap.add_argument("--ship", action="store_true", help="only copy best.pt to lpr/weights and export ONNX")
+    args = ap.parse_args()
+
+    ultralytics_offline()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from ultralytics import YOLO
+
+    run = args.project.resolve() / args.name
+    last = run / "weights" / "last.pt"
+    if not args.ship:
+        if last.exists():
+            print(f"resuming from {last}", flush=True)
+            YOLO(str(last)).train(resume=True, workers=args.workers)
+        else:
+            YOLO(args.model).train(
+                data=str(args.data.resolve()), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                device=args.device, workers=args.workers, seed=args.seed, deterministic=False,
+                project=str(args.project.resolve()), name=args.name, exist_ok=True,
+                pretrained=False, amp=False, plots=False, val=True, patience=100,
+                fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
+                mosaic=1.0, close_mosaic=2, hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
+                warmup_epochs=1, pose=16.0, cache=False,
+            )
+    best = run / "weights" / "best.pt"
+    src = best if best.exists() else last
+    DETECTOR_PT.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, DETECTOR_PT)
+    model = YOLO(str(DETECTOR_PT))
+    onnx = model.export(format="onnx", imgsz=args.imgsz, dynamic=False, simplify=False, opset=17)
+    shutil.move(onnx, DETECTOR_ONNX)
+    print(f"shipped {DETECTOR_PT} ({DETECTOR_PT.stat().st_size/1e6:.1f} MB) and {DETECTOR_ONNX}")
+
+
+if __name__ == "__main__":
+    main()

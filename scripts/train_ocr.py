@@ -1,0 +1,166 @@
+"""Train the CRNN plate OCR on the generator's rectified crops, checkpointing every epoch.
+
+Reproduce the shipped weights:
+    plategen ocr --out data/ocr --n 60000 --seed 1
+    plategen ocr --out data/ocr_val --n 2000 --seed 2
+    python scripts/train_ocr.py --data data/ocr --val data/ocr_val --epochs 8 --real ../shared/real-plates
+Re-running the same command resumes from runs/ocr/<name>/last.pt. `--real` only reports accuracy on
+the real crops each epoch (it never trains on them and does not pick the checkpoint).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lpr.config import ALPHABET, OCR_PT  # noqa: E402
+from lpr.image_io import ImageLoadError, load_image  # noqa: E402
+from lpr.ocr import CRNN, ctc_greedy, preprocess  # noqa: E402
+from lpr.rectify import RECT_SIZE, crop_as_plate  # noqa: E402
+
+
+def load_set(root: Path) -> tuple[np.ndarray, list[str]]:
+    """All crops of a generated set as one uint8 array (N, H, W) in memory: 60k crops are 250 MB."""
+    with open(root / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    w, h = RECT_SIZE
+    x = np.empty((len(rows), h, w), np.uint8)
+    for i, r in enumerate(rows):
+        g = cv2.imread(str(root / "images" / r["image"]), cv2.IMREAD_GRAYSCALE)
+        if g is None:
+            raise ValueError(f"{root / 'images' / r['image']}: cannot decode")
+        x[i] = cv2.resize(g, (w, h)) if g.shape != (h, w) else g
+    return x, [r["plate"] for r in rows]
+
+
+def load_real_crops(root: Path) -> tuple[list[np.ndarray], list[str]]:
+    crops, texts = [], []
+    with open(root / "labels.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            if r.get("kind") == "crop" and r.get("plate"):
+                try:
+                    crops.append(crop_as_plate(load_image(root / "images" / r["image"])))
+                    texts.append(r["plate"])
+                except ImageLoadError as e:
+                    print(f"skip: {e}")
+    return crops, texts
+
+
+def augment(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Small shifts, zooms and blur on top of the generator's own variety (cheap, per sample)."""
+    h, w = g.shape
+    s = rng.uniform(0.92, 1.08)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.normal(0, 1.0), s)
+    m[:, 2] += rng.normal(0, [2.0, 1.0])
+    g = cv2.warpAffine(g, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.2:
+        g = cv2.GaussianBlur(g, (3, 3), rng.uniform(0.3, 1.0))
+    return g
+
+
+def encode(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = torch.tensor([ALPHABET.index(c) + 1 for t in texts for c in t], dtype=torch.long)
+    return targets, torch.tensor([len(t) for t in texts], dtype=torch.long)
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, crops, texts, batch: int = 256) -> float:
+    model.eval()
+    ok = 0
+    for i in range(0, len(crops), batch):
+        probs = model(preprocess(list(crops[i : i + batch]))).softmax(-1).numpy()
+        ok += sum(ctc_greedy(p).text == t for p, t in zip(probs, texts[i : i + batch]))
+    model.train()
+    return ok / max(1, len(texts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/ocr"))
+    ap.add_argument("--val", type=Path, default=Path("data/ocr_val"))
+    ap.add_argument("--real", type=Path, default=None, help="real-plates folder: report crop accuracy only")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=Path("runs/ocr/crnn"))
+    ap.add_argument("--max-minutes", type=float, default=0, help="stop (after checkpointing) past this budget")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    x, texts = load_set(args.data)
+    vx, vtexts = load_set(args.val)
+    real = load_real_crops(args.real) if args.real else ([], [])
+    print(f"train {len(texts)}  val {len(vtexts)}  real crops {len(real[1])}", flush=True)
+
+    model = CRNN()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(texts) / args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    last, start_epoch = args.out / "last.pt", 0
+    if last.exists():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, rng = ck["epoch"] + 1, ck["rng"]
+        print(f"resumed from {last} at epoch {start_epoch}", flush=True)
+
+    t0 = time.time()
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        order = rng.permutation(len(texts))
+        tot, n = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = order[step * args.batch : (step + 1) * args.batch]
+            batch = [augment(x[i], rng) for i in idx]
+            logits = model(preprocess(batch))  # (B, T, C)
+            logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) for CTCLoss
+            targets, tlen = encode([texts[i] for i in idx])
+            loss = ctc(logp, targets, torch.full((len(idx),), logp.shape[0], dtype=torch.long), tlen)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            tot, n = tot + loss.item(), n + 1
+            if step % 50 == 0:
+                print(f"epoch {epoch} step {step}/{steps_per_epoch} loss {tot / n:.4f} "
+                      f"({(time.time() - t0) / 60:.1f} min)", flush=True)
+        val_acc = accuracy(model, list(vx), vtexts)
+        real_acc = accuracy(model, real[0], real[1]) if real[1] else float("nan")
+        print(f"== epoch {epoch} loss {tot / max(n, 1):.4f} synthetic-val exact {val_acc:.4f} "
+              f"real-crops exact {real_acc:.4f}", flush=True)
+        ck = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
+              "rng": rng, "args": vars(args), "val_acc": val_acc}
+        torch.save(ck, args.out / "last.pt.tmp")
+        (args.out / "last.pt.tmp").replace(last)  # a crash never leaves a half-written checkpoint
+        ship(model, OCR_PT, {"epoch": epoch, "synthetic_val_exact": val_acc})
+        if args.max_minutes and (time.time() - t0) / 60 > args.max_minutes:
+            print("time budget reached; re-run the same command to resume", flush=True)
+            break
+
+
+def ship(model: nn.Module, path: Path, meta: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "arch": {}, "alphabet": ALPHABET, "meta": meta}, tmp)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    main()
