@@ -1,0 +1,291 @@
+"""`gate` command line: a thin shell over gate.ledger.Ledger, JSON on stdout.
+
+Every command takes ``--db URL`` (else $PLATEGATE_DB, else ./plategate.db) and
+``--config PATH`` (else $PLATEGATE_CONFIG, else the default tariff/policy).
+Errors are one line on stderr: exit 2 for bad input (plate, time, option),
+exit 1 for a refused operation (no open visit, clock went back, ...).
+``--at`` takes ISO 8601; a time without offset is the machine's local time.
+"""
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+import sys
+from contextlib import contextmanager
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from gate.clock import parse_time
+from gate.config import load_config
+from gate.errors import GateError
+from gate.ledger import Ledger
+from lpr.plate_format import PlateFormatError, format_plate
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Parking gate ledger: entry/exit decisions, payments, admin queries.",
+)
+override_app = typer.Typer(no_args_is_help=True, help="Operator actions, always recorded with who and why.")
+plates_app = typer.Typer(no_args_is_help=True, help="Allow list (subscribers) and deny list.")
+app.add_typer(override_app, name="override")
+app.add_typer(plates_app, name="plates")
+# a `run` command (the camera process) is added to `app` by gate/camera.py's author
+
+
+class Lane(str, enum.Enum):
+    entry = "entry"
+    exit = "exit"
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ListKind(str, enum.Enum):
+    allow = "allow"
+    deny = "deny"
+
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file; default $PLATEGATE_DB or ./plategate.db")]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="tariff/policy TOML or JSON; default $PLATEGATE_CONFIG")]
+AtOpt = Annotated[Optional[str], typer.Option("--at", help="ISO 8601 time; no offset = local time; default now")]
+OperatorOpt = Annotated[str, typer.Option("--operator", help="who is acting")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="why")]
+
+
+class _BadInput(Exception):
+    """Invalid user input: exit code 2."""
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Domain exceptions -> one line on stderr and an exit code."""
+    try:
+        yield
+    except (PlateFormatError, _BadInput) as exc:
+        _fail(str(exc), 2)
+    except GateError as exc:
+        _fail(str(exc), 1)
+    except SQLAlchemyError as exc:
+        _fail(f"database: {str(getattr(exc, 'orig', exc) or exc).splitlines()[0]}", 1)
+
+
+@contextmanager
+def _ledger(db: str | None, config: str | None) -> Iterator[Ledger]:
+    with _errors():
+        ledger = Ledger.open(db, config=config)
+        try:
+            yield ledger
+        finally:
+            ledger.close()
+
+
+def _time(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise _BadInput(str(exc)) from None
+
+
+def _emit(obj: Any) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False))
+
+
+@app.command()
+def read(
+    lane: Annotated[Lane, typer.Option("--lane", help="entry or exit")],
+    plate: Annotated[str, typer.Option("--plate", help="digits, with or without dashes")],
+    at: AtOpt = None,
+    confidence: Annotated[Optional[float], typer.Option("--confidence", min=0.0, max=1.0)] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """A plate read at a lane (the attendant's manual entry): decide and print the decision."""
+    with _ledger(db, config) as ledger:
+        decision = ledger.decide(lane.value, plate, at=_time(at), confidence=confidence)
+        _emit(decision.to_dict())
+
+
+@app.command()
+def pay(
+    plate: Annotated[str, typer.Option("--plate")],
+    at: AtOpt = None,
+    payment_id: Annotated[Optional[str], typer.Option("--payment-id", help="idempotency key; replays change nothing")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Pay the open visit's fee at the pay station."""
+    with _ledger(db, config) as ledger:
+        _emit(ledger.pay(plate, at=_time(at), payment_id=payment_id).to_dict())
+
+
+@app.command()
+def visits(
+    plate: Annotated[Optional[str], typer.Option("--plate")] = None,
+    inside: Annotated[bool, typer.Option("--inside", help="only open visits")] = False,
+    since: Annotated[Optional[str], typer.Option("--since", help="visits still inside at or after this time")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="visits entered at or before this time")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.json,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Entry/exit log: visits overlapping [--since, --until]."""
+    with _ledger(db, config) as ledger:
+        rows = [v.to_dict() for v in ledger.visits(plate=plate, inside=inside, since=_time(since), until=_time(until))]
+    _print_rows(rows, fmt)
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: Format) -> None:
+    if fmt is Format.json:
+        _emit(rows)
+        return
+    columns = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason"]
+    if fmt is Format.csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.2f}" if k in ("fee", "paid") and v is not None else v) for k, v in row.items()})
+        sys.stdout.write(out.getvalue())
+        return
+    table = [[_cell(c, r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in table:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if column == "plate":
+        return format_plate(value)
+    if column in ("fee", "paid"):
+        return f"{value:.2f}"
+    return str(value)
+
+
+@app.command()
+def review(
+    resolve: Annotated[Optional[int], typer.Option("--resolve", help="mark this item handled")] = None,
+    operator: Annotated[Optional[str], typer.Option("--operator")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="include resolved items")] = False,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The review queue: unmatched exits, fuzzy matches, stale visits, overstays."""
+    with _ledger(db, config) as ledger:
+        if resolve is not None:
+            ledger.resolve_review(resolve, operator or "", reason or "")
+            _emit({"resolved": resolve})
+            return
+        _emit([item.to_dict() for item in ledger.review_queue(include_resolved=show_all)])
+
+
+@app.command()
+def tariff(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Show the active tariff and policy (defaults unless --config / $PLATEGATE_CONFIG)."""
+    with _errors():
+        active_tariff, policy = load_config(config)
+    _emit({"tariff": active_tariff.describe(), "policy": policy.describe()})
+
+
+@override_app.command("open")
+def override_open(
+    plate: Annotated[str, typer.Option("--plate")],
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    at: AtOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Open a visit by hand (the car is inside but no entry was read)."""
+    with _ledger(db, config) as ledger:
+        _emit(ledger.override_open(plate, operator, reason, at=_time(at)).to_dict())
+
+
+@override_app.command("close")
+def override_close(
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    visit: Annotated[Optional[int], typer.Option("--visit", help="visit id")] = None,
+    plate: Annotated[Optional[str], typer.Option("--plate")] = None,
+    at: AtOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Close an open visit by hand (the car left; its fee is recorded)."""
+    with _ledger(db, config) as ledger:
+        _emit(ledger.override_close(operator, reason, visit_id=visit, plate=plate, at=_time(at)).to_dict())
+
+
+@override_app.command("waive")
+def override_waive(
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    visit: Annotated[Optional[int], typer.Option("--visit", help="visit id")] = None,
+    plate: Annotated[Optional[str], typer.Option("--plate")] = None,
+    at: AtOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Waive an open visit's fee: it may leave without paying."""
+    with _ledger(db, config) as ledger:
+        _emit(ledger.waive(operator, reason, visit_id=visit, plate=plate, at=_time(at)).to_dict())
+
+
+@plates_app.command("add")
+def plates_add(
+    plate: Annotated[str, typer.Option("--plate")],
+    kind: Annotated[ListKind, typer.Option("--list")],
+    note: Annotated[Optional[str], typer.Option("--note")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Put a plate on the allow or deny list."""
+    with _ledger(db, config) as ledger:
+        ledger.add_plate(plate, kind.value, note)
+        _emit(ledger.plate_lists())
+
+
+@plates_app.command("remove")
+def plates_remove(
+    plate: Annotated[str, typer.Option("--plate")],
+    kind: Annotated[ListKind, typer.Option("--list")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Take a plate off the allow or deny list."""
+    with _ledger(db, config) as ledger:
+        _emit({"removed": ledger.remove_plate(plate, kind.value)})
+
+
+@plates_app.command("show")
+def plates_show(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """List allow- and deny-listed plates."""
+    with _ledger(db, config) as ledger:
+        _emit(ledger.plate_lists())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

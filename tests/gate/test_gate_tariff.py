@@ -1,0 +1,102 @@
+"""Tariff rules: free period, started hours, daily maximum, grace."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gate.config import load_config
+from gate.errors import ClockError, ConfigError
+from gate.policy import Policy
+from gate.tariff import Tariff, amount_due_agorot, fee_agorot
+
+from gate_support import T0, at
+
+DEFAULT = Tariff()
+
+
+def fee(minutes: float, tariff: Tariff = DEFAULT) -> int:
+    return fee_agorot(tariff, T0, at(minutes))
+
+
+def test_defaults_are_the_documented_ones():
+    assert (DEFAULT.free_minutes, DEFAULT.hourly_rate_agorot, DEFAULT.daily_max_agorot, DEFAULT.grace_minutes) == (
+        15,
+        1200,
+        9600,
+        15,
+    )
+
+
+def test_first_15_minutes_are_free():
+    assert fee(0) == 0
+    assert fee(15) == 0
+    assert fee(15.02) == 1200
+
+
+def test_every_started_hour_is_charged_from_entry():
+    assert fee(16) == 1200
+    assert fee(60) == 1200
+    assert fee(61) == 2400
+    assert fee(3 * 60 + 1) == 4800
+
+
+def test_daily_maximum_caps_a_long_day():
+    assert fee(8 * 60) == 9600
+    assert fee(23 * 60) == 9600
+
+
+def test_multi_day_stay_pays_the_cap_per_full_day_plus_the_rest():
+    assert fee(24 * 60) == 9600
+    assert fee(24 * 60 + 30) == 9600 + 1200
+    assert fee(2 * 24 * 60 + 10 * 60) == 3 * 9600
+
+
+def test_quarter_hour_units_charge_a_quarter_of_the_rate():
+    quarter = Tariff(unit_minutes=15)
+    assert fee(16, quarter) == 2 * 300
+    assert fee(45, quarter) == 3 * 300
+
+
+def test_time_before_entry_raises_instead_of_a_negative_fee():
+    with pytest.raises(ClockError):
+        fee(-1)
+
+
+def test_paying_freezes_the_fee_for_the_grace_period_only():
+    paid = fee_agorot(DEFAULT, T0, at(50))  # 12.00 paid at minute 50
+    assert amount_due_agorot(DEFAULT, T0, at(64), paid, at(50)) == 0  # 14 min after paying
+    assert amount_due_agorot(DEFAULT, T0, at(65), paid, at(50)) == 0  # 15 min: still grace
+    assert amount_due_agorot(DEFAULT, T0, at(66), paid, at(50)) == 1200  # the second hour is owed
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 5 * 24 * 60 * 60), st.integers(0, 5 * 24 * 60 * 60))
+def test_fee_is_never_negative_and_never_decreases_with_a_longer_stay(a, b):
+    short, long_ = sorted((a, b))
+    f_short = fee_agorot(DEFAULT, T0, T0 + timedelta(seconds=short))
+    f_long = fee_agorot(DEFAULT, T0, T0 + timedelta(seconds=long_))
+    assert 0 <= f_short <= f_long
+
+
+def test_config_file_overrides_the_defaults(tmp_path):
+    path = tmp_path / "lot.toml"
+    path.write_text(
+        '[tariff]\nfree_minutes = 30\nhourly_rate = 10.50\ndaily_max = 60\n\n[policy]\ncapacity = 40\nduplicate_entry = "deny"\n'
+    )
+    tariff, policy = load_config(path)
+    assert tariff == Tariff(free_minutes=30, hourly_rate_agorot=1050, daily_max_agorot=6000)
+    assert policy == Policy(capacity=40, duplicate_entry="deny")
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["[tariff]\nhourly = 3\n", "[policy]\nduplicate_entry = 'maybe'\n", "[tariff]\nfree_minutes = -1\n", "not toml ="],
+)
+def test_invalid_config_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError):
+        load_config(path)
