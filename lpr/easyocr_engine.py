@@ -71,7 +71,8 @@ def _same_line(a: _Text, b: _Text) -> bool:
 def candidates_from_texts(texts: list[_Text]) -> list[Candidate]:
     """Every single box and every run of horizontally adjacent boxes on one line, best first.
 
-    Best = valid 7/8-digit text first, then by confidence (min over the joined boxes), then longer.
+    Best = valid 7/8-digit text first (highest confidence, the min over the joined boxes); among the
+    rest, lengths nearest 7/8 first, then confidence.
     """
     texts = [t for t in texts if t.text]
     cands: list[Candidate] = []
@@ -93,7 +94,12 @@ def candidates_from_texts(texts: list[_Text]) -> list[Candidate]:
     for c in cands:
         if c.text not in best or c.conf > best[c.text].conf:
             best[c.text] = c
-    return sorted(best.values(), key=lambda c: (not is_valid_plate(c.text), -c.conf, -len(c.text)))
+    return sorted(best.values(), key=lambda c: (not is_valid_plate(c.text), _length_gap(c.text), -c.conf))
+
+
+def _length_gap(text: str) -> int:
+    """0 for 7/8 digits, else how many digits short or over: a 6-digit near-miss beats a lone '7'."""
+    return 0 if len(text) in (7, 8) else min(abs(len(text) - 7), abs(len(text) - 8))
 
 
 def _candidate(run: list[_Text]) -> Candidate:

@@ -158,3 +158,30 @@ def test_script_bad_labels_exit_2_with_one_line(tmp_path, labels, expected):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and str(tmp_path) in lines[0]
     assert p.stdout == ""
+
+
+# --- the EasyOCR peer's candidate choice (pure, no model needed) -------------------------------
+
+def _box(x1, y1, x2, y2, text, conf):
+    from lpr.easyocr_engine import _Text
+
+    return _Text(np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32), text, conf)
+
+
+def test_peer_joins_adjacent_boxes_on_one_line_and_prefers_a_valid_plate():
+    from lpr.easyocr_engine import candidates_from_texts
+
+    texts = [_box(130, 10, 160, 40, "67", 0.8), _box(10, 10, 40, 40, "12", 0.9), _box(50, 10, 120, 40, "345", 0.7),
+             _box(10, 200, 60, 230, "99", 0.99)]  # far below: never joined with the plate
+    cands = candidates_from_texts(texts)
+    assert cands[0].text == "1234567" and cands[0].conf == pytest.approx(0.7)
+    assert cands[0].corners.tolist() == [[10, 10], [160, 10], [160, 40], [10, 40]]
+    assert not any("99" in c.text and len(c.text) > 2 for c in cands)
+
+
+def test_peer_without_a_valid_plate_prefers_the_nearest_length():
+    from lpr.easyocr_engine import candidates_from_texts
+
+    cands = candidates_from_texts([_box(0, 0, 10, 10, "7", 0.99), _box(100, 0, 160, 10, "123456", 0.3)])
+    assert [c.text for c in cands][0] == "123456"
+    assert candidates_from_texts([]) == [] and candidates_from_texts([_box(0, 0, 9, 9, "", 0.5)]) == []
