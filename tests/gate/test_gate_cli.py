@@ -1,0 +1,134 @@
+"""`gate` CLI: JSON on stdout, --db on every command, one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from gate.cli import app
+
+runner = CliRunner()
+
+
+def gate(*args: str) -> tuple[int, object, str]:
+    result = runner.invoke(app, list(args))
+    out = result.stdout
+    try:
+        parsed = json.loads(out) if out.strip() else None
+    except json.JSONDecodeError:
+        parsed = out
+    return result.exit_code, parsed, result.stderr
+
+
+def test_read_pay_read_is_the_paid_exit_flow(db_url):
+    code, entry, _ = gate("read", "--lane", "entry", "--plate", "12-345-67", "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+    assert code == 0 and (entry["action"], entry["reason"], entry["amount_due"]) == ("open", "entered", 0.0)
+    code, denied, _ = gate("read", "--lane", "exit", "--plate", "1234567", "--at", "2025-03-02T09:30:00Z", "--db", db_url)
+    assert (denied["action"], denied["visit_id"], denied["amount_due"]) == ("deny", entry["visit_id"], 24.0)
+    code, paid, _ = gate("pay", "--plate", "1234567", "--at", "2025-03-02T09:31:00Z", "--payment-id", "p-1", "--db", db_url)
+    assert code == 0 and {k: paid[k] for k in ("visit_id", "fee", "paid")} == {"visit_id": entry["visit_id"], "fee": 24.0, "paid": 24.0}
+    code, opened, _ = gate("read", "--lane", "exit", "--plate", "12-345-67", "--at", "2025-03-02T09:35:00Z", "--db", db_url)
+    assert (opened["action"], opened["amount_due"]) == ("open", 0.0)
+
+
+def test_naive_times_are_local_and_offsets_are_honoured(db_url, monkeypatch):
+    gate("read", "--lane", "entry", "--plate", "1234567", "--at", "2025-03-02T10:00:00+02:00", "--db", db_url)
+    _, rows, _ = gate("visits", "--db", db_url)
+    assert rows[0]["entry_at"] == "2025-03-02T08:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("read", "--lane", "entry", "--plate", "12-3A5-67"),
+        ("read", "--lane", "entry", "--plate", "123456"),
+        ("pay", "--plate", "not a plate"),
+        ("visits", "--plate", "1"),
+        ("read", "--lane", "entry", "--plate", "1234567", "--at", "tomorrow"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_and_exit_code_2(db_url, args):
+    code, out, err = gate(*args, "--db", db_url)
+    assert code == 2
+    assert out is None and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_a_refused_operation_is_a_one_line_error_and_exit_code_1(db_url):
+    code, out, err = gate("pay", "--plate", "1234567", "--db", db_url)
+    assert (code, out) == (1, None)
+    assert err == "error: no open visit for plate 12-345-67\n"
+
+
+def test_visits_lists_the_entry_exit_log_as_json_csv_or_table(db_url):
+    gate("read", "--lane", "entry", "--plate", "1234567", "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+    gate("read", "--lane", "exit", "--plate", "1234567", "--at", "2025-03-02T08:10:00Z", "--db", db_url)
+    gate("read", "--lane", "entry", "--plate", "76543218", "--at", "2025-03-02T09:00:00Z", "--db", db_url)
+    _, rows, _ = gate("visits", "--db", db_url)
+    assert [(r["plate"], r["state"], r["fee"], r["paid"]) for r in rows] == [
+        ("1234567", "closed", 0.0, 0.0),
+        ("76543218", "open", None, 0.0),
+    ]
+    assert {"plate", "entry_at", "exit_at", "fee", "paid", "state"} <= set(rows[0])
+    _, inside, _ = gate("visits", "--inside", "--db", db_url)
+    assert [r["plate"] for r in inside] == ["76543218"]
+    _, since, _ = gate("visits", "--since", "2025-03-02T08:30:00Z", "--until", "2025-03-02T10:00:00Z", "--db", db_url)
+    assert [r["plate"] for r in since] == ["76543218"]
+    code, csv_text, _ = gate("visits", "--format", "csv", "--plate", "12-345-67", "--db", db_url)
+    assert csv_text.splitlines()[1].startswith("1,1234567,2025-03-02T08:00:00+00:00,2025-03-02T08:10:00+00:00,closed,0.00,0.00")
+    code, table, _ = gate("visits", "--format", "table", "--db", db_url)
+    assert code == 0 and "765-43-218" in table
+
+
+def test_override_review_and_plate_lists_from_the_cli(db_url):
+    gate("plates", "add", "--plate", "5555555", "--list", "deny", "--db", db_url)
+    _, denied, _ = gate("read", "--lane", "entry", "--plate", "5555555", "--db", db_url)
+    assert denied["reason"] == "deny-listed"
+    gate("read", "--lane", "entry", "--plate", "1234567", "--db", db_url)  # now: not an overstay
+    code, waived, _ = gate("override", "waive", "--plate", "1234567", "--operator", "dana", "--reason", "vip", "--db", db_url)
+    assert code == 0 and waived["waived"] is True
+    code, _, err = gate("override", "close", "--plate", "1234567", "--operator", "dana", "--reason", "", "--db", db_url)
+    assert (code, err) == (1, "error: a reason is required\n")
+    gate("read", "--lane", "exit", "--plate", "9999999", "--db", db_url)
+    _, queue, _ = gate("review", "--db", db_url)
+    assert [i["kind"] for i in queue] == ["no-open-visit"]
+    code, _, _ = gate("review", "--resolve", str(queue[0]["id"]), "--operator", "dana", "--reason", "ok", "--db", db_url)
+    assert code == 0 and gate("review", "--db", db_url)[1] == []
+
+
+def test_tariff_shows_the_active_tariff_and_policy(tmp_path):
+    code, shown, _ = gate("tariff")
+    assert code == 0
+    assert {k: shown["tariff"][k] for k in ("free_minutes", "hourly_rate", "daily_max", "grace_minutes")} == {
+        "free_minutes": 15,
+        "hourly_rate": 12.0,
+        "daily_max": 96.0,
+        "grace_minutes": 15,
+    }
+    assert shown["policy"]["capacity"] == 500 and shown["policy"]["duplicate_entry"] == "close-stale"
+    config = tmp_path / "lot.json"
+    config.write_text(json.dumps({"tariff": {"hourly_rate": 8}}))
+    assert gate("tariff", "--config", str(config))[1]["tariff"]["hourly_rate"] == 8.0
+
+
+def test_the_ledger_is_plategate_db_in_the_working_directory_unless_told(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gate("read", "--lane", "entry", "--plate", "1234567")
+    assert (tmp_path / "plategate.db").exists()
+    monkeypatch.setenv("PLATEGATE_DB", str(tmp_path / "env.db"))
+    gate("read", "--lane", "entry", "--plate", "1234567")
+    assert (tmp_path / "env.db").exists()
+
+
+def test_the_installed_gate_command_runs(tmp_path):
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gate.cli", "read", "--lane", "entry", "--plate", "1234567", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["action"] == "open"
