@@ -1,0 +1,106 @@
+"""Stage 1: find plates and their four corners with a YOLO pose model (ONNX Runtime or ultralytics).
+
+Both back ends return the same `Detection`s. ONNX Runtime is the default at the gate (faster on two
+CPU cores, and no ultralytics import at run time); the torch path is kept for checking and training.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offline
+from lpr.types import Detection
+
+log = logging.getLogger(__name__)
+STRIDE = 32
+
+
+def letterbox(img: np.ndarray, size: int = DET_IMGSZ) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize the long side to `size`, pad the short side to a multiple of 32 (grey 114, as in training)."""
+    h, w = img.shape[:2]
+    r = size / max(h, w)
+    nw, nh = max(1, round(w * r)), max(1, round(h * r))
+    pw, ph = (-nw) % STRIDE, (-nh) % STRIDE
+    resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR)
+    left, top = pw // 2, ph // 2
+    out = cv2.copyMakeBorder(resized, top, ph - top, left, pw - left, cv2.BORDER_CONSTANT, value=(114, 114, 114))
+    return out, r, (left, top)
+
+
+def decode(pred: np.ndarray, conf: float, iou: float, max_det: int) -> np.ndarray:
+    """Raw pose head (17, N): cx cy w h score, then x y v for 4 corners -> (K, 17) rows after NMS."""
+    p = pred.T  # (N, 17)
+    p = p[p[:, 4] >= conf]
+    if not len(p):
+        return p
+    boxes = np.stack([p[:, 0] - p[:, 2] / 2, p[:, 1] - p[:, 3] / 2, p[:, 2], p[:, 3]], 1)
+    keep = cv2.dnn.NMSBoxes(boxes.tolist(), p[:, 4].tolist(), conf, iou)
+    keep = np.asarray(keep, dtype=int).reshape(-1)[:max_det]
+    return p[keep]
+
+
+class PlateDetector:
+    """Plate corners TL, TR, BR, BL in image pixels, best score first."""
+
+    def __init__(self, backend: str = "onnx", weights: str | Path | None = None, imgsz: int = DET_IMGSZ,
+                 conf: float = 0.3, iou: float = 0.5, max_det: int = 10, threads: int = 2):
+        if backend not in ("onnx", "torch"):
+            raise ValueError(f"detector backend {backend!r}: expected 'onnx' or 'torch'")
+        self.backend, self.imgsz, self.conf, self.iou, self.max_det = backend, imgsz, conf, iou, max_det
+        if backend == "onnx":
+            import onnxruntime as ort
+
+            path = Path(weights or DETECTOR_ONNX)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            so.log_severity_level = 3
+            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            self.input_name = self.session.get_inputs()[0].name
+            shape = self.session.get_inputs()[0].shape
+            self.fixed = shape[2] if isinstance(shape[2], int) else None  # static export: square input
+        else:
+            ultralytics_offline()
+            import torch
+            from ultralytics import YOLO
+
+            torch.set_num_threads(threads)
+            self.model = YOLO(str(weights or DETECTOR_PT), task="pose")
+
+    def detect(self, img: np.ndarray) -> list[Detection]:
+        return self._detect_onnx(img) if self.backend == "onnx" else self._detect_torch(img)
+
+    def _detect_onnx(self, img: np.ndarray) -> list[Detection]:
+        lb, r, (left, top) = letterbox(img, self.imgsz)
+        if self.fixed:  # a static model wants exactly imgsz x imgsz
+            pad_b, pad_r = self.fixed - lb.shape[0], self.fixed - lb.shape[1]
+            lb = cv2.copyMakeBorder(lb, 0, pad_b, 0, pad_r, cv2.BORDER_CONSTANT, value=(114, 114, 114))
+        x = np.ascontiguousarray(lb[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+        pred = self.session.run(None, {self.input_name: x})[0][0]  # (17, N)
+        rows = decode(pred, self.conf, self.iou, self.max_det)
+        h, w = img.shape[:2]
+        dets = []
+        for row in rows:
+            cx, cy, bw, bh, score = row[:5]
+            box = np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
+            box = ((box - [left, top, left, top]) / r).clip(0, [w, h, w, h])
+            k = row[5:].reshape(4, 3)
+            corners = ((k[:, :2] - [left, top]) / r).astype(np.float32)
+            dets.append(Detection(tuple(map(float, box)), corners, float(score), k[:, 2].astype(np.float32)))
+        return dets
+
+    def _detect_torch(self, img: np.ndarray) -> list[Detection]:
+        res = self.model.predict(img, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
+                                 verbose=False, device="cpu")[0]
+        if res.boxes is None or not len(res.boxes):
+            return []
+        boxes = res.boxes.xyxy.numpy()
+        scores = res.boxes.conf.numpy()
+        kxy = res.keypoints.xy.numpy()
+        kconf = res.keypoints.conf.numpy() if res.keypoints.conf is not None else np.ones(kxy.shape[:2])
+        order = np.argsort(-scores)
+        return [Detection(tuple(map(float, boxes[i])), kxy[i].astype(np.float32), float(scores[i]),
+                          kconf[i].astype(np.float32)) for i in order]

@@ -1,0 +1,101 @@
+"""The reader, top to bottom: detect corners -> rectify -> read digits -> keep Israeli-format plates."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lpr.detector import PlateDetector
+from lpr.image_io import load_image, to_bgr8
+from lpr.plate_format import is_valid_plate
+from lpr.rectify import box_corners, crop_as_plate, order_corners, warp_plate
+from lpr.types import Detection, OcrResult, PlateRead
+
+MIN_CORNER_CONF = 0.5  # below this for any corner, warp the detector's box instead of the corners
+
+
+class EasyOcrStage:
+    """EasyOCR's recogniser as a drop-in OCR stage on the same rectified crops (`--ocr easyocr`)."""
+
+    def __init__(self):
+        from lpr.easyocr_engine import EasyOcrEngine
+
+        self.engine = EasyOcrEngine()
+
+    def read(self, crops: list[np.ndarray]) -> list[OcrResult]:
+        out = []
+        for c in crops:
+            r = self.engine.read_crop(c)
+            out.append(OcrResult(r.text, r.char_conf) if r else OcrResult("", ()))
+        return out
+
+
+class Reader:
+    """`Reader().read(image)` -> plates found in a BGR array or an image file, best first.
+
+    Only reads that fit an Israeli layout (7 or 8 digits) are `valid`; others come back flagged
+    (`valid=False`) after the valid ones, so a caller never mistakes them for plates.
+    """
+
+    def __init__(self, ocr: str = "crnn", backend: str = "onnx", det_conf: float = 0.3, threads: int = 2,
+                 detector_weights: str | Path | None = None, ocr_weights: str | Path | None = None):
+        self.detector = PlateDetector(backend=backend, weights=detector_weights, conf=det_conf, threads=threads)
+        if ocr == "crnn":
+            from lpr.ocr import CrnnOcr
+
+            self.ocr = CrnnOcr(ocr_weights) if ocr_weights else CrnnOcr()
+        elif ocr == "easyocr":
+            self.ocr = EasyOcrStage()
+        else:
+            raise ValueError(f"ocr {ocr!r}: expected 'crnn' or 'easyocr'")
+
+    @staticmethod
+    def _image(image: np.ndarray | str | Path) -> np.ndarray:
+        return load_image(image) if isinstance(image, (str, Path)) else to_bgr8(image)
+
+    def read(self, image: np.ndarray | str | Path) -> list[PlateRead]:
+        img = self._image(image)
+        t0 = time.perf_counter()
+        dets = self.detector.detect(img)
+        t1 = time.perf_counter()
+        quads = [self._corners(d) for d in dets]
+        crops = [warp_plate(img, q) for q in quads]
+        t2 = time.perf_counter()
+        texts = self.ocr.read(crops)
+        # a misfit read from the corners gets one more try on the detector's box
+        retry = [i for i, t in enumerate(texts) if not is_valid_plate(t.text)]
+        if retry:
+            alt_crops = [warp_plate(img, box_corners(dets[i].box)) for i in retry]
+            for i, alt, crop in zip(retry, self.ocr.read(alt_crops), alt_crops):
+                if is_valid_plate(alt.text):
+                    texts[i], crops[i], quads[i] = alt, crop, box_corners(dets[i].box)
+        t3 = time.perf_counter()
+        timings = {"detect": (t1 - t0) * 1e3, "rectify": (t2 - t1) * 1e3, "ocr": (t3 - t2) * 1e3}
+        reads = [_make_read(t, d, q, c, timings) for t, d, q, c in zip(texts, dets, quads, crops)]
+        return sorted(reads, key=lambda r: (not r.valid, -r.confidence))
+
+    def read_crop(self, image: np.ndarray | str | Path) -> PlateRead | None:
+        """OCR only: the whole image is taken as a (loosely) cropped plate."""
+        img = self._image(image)
+        t0 = time.perf_counter()
+        crop = crop_as_plate(img)
+        t1 = time.perf_counter()
+        text = self.ocr.read([crop])[0]
+        t2 = time.perf_counter()
+        h, w = img.shape[:2]
+        det = Detection((0.0, 0.0, float(w), float(h)), box_corners((0, 0, w, h)), 1.0)
+        timings = {"detect": 0.0, "rectify": (t1 - t0) * 1e3, "ocr": (t2 - t1) * 1e3}
+        return _make_read(text, det, det.corners, crop, timings) if text.text else None
+
+    @staticmethod
+    def _corners(d: Detection) -> np.ndarray:
+        if float(np.min(d.corner_conf)) < MIN_CORNER_CONF:
+            return box_corners(d.box)
+        return order_corners(d.corners)
+
+
+def _make_read(t: OcrResult, d: Detection, quad: np.ndarray, crop: np.ndarray, timings: dict) -> PlateRead:
+    return PlateRead(text=t.text, confidence=t.confidence * d.score, char_conf=t.char_conf, corners=quad,
+                     box=d.box, det_score=d.score, valid=is_valid_plate(t.text), crop=crop,
+                     timings_ms=dict(timings))
