@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,7 +24,7 @@ from lpr import evaluate as ev
 from lpr.image_io import ImageLoadError, load_image
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Israeli licence plate reader.")
-out = Console(highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)  # piped to a file: don't squeeze to 80
 err = Console(stderr=True, highlight=False)
 
 
