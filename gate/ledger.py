@@ -4,14 +4,17 @@ Every public write runs in one transaction that is committed before the
 method returns, so the caller may pulse the relay only after the decision is
 durable. Concurrency between gate processes:
 
-- SQLite: every write transaction is BEGIN IMMEDIATE (gate.db), so writers
-  are serialized across processes;
+- SQLite: every write transaction starts with BEGIN IMMEDIATE, so writers are
+  serialized across processes and read what they update;
 - PostgreSQL: visits are locked with SELECT ... FOR UPDATE, entries take a
   transaction-scoped advisory lock (capacity and duplicate checks);
 - both: a visit is closed by ``UPDATE ... WHERE state = 'open'`` and the row
   count is checked, and a unique partial index forbids two open visits for
   one plate. A lost race raises inside the transaction, which is rolled back
   and retried from the start.
+
+Writes go through gate.tx (SQL on the DBAPI connection, for speed); reads for
+admin queries use SQLAlchemy Core on the gate.models tables.
 """
 from __future__ import annotations
 
@@ -22,20 +25,21 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, or_, select
 
 from gate import db, schema
+from gate import statements as sql
 from gate.clock import now_utc, to_utc
 from gate.config import load_config
 from gate.decision import DENY, OPEN, REVIEW, Decision
 from gate.errors import ClockError, GateError, NoOpenVisit, PaymentConflict, UnknownVisit
 from gate.matching import Match, match_plate
-from gate.models import CLOSED, GateDecision, Override, Payment, PlateListEntry, Read, ReviewItem, Visit
+from gate.models import GateDecision, Override, PlateListEntry, ReviewItem, Visit
 from gate.money import to_shekels
 from gate.policy import Policy
 from gate.records import PaymentReceipt, ReviewEntry, VisitRecord
 from gate.tariff import Tariff, amount_due_agorot, billed_until, fee_agorot
+from gate.tx import Row, Tx, TxRunner
 from lpr.plate_format import format_plate, normalize_plate
 
 log = logging.getLogger(__name__)
@@ -43,8 +47,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 VISITS = Visit.__table__
-READS = Read.__table__
-PAYMENTS = Payment.__table__
 DECISIONS = GateDecision.__table__
 OVERRIDES = Override.__table__
 LISTS = PlateListEntry.__table__
@@ -52,7 +54,6 @@ REVIEWS = ReviewItem.__table__
 
 LANES = ("entry", "exit")
 LIST_KINDS = ("allow", "deny")
-_ENTRY_LOCK = 7305000002  # pg_advisory_xact_lock key serializing entries
 _MAX_ATTEMPTS = 8
 
 
@@ -68,6 +69,7 @@ class Ledger:
         self.tariff = tariff or Tariff()
         self.policy = policy or Policy()
         self._pg = engine.dialect.name == "postgresql"
+        self._run_tx = TxRunner(engine)
 
     @classmethod
     def open(
@@ -80,7 +82,7 @@ class Ledger:
         sqlite_synchronous: str = "NORMAL",
         **policy: Any,
     ) -> "Ledger":
-        """Connect (``--db`` > $PLATEGATE_DB > ./plategate.db), upgrade the schema, apply policy.
+        """Connect (``url`` > $PLATEGATE_DB > ./plategate.db), upgrade the schema, apply policy.
 
         ``policy`` overrides fields of gate.policy.Policy (capacity=..., duplicate_entry=...)
         or may be a whole ``policy=Policy(...)``; tariff/policy not given come from
@@ -121,19 +123,17 @@ class Ledger:
         if lane not in LANES:
             raise ValueError(f"invalid lane {lane!r}: expected entry or exit")
         digits = normalize_plate(plate)
-        when = to_utc(at)
-        conf_list = None if char_conf is None else [float(c) for c in char_conf]
         read = {
             "lane": lane,
             "plate": digits,
             "confidence": confidence,
-            "char_conf": conf_list,
-            "at": when,
+            "char_conf": None if char_conf is None else [float(c) for c in char_conf],
+            "at": to_utc(at),
             "evidence_path": evidence_path,
         }
         low_conf = confidence is not None and confidence < self.policy.min_confidence
         step = self._entry if lane == "entry" else self._exit
-        decision = self._transaction(lambda conn: step(conn, read, low_conf))
+        decision = self._transaction(lambda tx: step(tx, read, low_conf))
         log.info(
             "%s %s -> %s (%s) visit=%s due=%s%s",
             lane,
@@ -146,19 +146,16 @@ class Ledger:
         )
         return decision
 
-    def _entry(self, conn: Connection, read: dict[str, Any], low_conf: bool) -> Decision:
+    def _entry(self, tx: Tx, read: dict[str, Any], low_conf: bool) -> Decision:
         plate, at = read["plate"], read["at"]
-        read_id = _insert(conn, READS, read)
-        lists = self._lists_of(conn, plate)
-        ctx = _Ctx(conn, read_id, "entry", plate, at)
+        ctx = _Ctx(tx, tx.insert("reads", read), "entry", plate, at)
+        lists = _lists_of(tx, plate)
         if "deny" in lists:
             return ctx.decide(DENY, "deny-listed", None)
         if self._pg:
-            conn.execute(select(func.pg_advisory_xact_lock(_ENTRY_LOCK)))
-        notes: list[str] = []
-        existing = conn.execute(
-            select(VISITS).where(VISITS.c.plate == plate, VISITS.c.state == "open").with_for_update()
-        ).first()
+            tx.execute(sql.ENTRY_LOCK)
+        note = ""
+        existing = tx.row(sql.OPEN_VISIT_OF_PLATE, {"plate": plate})
         if existing is not None:
             since_entry = at - existing.entry_at
             if abs(since_entry) <= timedelta(seconds=self.policy.repeat_window_s):
@@ -172,8 +169,8 @@ class Ledger:
             if self.policy.duplicate_entry == "deny":
                 ctx.review("duplicate-entry", existing.id, "plate entered again while its visit is open; denied")
                 return ctx.decide(DENY, "already-inside", existing.id, flagged=True)
-            self._close(
-                conn,
+            _close(
+                tx,
                 existing,
                 exit_at=at,
                 fee=fee_agorot(self.tariff, existing.entry_at, at),
@@ -181,15 +178,14 @@ class Ledger:
                 flag_reason="stale: the plate entered again; its exit was never read",
             )
             ctx.review("stale-visit", existing.id, "closed because the plate entered again; exit never read")
-            notes.append(f"stale visit {existing.id} closed")
+            note = f"stale visit {existing.id} closed"
         subscriber = "allow" in lists
         if not subscriber:
-            inside = conn.execute(select(func.count()).select_from(VISITS).where(VISITS.c.state == "open")).scalar_one()
+            inside = tx.scalar(sql.COUNT_OPEN)
             if inside >= self.policy.capacity:
                 return ctx.decide(DENY, "lot-full", None, note=f"{inside} of {self.policy.capacity} places taken")
-        visit_id = _insert(
-            conn,
-            VISITS,
+        visit_id = tx.insert(
+            "visits",
             {
                 "plate": plate,
                 "entry_at": at,
@@ -200,42 +196,32 @@ class Ledger:
                 "flag_reason": "low-confidence entry read" if low_conf else None,
             },
         )
-        decision = ctx.decide(
-            OPEN, "allow-listed" if subscriber else "entered", visit_id, flagged=low_conf, note="; ".join(notes)
-        )
+        decision = ctx.decide(OPEN, "allow-listed" if subscriber else "entered", visit_id, flagged=low_conf, note=note)
         if low_conf:
             ctx.review("low-confidence", visit_id, f"entry read confidence {read['confidence']:.2f}")
         return decision
 
-    def _exit(self, conn: Connection, read: dict[str, Any], low_conf: bool) -> Decision:
+    def _exit(self, tx: Tx, read: dict[str, Any], low_conf: bool) -> Decision:
         plate, at = read["plate"], read["at"]
-        read_id = _insert(conn, READS, read)
-        ctx = _Ctx(conn, read_id, "exit", plate, at)
-        subscriber = "allow" in self._lists_of(conn, plate)
-        match = self._match(conn, plate, read["char_conf"])
+        ctx = _Ctx(tx, tx.insert("reads", read), "exit", plate, at)
+        subscriber = "allow" in _lists_of(tx, plate)
+        visit = tx.row(sql.OPEN_VISIT_OF_PLATE, {"plate": plate})
+        match = Match(visit.id, plate, "exact") if visit is not None else self._fuzzy(tx, plate, read["char_conf"])
         if match is None:
             if subscriber:
                 return ctx.decide(OPEN, "allow-listed", None, note="no open visit")
-            recent = conn.execute(
-                select(VISITS.c.id)
-                .where(
-                    VISITS.c.plate == plate,
-                    VISITS.c.state == CLOSED,
-                    VISITS.c.exit_at >= at - timedelta(seconds=self.policy.repeat_window_s),
-                    VISITS.c.exit_at <= at,
-                )
-                .order_by(VISITS.c.exit_at.desc())
-                .limit(1)
-            ).scalar()
+            window = timedelta(seconds=self.policy.repeat_window_s)
+            recent = tx.scalar(sql.RECENT_EXIT, {"plate": plate, "since": at - window, "until": at})
             if recent is not None:
                 return ctx.decide(DENY, "already-exited", recent)
             decision = ctx.decide(REVIEW, "no-open-visit", None, note="gate stays closed; attendant to check")
             ctx.review("no-open-visit", None, "exit read matches no open visit", decision.decision_id)
             return decision
 
-        visit = conn.execute(select(VISITS).where(VISITS.c.id == match.visit_id).with_for_update()).one()
-        if visit.state != "open":
-            raise _LostRace(f"visit {visit.id} closed concurrently")
+        if visit is None:
+            visit = tx.row(sql.VISIT_BY_ID, {"id": match.visit_id})
+        if visit is None or visit.state != "open":
+            raise _LostRace(f"visit {match.visit_id} closed concurrently")
         flagged = match.flagged or low_conf
         matched = None if match.kind == "exact" else match.plate
         note = f"{match.kind} match to {format_plate(match.plate)}" if matched else ""
@@ -260,55 +246,21 @@ class Ledger:
             flag_reason = f"exit read {plate} matched by {match.kind}"
         elif low_conf:
             flag_reason = "low-confidence exit read"
-        self._close(conn, visit, exit_at=at, fee=charged, close_reason="exit", flag_reason=flag_reason)
+        _close(tx, visit, exit_at=at, fee=charged, close_reason="exit", flag_reason=flag_reason)
         decision = ctx.decide(OPEN, reason, visit.id, flagged=flagged, matched=matched, note=note)
         if flag_reason:
             ctx.review("fuzzy-match" if match.flagged else "low-confidence", visit.id, flag_reason, decision.decision_id)
         return decision
 
-    def _match(self, conn: Connection, plate: str, char_conf: Sequence[float] | None) -> Match | None:
-        exact = conn.execute(
-            select(VISITS.c.id).where(VISITS.c.plate == plate, VISITS.c.state == "open")
-        ).scalar()
-        if exact is not None:
-            return Match(exact, plate, "exact")
-        candidates = conn.execute(select(VISITS.c.id, VISITS.c.plate).where(VISITS.c.state == "open")).all()
+    def _fuzzy(self, tx: Tx, plate: str, char_conf: Sequence[float] | None) -> Match | None:
+        """No open visit has exactly this plate: try the near ones (gate.matching)."""
         return match_plate(
             plate,
-            [(r.id, r.plate) for r in candidates],
+            [(r.id, r.plate) for r in tx.rows(sql.OPEN_PLATES)],
             char_conf,
             max_digits=self.policy.fuzzy_max_digits,
             uncertain_char=self.policy.uncertain_char,
         )
-
-    def _close(
-        self,
-        conn: Connection,
-        visit: Any,
-        *,
-        exit_at: datetime,
-        fee: int,
-        close_reason: str,
-        flag_reason: str | None = None,
-    ) -> None:
-        """Close an open visit exactly once; a concurrent close makes us retry."""
-        values: dict[str, Any] = {
-            "state": CLOSED,
-            "exit_at": max(exit_at, visit.entry_at),
-            "fee_agorot": fee,
-            "close_reason": close_reason,
-        }
-        if flag_reason:
-            values["flagged"] = True
-            values["flag_reason"] = flag_reason
-        result = conn.execute(
-            update(VISITS).where(VISITS.c.id == visit.id, VISITS.c.state == "open").values(**values)
-        )
-        if result.rowcount != 1:
-            raise _LostRace(f"visit {visit.id} closed concurrently")
-
-    def _lists_of(self, conn: Connection, plate: str) -> set[str]:
-        return set(conn.execute(select(LISTS.c.kind).where(LISTS.c.plate == plate)).scalars())
 
     # ------------------------------------------------------------------ payments
 
@@ -321,7 +273,7 @@ class Ledger:
         digits = normalize_plate(plate)
         when = to_utc(at)
         pid = payment_id or uuid.uuid4().hex
-        receipt = self._transaction(lambda conn: self._pay(conn, digits, when, pid))
+        receipt = self._transaction(lambda tx: self._pay(tx, digits, when, pid))
         log.info(
             "pay %s visit=%s amount=%s fee=%s%s",
             digits,
@@ -332,26 +284,23 @@ class Ledger:
         )
         return receipt
 
-    def _pay(self, conn: Connection, plate: str, at: datetime, payment_id: str) -> PaymentReceipt:
-        previous = conn.execute(select(PAYMENTS).where(PAYMENTS.c.payment_id == payment_id)).first()
+    def _pay(self, tx: Tx, plate: str, at: datetime, payment_id: str) -> PaymentReceipt:
+        previous = tx.row(sql.PAYMENT_BY_ID, {"payment_id": payment_id})
         if previous is not None:
             if previous.plate != plate:
                 raise PaymentConflict(f"payment id {payment_id!r} was already used for plate {previous.plate}")
-            paid = conn.execute(select(VISITS.c.paid_agorot).where(VISITS.c.id == previous.visit_id)).scalar_one()
             return PaymentReceipt(
                 visit_id=previous.visit_id,
                 plate=plate,
                 payment_id=payment_id,
                 fee_agorot=previous.fee_agorot,
-                paid_agorot=paid,
+                paid_agorot=tx.scalar(sql.PAID_OF_VISIT, {"id": previous.visit_id}),
                 amount_agorot=previous.amount_agorot,
                 paid_at=previous.paid_at,
                 leave_by=previous.paid_at + self.tariff.grace,
                 replayed=True,
             )
-        visit = conn.execute(
-            select(VISITS).where(VISITS.c.plate == plate, VISITS.c.state == "open").with_for_update()
-        ).first()
+        visit = tx.row(sql.OPEN_VISIT_OF_PLATE, {"plate": plate})
         if visit is None:
             raise NoOpenVisit(f"no open visit for plate {format_plate(plate)}")
         if at < visit.entry_at:
@@ -362,12 +311,11 @@ class Ledger:
             raise ClockError(
                 f"payment time {at.isoformat()} is before the previous payment at {visit.last_paid_at.isoformat()}"
             )
-        free = visit.waived or "allow" in self._lists_of(conn, plate)
+        free = visit.waived or "allow" in _lists_of(tx, plate)
         fee = 0 if free else fee_agorot(self.tariff, visit.entry_at, at)
         amount = max(0, fee - visit.paid_agorot)
-        _insert(
-            conn,
-            PAYMENTS,
+        tx.insert(
+            "payments",
             {
                 "payment_id": payment_id,
                 "visit_id": visit.id,
@@ -377,12 +325,7 @@ class Ledger:
                 "paid_at": at,
             },
         )
-        result = conn.execute(
-            update(VISITS)
-            .where(VISITS.c.id == visit.id, VISITS.c.state == "open")
-            .values(paid_agorot=VISITS.c.paid_agorot + amount, last_paid_at=at)
-        )
-        if result.rowcount != 1:
+        if tx.execute(sql.ADD_PAYMENT, {"id": visit.id, "amount": amount, "at": at}) != 1:
             raise _LostRace(f"visit {visit.id} closed concurrently")
         return PaymentReceipt(
             visit_id=visit.id,
@@ -396,16 +339,19 @@ class Ledger:
         )
 
     def amount_due(self, plate: str, at: datetime | None = None) -> int:
-        """Agorot the open visit for ``plate`` would owe at the exit at ``at``."""
+        """Agorot the open visit for ``plate`` would owe at an exit at ``at`` (no write)."""
         digits = normalize_plate(plate)
         when = to_utc(at)
-        with self._reader() as conn:
-            visit = conn.execute(select(VISITS).where(VISITS.c.plate == digits, VISITS.c.state == "open")).first()
+
+        def look(tx: Tx) -> int:
+            visit = tx.row(sql.OPEN_VISIT_OF_PLATE, {"plate": digits})
             if visit is None:
                 raise NoOpenVisit(f"no open visit for plate {format_plate(digits)}")
-            if visit.waived or "allow" in self._lists_of(conn, digits):
+            if visit.waived or "allow" in _lists_of(tx, digits):
                 return 0
             return amount_due_agorot(self.tariff, visit.entry_at, when, visit.paid_agorot, visit.last_paid_at)
+
+        return self._transaction(look)
 
     # ------------------------------------------------------------------ operator overrides
 
@@ -414,23 +360,20 @@ class Ledger:
         digits, when = normalize_plate(plate), to_utc(at)
         _require_who_why(operator, reason)
 
-        def run(conn: Connection) -> VisitRecord:
+        def run(tx: Tx) -> int:
             if self._pg:
-                conn.execute(select(func.pg_advisory_xact_lock(_ENTRY_LOCK)))
-            existing = conn.execute(
-                select(VISITS.c.id).where(VISITS.c.plate == digits, VISITS.c.state == "open")
-            ).scalar()
+                tx.execute(sql.ENTRY_LOCK)
+            existing = tx.row(sql.OPEN_VISIT_OF_PLATE, {"plate": digits})
             if existing is not None:
-                raise GateError(f"plate {format_plate(digits)} already has open visit {existing}")
-            visit_id = _insert(
-                conn,
-                VISITS,
+                raise GateError(f"plate {format_plate(digits)} already has open visit {existing.id}")
+            visit_id = tx.insert(
+                "visits",
                 {"plate": digits, "entry_at": when, "state": "open", "paid_agorot": 0, "waived": False, "flagged": False},
             )
-            self._record_override(conn, operator, reason, "open-visit", visit_id, digits, None, when)
-            return self._visit(conn, visit_id)
+            _record_override(tx, operator, reason, "open-visit", visit_id, digits, None, when)
+            return visit_id
 
-        return self._transaction(run)
+        return self.visit(self._transaction(run))
 
     def override_close(
         self,
@@ -445,16 +388,16 @@ class Ledger:
         when = to_utc(at)
         _require_who_why(operator, reason)
 
-        def run(conn: Connection) -> VisitRecord:
-            visit = self._open_visit_for_override(conn, visit_id, plate)
+        def run(tx: Tx) -> int:
+            visit = _open_visit_for_override(tx, visit_id, plate)
             if when < visit.entry_at:
                 raise ClockError(f"close time {when.isoformat()} is before the entry at {visit.entry_at.isoformat()}")
             fee = fee_agorot(self.tariff, visit.entry_at, when)
-            self._close(conn, visit, exit_at=when, fee=fee, close_reason="override")
-            self._record_override(conn, operator, reason, "close-visit", visit.id, visit.plate, fee, when)
-            return self._visit(conn, visit.id)
+            _close(tx, visit, exit_at=when, fee=fee, close_reason="override")
+            _record_override(tx, operator, reason, "close-visit", visit.id, visit.plate, fee, when)
+            return visit.id
 
-        return self._transaction(run)
+        return self.visit(self._transaction(run))
 
     def waive(
         self,
@@ -469,60 +412,17 @@ class Ledger:
         when = to_utc(at)
         _require_who_why(operator, reason)
 
-        def run(conn: Connection) -> VisitRecord:
-            visit = self._open_visit_for_override(conn, visit_id, plate)
+        def run(tx: Tx) -> int:
+            visit = _open_visit_for_override(tx, visit_id, plate)
             due = amount_due_agorot(
                 self.tariff, visit.entry_at, max(when, visit.entry_at), visit.paid_agorot, visit.last_paid_at
             )
-            conn.execute(update(VISITS).where(VISITS.c.id == visit.id).values(waived=True))
-            self._record_override(conn, operator, reason, "waive", visit.id, visit.plate, due, when)
-            return self._visit(conn, visit.id)
+            if tx.execute(sql.WAIVE, {"id": visit.id, "waived": True}) != 1:
+                raise _LostRace(f"visit {visit.id} closed concurrently")
+            _record_override(tx, operator, reason, "waive", visit.id, visit.plate, due, when)
+            return visit.id
 
-        return self._transaction(run)
-
-    def _open_visit_for_override(self, conn: Connection, visit_id: int | None, plate: str | None) -> Any:
-        if (visit_id is None) == (plate is None):
-            raise GateError("give exactly one of a visit id or a plate")
-        if visit_id is not None:
-            visit = conn.execute(select(VISITS).where(VISITS.c.id == visit_id).with_for_update()).first()
-            if visit is None:
-                raise UnknownVisit(f"no visit {visit_id}")
-            if visit.state != "open":
-                raise GateError(f"visit {visit_id} is already closed")
-            return visit
-        digits = normalize_plate(plate or "")
-        visit = conn.execute(
-            select(VISITS).where(VISITS.c.plate == digits, VISITS.c.state == "open").with_for_update()
-        ).first()
-        if visit is None:
-            raise NoOpenVisit(f"no open visit for plate {format_plate(digits)}")
-        return visit
-
-    def _record_override(
-        self,
-        conn: Connection,
-        operator: str,
-        reason: str,
-        action: str,
-        visit_id: int | None,
-        plate: str | None,
-        amount: int | None,
-        at: datetime,
-    ) -> None:
-        _insert(
-            conn,
-            OVERRIDES,
-            {
-                "operator": operator.strip(),
-                "reason": reason.strip(),
-                "action": action,
-                "visit_id": visit_id,
-                "plate": plate,
-                "amount_agorot": amount,
-                "at": at,
-            },
-        )
-        log.warning("override %s by %s on visit %s: %s", action, operator, visit_id, reason)
+        return self.visit(self._transaction(run))
 
     def overrides(self) -> list[dict[str, Any]]:
         """Every operator action, oldest first."""
@@ -537,19 +437,17 @@ class Ledger:
         if kind not in LIST_KINDS:
             raise GateError(f"invalid list {kind!r}: expected allow or deny")
 
-        def run(conn: Connection) -> None:
-            found = conn.execute(select(LISTS.c.plate).where(LISTS.c.plate == digits, LISTS.c.kind == kind)).first()
-            if found is None:
-                _insert(conn, LISTS, {"plate": digits, "kind": kind, "note": note, "added_at": now_utc()})
+        def run(tx: Tx) -> None:
+            if tx.row(sql.LIST_ENTRY, {"plate": digits, "kind": kind}) is None:
+                values = {"plate": digits, "kind": kind, "note": note, "added_at": now_utc()}
+                tx.execute(sql.ADD_LIST_ENTRY, values)
 
         self._transaction(run)
 
     def remove_plate(self, plate: str, kind: str) -> bool:
+        """Take a plate off a list; False if it was not on it."""
         digits = normalize_plate(plate)
-        return self._transaction(
-            lambda conn: conn.execute(LISTS.delete().where(LISTS.c.plate == digits, LISTS.c.kind == kind)).rowcount
-            > 0
-        )
+        return self._transaction(lambda tx: tx.execute(sql.DELETE_LIST_ENTRY, {"plate": digits, "kind": kind}) > 0)
 
     def plate_lists(self) -> list[dict[str, Any]]:
         with self._reader() as conn:
@@ -631,21 +529,6 @@ class Ledger:
             )
         return items
 
-    def resolve_review(self, item_id: int, operator: str, resolution: str) -> None:
-        """Mark a review item handled, with who and how."""
-        _require_who_why(operator, resolution)
-
-        def run(conn: Connection) -> None:
-            result = conn.execute(
-                update(REVIEWS)
-                .where(REVIEWS.c.id == item_id, REVIEWS.c.resolved_at.is_(None))
-                .values(resolved_at=now_utc(), resolved_by=operator.strip(), resolution=resolution.strip())
-            )
-            if result.rowcount != 1:
-                raise GateError(f"no unresolved review item {item_id}")
-
-        self._transaction(run)
-
     def decisions(self, visit_id: int | None = None) -> list[dict[str, Any]]:
         """The decision log (oldest first), optionally for one visit."""
         query = select(DECISIONS).order_by(DECISIONS.c.id)
@@ -654,36 +537,43 @@ class Ledger:
         with self._reader() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def resolve_review(self, item_id: int, operator: str, resolution: str) -> None:
+        """Mark a review item handled, with who and how."""
+        _require_who_why(operator, resolution)
+        params = {"id": item_id, "at": now_utc(), "operator": operator.strip(), "resolution": resolution.strip()}
+        if self._transaction(lambda tx: tx.execute(sql.RESOLVE_REVIEW, params)) != 1:
+            raise GateError(f"no unresolved review item {item_id}")
+
     # ------------------------------------------------------------------ plumbing
 
     def _reader(self) -> Any:
-        """A connection for reads: no write lock on SQLite."""
+        """A SQLAlchemy connection for reads: no write lock on SQLite."""
         return self.engine.connect().execution_options(readonly=True)
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
+    def _transaction(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one committed transaction; retry when a concurrent writer won."""
+        dbapi = self._run_tx.dbapi
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
-                with self.engine.begin() as conn:
-                    return work(conn)
+                return self._run_tx(work)
             except _LostRace as exc:
                 reason = str(exc)
-            except (IntegrityError, OperationalError) as exc:
+            except (dbapi.IntegrityError, dbapi.OperationalError) as exc:
                 if not _retryable(exc) or attempt == _MAX_ATTEMPTS:
                     raise
-                reason = type(exc.orig).__name__
+                reason = f"{type(exc).__name__}: {exc}"
             if attempt == _MAX_ATTEMPTS:
                 raise GateError(f"gave up after {attempt} attempts: {reason}")
             log.debug("transaction retry %d: %s", attempt, reason)
-            time.sleep(0.005 * attempt)
+            time.sleep(0.002 * attempt)
         raise AssertionError("unreachable")
 
 
 class _Ctx:
     """Records the decision (and review items) of one read in its transaction."""
 
-    def __init__(self, conn: Connection, read_id: int, lane: str, plate: str, at: datetime) -> None:
-        self.conn, self.read_id, self.lane, self.plate, self.at = conn, read_id, lane, plate, at
+    def __init__(self, tx: Tx, read_id: int, lane: str, plate: str, at: datetime) -> None:
+        self.tx, self.read_id, self.lane, self.plate, self.at = tx, read_id, lane, plate, at
 
     def decide(
         self,
@@ -696,9 +586,8 @@ class _Ctx:
         matched: str | None = None,
         note: str = "",
     ) -> Decision:
-        decision_id = _insert(
-            self.conn,
-            DECISIONS,
+        decision_id = self.tx.insert(
+            "decisions",
             {
                 "read_id": self.read_id,
                 "lane": self.lane,
@@ -726,9 +615,8 @@ class _Ctx:
         )
 
     def review(self, kind: str, visit_id: int | None, reason: str, decision_id: int | None = None) -> None:
-        _insert(
-            self.conn,
-            REVIEWS,
+        self.tx.insert(
+            "review_items",
             {
                 "kind": kind,
                 "plate": self.plate,
@@ -740,15 +628,82 @@ class _Ctx:
         )
 
 
-def _insert(conn: Connection, table: Any, values: dict[str, Any]) -> Any:
-    return conn.execute(insert(table).values(**values)).inserted_primary_key[0]
+def _lists_of(tx: Tx, plate: str) -> set[str]:
+    return {r.kind for r in tx.rows(sql.LISTS_OF_PLATE, {"plate": plate})}
 
 
-def _retryable(exc: DBAPIError) -> bool:
-    """Lost races: unique violations, SQLite busy, PostgreSQL serialization/deadlock."""
-    if isinstance(exc, IntegrityError):
-        return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
-    text = str(exc.orig).lower()
+def _close(
+    tx: Tx,
+    visit: Row,
+    *,
+    exit_at: datetime,
+    fee: int,
+    close_reason: str,
+    flag_reason: str | None = None,
+) -> None:
+    """Close an open visit exactly once; a concurrent close makes the transaction retry."""
+    closed = tx.execute(
+        sql.CLOSE_VISIT,
+        {
+            "id": visit.id,
+            "exit_at": max(exit_at, visit.entry_at),
+            "fee": fee,
+            "close_reason": close_reason,
+            "flagged": bool(visit.flagged or flag_reason),
+            "flag_reason": flag_reason or visit.flag_reason,
+        },
+    )
+    if closed != 1:
+        raise _LostRace(f"visit {visit.id} closed concurrently")
+
+
+def _open_visit_for_override(tx: Tx, visit_id: int | None, plate: str | None) -> Row:
+    if (visit_id is None) == (plate is None):
+        raise GateError("give exactly one of a visit id or a plate")
+    if visit_id is not None:
+        visit = tx.row(sql.VISIT_BY_ID, {"id": visit_id})
+        if visit is None:
+            raise UnknownVisit(f"no visit {visit_id}")
+        if visit.state != "open":
+            raise GateError(f"visit {visit_id} is already closed")
+        return visit
+    digits = normalize_plate(plate or "")
+    visit = tx.row(sql.OPEN_VISIT_OF_PLATE, {"plate": digits})
+    if visit is None:
+        raise NoOpenVisit(f"no open visit for plate {format_plate(digits)}")
+    return visit
+
+
+def _record_override(
+    tx: Tx,
+    operator: str,
+    reason: str,
+    action: str,
+    visit_id: int | None,
+    plate: str | None,
+    amount: int | None,
+    at: datetime,
+) -> None:
+    tx.insert(
+        "overrides",
+        {
+            "operator": operator.strip(),
+            "reason": reason.strip(),
+            "action": action,
+            "visit_id": visit_id,
+            "plate": plate,
+            "amount_agorot": amount,
+            "at": at,
+        },
+    )
+    log.warning("override %s by %s on visit %s: %s", action, operator, visit_id, reason)
+
+
+def _retryable(exc: Exception) -> bool:
+    """Lost races: unique violations, SQLite busy, PostgreSQL serialization failure or deadlock."""
+    text = str(exc).lower()
+    if "unique" in text or "duplicate key" in text:
+        return True
     return any(s in text for s in ("database is locked", "deadlock", "could not serialize", "busy"))
 
 
