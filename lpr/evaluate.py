@@ -299,8 +299,8 @@ def _group(results: list[ImageResult], key: Callable[[ImageResult], str]) -> dic
     return dict(sorted(groups.items()))
 
 
-def make_engine(name: str, ocr: str = "crnn", backend: str | None = None) -> Engine:
-    """Build an engine by name: 'lpr' (our Reader) or 'easyocr' (the peer)."""
+def make_engine(name: str, ocr: str = "crnn", backend: str | None = None, threads: int | None = None) -> Engine:
+    """Build an engine by name: 'lpr' (our Reader) or 'easyocr' (the peer); threads caps the Reader's runtime."""
     if name == "easyocr":
         from lpr.easyocr_engine import EasyOcrEngine
 
@@ -311,6 +311,8 @@ def make_engine(name: str, ocr: str = "crnn", backend: str | None = None) -> Eng
         kwargs = {"ocr": ocr}
         if backend:
             kwargs["backend"] = backend
+        if threads:
+            kwargs["threads"] = threads
         return Reader(**kwargs)
     raise ValueError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}")
 

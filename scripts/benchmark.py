@@ -90,7 +90,7 @@ def worker(args: argparse.Namespace) -> None:
     truths = json.loads((folder / "truth.json").read_text())
     paths = [folder / f"{i:04d}.npy" for i in range(len(truths))]
     t_load = time.perf_counter()
-    engine = make_engine(args.worker, ocr=args.ocr)
+    engine = make_engine(args.worker, ocr=args.ocr, threads=args.threads)
     load_s = time.perf_counter() - t_load
     for i in range(args.warmup):
         engine.read(np.load(paths[i % len(paths)]))
