@@ -71,6 +71,7 @@ def read_cmd(
     save_crops: Annotated[Optional[Path], typer.Option(help="Write each rectified plate as DIR/<stem>_<i>.png.")] = None,
     ocr: Annotated[Ocr, typer.Option(help="Recogniser used by the lpr reader.")] = Ocr.crnn,
     engine: Annotated[EngineChoice, typer.Option(help="lpr (ours) or easyocr (the peer).")] = EngineChoice.lpr,
+    crop: Annotated[bool, typer.Option("--crop", help="Each image is a tight plate crop: OCR only, no detector.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Read plates: one line per image, `path: 12-345-67 (0.97)`, `path: no plate` or `path: error: <reason>`.
@@ -91,7 +92,8 @@ def read_cmd(
     for path in images:
         name = str(path)
         try:
-            reads = list(reader.read(load_image(path)))
+            image = load_image(path)
+            reads = [r for r in [reader.read_crop(image)] if r is not None] if crop else list(reader.read(image))
         except Exception as e:  # ImageLoadError or an engine crash: report this file and go on
             failed += 1
             if not isinstance(e, ImageLoadError):

@@ -25,7 +25,8 @@ class FakeReader:
                           crop=np.full((32, 128, 3), 200, np.uint8), timings_ms={"detect": 3.0, "rectify": 0.5, "ocr": 1.5})]
 
     def read_crop(self, image):
-        return None
+        reads = self.read(image)
+        return reads[0] if reads else None
 
 
 @pytest.fixture
@@ -71,3 +72,14 @@ def test_read_save_crops_writes_rectified_plates(files, tmp_path):
     assert result.exit_code == 0
     assert [p.name for p in out.iterdir()] == ["car_0.png"]
     assert cv2.imread(str(out / "car_0.png")).shape == (32, 128, 3)
+
+
+def test_read_crop_mode_uses_ocr_only(files, monkeypatch):
+    calls = []
+    fake = FakeReader()
+    monkeypatch.setattr(fake, "read", lambda image: calls.append("read") or [])
+    monkeypatch.setattr(fake, "read_crop", lambda image: calls.append("read_crop") or None)
+    monkeypatch.setattr(cli, "make_reader", lambda engine="lpr", ocr="crnn": fake)
+    result = CliRunner().invoke(cli.app, ["read", "--crop", str(files["plate"])])
+    assert result.exit_code == 0 and calls == ["read_crop"]
+    assert result.stdout.strip() == f"{files['plate']}: no plate"
