@@ -1,7 +1,8 @@
 """`lpr` command line: read plates from image files, and evaluate engines on a labelled folder.
 
 Exit codes
-  lpr read: 0 every file was processed (with or without a plate), 1 at least one file errored.
+  lpr read: 0 every file was processed (with or without a plate), 1 at least one file errored,
+            2 the engine could not start (missing weights or module).
   lpr eval: 0 evaluation ran (failed reads are results, not errors), 2 bad labels.csv / unusable engine.
 """
 from __future__ import annotations
