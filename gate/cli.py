@@ -54,8 +54,12 @@ class ListKind(str, enum.Enum):
     deny = "deny"
 
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file; default $PLATEGATE_DB or ./plategate.db")]
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="tariff/policy TOML or JSON; default $PLATEGATE_CONFIG")]
+DbOpt = Annotated[
+    Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file; default $PLATEGATE_DB or ./plategate.db")
+]
+ConfigOpt = Annotated[
+    Optional[str], typer.Option("--config", help="tariff/policy TOML or JSON; default $PLATEGATE_CONFIG")
+]
 AtOpt = Annotated[Optional[str], typer.Option("--at", help="ISO 8601 time; no offset = local time; default now")]
 OperatorOpt = Annotated[str, typer.Option("--operator", help="who is acting")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why")]
@@ -125,7 +129,9 @@ def read(
 def pay(
     plate: Annotated[str, typer.Option("--plate")],
     at: AtOpt = None,
-    payment_id: Annotated[Optional[str], typer.Option("--payment-id", help="idempotency key; replays change nothing")] = None,
+    payment_id: Annotated[
+        Optional[str], typer.Option("--payment-id", help="idempotency key; replays change nothing")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:

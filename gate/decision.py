@@ -29,7 +29,12 @@ REASONS = {
 
 @dataclass(frozen=True)
 class Decision:
-    """The gate's answer. ``amount_due`` is in shekels (Decimal, 2 places)."""
+    """The gate's answer, returned only after it is committed to the ledger.
+
+    Pulse the relay only when ``action == "open"``. ``amount_due`` is in
+    shekels (Decimal, 2 places); ``flagged`` marks a fuzzy or low-confidence
+    match that was also put in the review queue.
+    """
 
     action: str  # "open" | "deny" | "review"
     reason: str  # a key of REASONS

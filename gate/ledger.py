@@ -196,7 +196,8 @@ class Ledger:
                 "flag_reason": "low-confidence entry read" if low_conf else None,
             },
         )
-        decision = ctx.decide(OPEN, "allow-listed" if subscriber else "entered", visit_id, flagged=low_conf, note=note)
+        reason = "allow-listed" if subscriber else "entered"
+        decision = ctx.decide(OPEN, reason, visit_id, flagged=low_conf, note=note)
         if low_conf:
             ctx.review("low-confidence", visit_id, f"entry read confidence {read['confidence']:.2f}")
         return decision
@@ -249,7 +250,8 @@ class Ledger:
         _close(tx, visit, exit_at=at, fee=charged, close_reason="exit", flag_reason=flag_reason)
         decision = ctx.decide(OPEN, reason, visit.id, flagged=flagged, matched=matched, note=note)
         if flag_reason:
-            ctx.review("fuzzy-match" if match.flagged else "low-confidence", visit.id, flag_reason, decision.decision_id)
+            kind = "fuzzy-match" if match.flagged else "low-confidence"
+            ctx.review(kind, visit.id, flag_reason, decision.decision_id)
         return decision
 
     def _fuzzy(self, tx: Tx, plate: str, char_conf: Sequence[float] | None) -> Match | None:
@@ -368,7 +370,14 @@ class Ledger:
                 raise GateError(f"plate {format_plate(digits)} already has open visit {existing.id}")
             visit_id = tx.insert(
                 "visits",
-                {"plate": digits, "entry_at": when, "state": "open", "paid_agorot": 0, "waived": False, "flagged": False},
+                {
+                    "plate": digits,
+                    "entry_at": when,
+                    "state": "open",
+                    "paid_agorot": 0,
+                    "waived": False,
+                    "flagged": False,
+                },
             )
             _record_override(tx, operator, reason, "open-visit", visit_id, digits, None, when)
             return visit_id

@@ -24,7 +24,9 @@ from sqlalchemy import Engine
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 # columns holding times; they come back from SQLite as text
-TIME_COLUMNS = frozenset({"entry_at", "exit_at", "last_paid_at", "paid_at", "at", "created_at", "resolved_at", "added_at"})
+TIME_COLUMNS = frozenset(
+    {"entry_at", "exit_at", "last_paid_at", "paid_at", "at", "created_at", "resolved_at", "added_at"}
+)
 
 
 class Row(SimpleNamespace):

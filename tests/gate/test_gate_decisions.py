@@ -195,6 +195,14 @@ def test_a_payment_id_reused_for_another_car_is_rejected(ledger):
     assert ledger.visits(plate=OTHER)[0].paid_agorot == 0
 
 
+def test_the_pay_station_can_ask_what_is_owed_without_paying(ledger):
+    ledger.decide("entry", CAR, at(0))
+    assert ledger.amount_due(CAR, at(61)) == 2400
+    ledger.pay(CAR, at(61))
+    assert ledger.amount_due(CAR, at(70)) == 0
+    assert ledger.decisions()[-1]["lane"] == "entry"  # asking wrote nothing
+
+
 def test_paying_without_an_open_visit_is_an_error(ledger):
     with pytest.raises(NoOpenVisit):
         ledger.pay(CAR, at(0))
