@@ -100,6 +100,7 @@ class Ledger:
         return cls(engine, tariff or file_tariff, replace(base_policy, **policy))
 
     def close(self) -> None:
+        self._run_tx.close()
         self.engine.dispose()
 
     def __enter__(self) -> "Ledger":

@@ -63,7 +63,8 @@ class Visit(Base):
         ),
         CheckConstraint("exit_at IS NULL OR exit_at >= entry_at", name="ck_visits_exit_after_entry"),
         CheckConstraint("paid_agorot >= 0 AND (fee_agorot IS NULL OR fee_agorot >= 0)", name="ck_visits_money"),
-        # never two open visits for one plate, enforced by the database itself
+        # never two open visits for one plate, enforced by the database itself; it also
+        # serves every "state = 'open'" query (count, fuzzy candidates), so no index on state
         Index(
             "uq_visits_open_plate",
             "plate",
@@ -72,7 +73,6 @@ class Visit(Base):
             postgresql_where=text("state = 'open'"),
         ),
         Index("ix_visits_entry_at", "entry_at"),
-        Index("ix_visits_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -52,7 +52,6 @@ def upgrade() -> None:
     )
     op.create_index('ix_visits_entry_at', 'visits', ['entry_at'], unique=False)
     op.create_index('ix_visits_plate', 'visits', ['plate'], unique=False)
-    op.create_index('ix_visits_state', 'visits', ['state'], unique=False)
     op.create_index('uq_visits_open_plate', 'visits', ['plate'], unique=True, sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'"))
     op.create_table('decisions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -121,7 +120,6 @@ def downgrade() -> None:
     op.drop_index('ix_decisions_visit_id', table_name='decisions')
     op.drop_table('decisions')
     op.drop_index('uq_visits_open_plate', table_name='visits')
-    op.drop_index('ix_visits_state', table_name='visits')
     op.drop_index('ix_visits_plate', table_name='visits')
     op.drop_index('ix_visits_entry_at', table_name='visits')
     op.drop_table('visits')
