@@ -35,7 +35,6 @@ override_app = typer.Typer(no_args_is_help=True, help="Operator actions, always 
 plates_app = typer.Typer(no_args_is_help=True, help="Allow list (subscribers) and deny list.")
 app.add_typer(override_app, name="override")
 app.add_typer(plates_app, name="plates")
-# a `run` command (the camera process) is added to `app` by gate/camera.py's author
 
 
 class Lane(str, enum.Enum):
@@ -287,6 +286,38 @@ def plates_show(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """List allow- and deny-listed plates."""
     with _ledger(db, config) as ledger:
         _emit(ledger.plate_lists())
+
+
+@app.command()
+def run(
+    lane: Annotated[Lane, typer.Option("--lane", help="entry or exit")],
+    source: Annotated[str, typer.Option("--source", help="camera index, rtsp/http URL, video file or image folder")],
+    relay: Annotated[Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")] = None,
+    evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="where decision crops go")] = "evidence",
+    retention_days: Annotated[
+        Optional[float], typer.Option("--retention-days", min=0.0, help="delete evidence older than N days")
+    ] = None,
+    max_fps: Annotated[Optional[float], typer.Option("--max-fps", min=0.1, help="cap frames read per second")] = None,
+    pass_gap: Annotated[float, typer.Option("--pass-gap", min=0.1, help="seconds without the plate that end a pass")] = 2.0,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The camera process of one lane: one decision per car, relay pulse on open. Stats on exit."""
+    import logging
+
+    from gate.camera import build_process
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("gate.ledger").setLevel(logging.WARNING)  # gate.camera logs the one line per decision
+    with _ledger(db, config) as ledger:
+        try:
+            process = build_process(lane.value, source, ledger, relay=relay, evidence_dir=evidence_dir,
+                                    retention_days=retention_days, max_fps=max_fps, pass_gap_s=pass_gap)
+        except (FileNotFoundError, ValueError) as exc:
+            raise _BadInput(str(exc)) from None
+        process.install_signal_handlers()
+        stats = process.run()
+    typer.echo(stats.summary(), err=True)
 
 
 def main() -> None:

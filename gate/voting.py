@@ -1,0 +1,235 @@
+"""Follow each plate across frames and vote per character over one vehicle's pass.
+
+Pure (no capture, no OpenCV, no clock): the camera loop feeds
+``PassTracker.feed(t, reads)`` once per frame and gets back the passes that
+are ready for their ONE decision. Why voting: a single frame misreads a
+digit now and then (mud, glare, motion blur); the same digit read right in
+most frames of the pass outvotes it.
+
+A pass starts at the first valid read, absorbs later reads that match it
+(edit distance <= ``max_text_diff`` from its voted text, or, before it is
+decided, an overlapping box), and is decided once: when ``settle_votes``
+reads agree with the voted text, or when the pass ends (``pass_gap_s``
+without a matching read, or the end of the stream) with at least
+``min_reads`` reads. After the decision it keeps absorbing reads of the same
+plate, so a car standing at the barrier for a minute is still one pass.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class ReadLike(Protocol):
+    """What the tracker needs of lpr.types.PlateRead (fakes in tests provide the same)."""
+
+    text: str
+    confidence: float
+    char_conf: tuple[float, ...]
+    box: tuple[float, float, float, float]
+    valid: bool
+    crop: Any
+
+
+@dataclass(frozen=True)
+class PassConfig:
+    pass_gap_s: float = 2.0  # no matching read for this long ends the pass (a car is gone)
+    settle_votes: int = 3  # this many reads equal to the voted text decide the pass early
+    min_reads: int = 2  # a pass that ends with fewer reads is noise (one odd frame), never decided
+    max_text_diff: int = 2  # edit distance to the pass's voted text that still counts as the same plate
+    min_iou: float = 0.3  # box overlap that joins an undecided pass even when the text is far off
+
+
+@dataclass(frozen=True)
+class Vote:
+    """The outcome of a pass's vote."""
+
+    text: str
+    char_conf: tuple[float, ...]  # per position: mean confidence of the reads that voted for the winner
+    agree: int  # reads whose whole text equals ``text``
+    reads: int  # reads in the pass
+
+    @property
+    def confidence(self) -> float:
+        return min(self.char_conf) if self.char_conf else 0.0
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """A pass ready for its decision: the voted plate and the best evidence crop."""
+
+    pass_id: int
+    vote: Vote
+    first_t: float
+    last_t: float
+    decided_t: float  # stream time of the frame that settled it
+    crop: Any  # BGR ndarray of the best read of the winning text (or None)
+    box: tuple[float, float, float, float]
+    why: str  # "settled" | "gap" | "end"
+
+
+@dataclass
+class _Track:
+    pass_id: int
+    first_t: float
+    last_t: float
+    reads: list[ReadLike] = field(default_factory=list)
+    decided: bool = False
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    _vote: Vote | None = None
+
+    def add(self, read: ReadLike, t: float) -> None:
+        self.last_t = t
+        self.box = tuple(float(v) for v in read.box)  # type: ignore[assignment]
+        if not self.decided:  # after the decision the vote is frozen: a standing car adds no memory
+            self.reads.append(read)
+            self._vote = None
+
+    def vote(self) -> Vote:
+        if self._vote is None:
+            self._vote = vote(self.reads)
+        return self._vote
+
+
+def vote(reads: Sequence[ReadLike]) -> Vote:
+    """Per-character vote weighted by character confidence, within the winning length.
+
+    The length (7 or 8 digits) is chosen first by total confidence, so a read
+    that dropped a digit cannot shift the others' positions.
+    """
+    if not reads:
+        return Vote("", (), 0, 0)
+    by_len: dict[int, list[ReadLike]] = defaultdict(list)
+    for r in reads:
+        by_len[len(r.text)].append(r)
+    length = max(by_len, key=lambda n: (sum(_weight(r) for r in by_len[n]), len(by_len[n]), n))
+    same = by_len[length]
+    chars, confs = [], []
+    for i in range(length):
+        score: dict[str, float] = defaultdict(float)
+        for r in same:
+            score[r.text[i]] += _char_conf(r, i)
+        best = max(score, key=lambda ch: (score[ch], ch))
+        winners = [_char_conf(r, i) for r in same if r.text[i] == best]
+        chars.append(best)
+        confs.append(float(np.mean(winners)))
+    text = "".join(chars)
+    return Vote(text, tuple(confs), sum(r.text == text for r in reads), len(reads))
+
+
+def _char_conf(r: ReadLike, i: int) -> float:
+    cc = r.char_conf
+    return float(cc[i]) if cc is not None and i < len(cc) else float(r.confidence)
+
+
+def _weight(r: ReadLike) -> float:
+    return float(sum(r.char_conf)) if r.char_conf else float(r.confidence) * len(r.text)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (substitutions and dropped/extra digits)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class PassTracker:
+    """Turns per-frame reads into one decision per vehicle pass (see the module doc)."""
+
+    def __init__(self, config: PassConfig | None = None) -> None:
+        self.config = config or PassConfig()
+        self._tracks: list[_Track] = []
+        self._ids = itertools.count(1)
+
+    @property
+    def active(self) -> int:
+        return len(self._tracks)
+
+    def feed(self, t: float, reads: Sequence[ReadLike]) -> list[PassResult]:
+        """One frame's reads at stream time ``t`` (seconds); returns passes to decide now."""
+        ready = self._expire(t)
+        taken: set[int] = set()
+        for read in (r for r in reads if r.valid):
+            track = self._match(read, taken)
+            if track is None:
+                track = _Track(next(self._ids), t, t)
+                self._tracks.append(track)
+                log.debug("pass %d starts with %s", track.pass_id, read.text)
+            taken.add(track.pass_id)
+            track.add(read, t)
+        for track in self._tracks:
+            if track.pass_id in taken and not track.decided:
+                v = track.vote()
+                if v.agree >= self.config.settle_votes:
+                    ready.append(self._settle(track, t, "settled", v))
+        return ready
+
+    def flush(self, t: float | None = None) -> list[PassResult]:
+        """The stream ended: decide every undecided pass that has enough reads."""
+        ready = []
+        for track in self._tracks:
+            if not track.decided and len(track.reads) >= self.config.min_reads:
+                ready.append(self._settle(track, track.last_t if t is None else t, "end"))
+        self._tracks = []
+        return ready
+
+    def _expire(self, t: float) -> list[PassResult]:
+        ready, keep = [], []
+        for track in self._tracks:
+            if t - track.last_t <= self.config.pass_gap_s:
+                keep.append(track)
+                continue
+            if not track.decided:
+                if len(track.reads) >= self.config.min_reads:
+                    ready.append(self._settle(track, t, "gap"))
+                else:
+                    log.debug("pass %d dropped: %d read(s) of %s", track.pass_id, len(track.reads), track.reads[0].text)
+            log.debug("pass %d ends after %d reads", track.pass_id, len(track.reads))
+        self._tracks = keep
+        return ready
+
+    def _match(self, read: ReadLike, taken: set[int]) -> _Track | None:
+        """The nearest pass this read belongs to (one read per pass per frame)."""
+        best, best_key = None, None
+        for track in self._tracks:
+            if track.pass_id in taken:
+                continue
+            dist = edit_distance(read.text, track.vote().text)
+            overlap = iou(read.box, track.box)
+            text_ok = dist <= self.config.max_text_diff
+            # before its decision a pass takes any read at its place (a bad frame joins the vote and loses);
+            # after it, only the same plate: a different plate at the barrier is the next car
+            box_ok = not track.decided and overlap >= self.config.min_iou
+            if not (text_ok or box_ok):
+                continue
+            key = (dist, -overlap)
+            if best_key is None or key < best_key:
+                best, best_key = track, key
+        return best
+
+    def _settle(self, track: _Track, t: float, why: str, v: Vote | None = None) -> PassResult:
+        track.decided = True
+        v = v or track.vote()
+        winners = [r for r in track.reads if r.text == v.text] or track.reads
+        best = max(winners, key=lambda r: (r.crop is not None, r.confidence))
+        return PassResult(track.pass_id, v, track.first_t, track.last_t, t, best.crop,
+                          tuple(float(x) for x in best.box), why)  # type: ignore[arg-type]
