@@ -706,7 +706,7 @@ def _record_override(
             "at": at,
         },
     )
-    log.warning("override %s by %s on visit %s: %s", action, operator, visit_id, reason)
+    log.info("override %s by %s on visit %s: %s", action, operator, visit_id, reason)
 
 
 def _retryable(exc: Exception) -> bool:
