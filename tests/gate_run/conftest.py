@@ -1,0 +1,15 @@
+"""Fixtures for the camera process tests (fakes live in gate_run_fakes)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from gate.ledger import Ledger
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(str(tmp_path / "ledger.db")) as led:
+        yield led

@@ -1,0 +1,44 @@
+"""Evidence retention deletes only evidence images older than N days."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from gate.evidence import EvidenceStore
+
+DAY = 86400.0
+
+
+def touch(path: Path, age_days: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    old = time.time() - age_days * DAY
+    os.utime(path, (old, old))
+    return path
+
+
+def test_retention_deletes_only_old_evidence(tmp_path: Path):
+    root = tmp_path / "evidence"
+    old = [touch(root / "entry" / "a_1234567.jpg", 40), touch(root / "exit" / "b_7654321.png", 31)]
+    young = [touch(root / "entry" / "c_1234567.jpg", 29), touch(root / "exit" / "d_7654321.jpg", 0)]
+    not_evidence = [touch(root / "notes.txt", 400), touch(tmp_path / "outside.jpg", 400)]
+    removed = EvidenceStore(root).purge(days=30)
+    assert removed == 2
+    assert [p.exists() for p in old] == [False, False]
+    assert all(p.exists() for p in young + not_evidence)
+
+
+def test_retention_on_a_missing_folder_is_a_no_op(tmp_path: Path):
+    assert EvidenceStore(tmp_path / "none").purge(days=1) == 0
+
+
+def test_save_names_the_crop_by_lane_time_and_plate(tmp_path: Path):
+    store = EvidenceStore(tmp_path)
+    at = datetime(2025, 3, 2, 8, 0, 1, 500000, tzinfo=timezone.utc)
+    path = store.save("exit", "1234567", at, np.full((32, 128, 3), 128, np.uint8))
+    assert path == str(tmp_path / "exit" / "20250302T080001_500000Z_1234567.jpg") and Path(path).is_file()
+    assert store.save("exit", "1234567", at, None) is None

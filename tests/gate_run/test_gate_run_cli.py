@@ -1,0 +1,70 @@
+"""`gate run` as a process: SIGTERM exits cleanly with its stats, after committing the decision in hand.
+
+Uses the test hook $PLATEGATE_FAKE_READER (a reader that sees one fixed plate on
+every non-black frame), so no model weights are needed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gate.cli import app
+from gate.ledger import Ledger
+
+
+@pytest.fixture
+def frames_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    img = np.full((48, 64, 3), 90, np.uint8)
+    for i in range(400):
+        cv2.imwrite(str(folder / f"{i:05d}.png"), img)
+    return folder
+
+
+def gate_run(tmp_path: Path, frames: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PLATEGATE_FAKE_READER="12-345-67")
+    cmd = [sys.executable, "-m", "gate.cli", "run", "--lane", "entry", "--source", str(frames),
+           "--db", str(tmp_path / "ledger.db"), "--evidence-dir", str(tmp_path / "evidence"), *extra]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_exits_cleanly_with_stats(tmp_path: Path, frames_dir: Path):
+    proc = gate_run(tmp_path, frames_dir, "--max-fps", "20")  # 400 frames = 20 s unless stopped
+    lines = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "decision entry 12-345-67" in line:
+            break
+    assert any("decision entry 12-345-67 -> open" in x for x in lines), "".join(lines)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, err
+    assert " fps" in err and "p95" in err
+    frames = int(err.split("frames ")[1].split()[0])
+    assert 0 < frames < 400  # it stopped early, not at the end of the folder
+    with Ledger.open(str(tmp_path / "ledger.db")) as ledger:
+        assert [d["plate"] for d in ledger.decisions()] == ["1234567"]
+
+
+def test_a_missing_source_is_a_usage_error(tmp_path: Path):
+    result = CliRunner().invoke(app, ["run", "--lane", "entry", "--source", str(tmp_path / "nope"),
+                                      "--db", str(tmp_path / "ledger.db")])
+    assert result.exit_code == 2 and "no such file or folder" in result.output

@@ -1,0 +1,113 @@
+"""Pass tracking and per-character voting (gate.voting): one decision per vehicle pass."""
+from __future__ import annotations
+
+import pytest
+from gate_run_fakes import plate_read
+
+from gate.voting import PassConfig, PassTracker, edit_distance, vote
+
+FPS = 10.0
+
+
+def feed_all(tracker: PassTracker, frames: list[list], t0: float = 0.0) -> list:
+    out = []
+    for i, reads in enumerate(frames):
+        out += tracker.feed(t0 + i / FPS, reads)
+    return out
+
+
+def test_a_car_standing_for_60_frames_is_one_decision():
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read("1234567")]] * 60) + tracker.flush()
+    assert [p.vote.text for p in decided] == ["1234567"]
+
+
+def test_voting_fixes_a_single_frame_misread():
+    reads = [plate_read("1234567")] * 2 + [plate_read("1234587")] + [plate_read("1234567")] * 3
+    assert vote(reads).text == "1234567"
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[r] for r in reads]) + tracker.flush()
+    assert [p.vote.text for p in decided] == ["1234567"]
+
+
+def test_a_misread_first_frame_does_not_win_the_pass():
+    tracker = PassTracker()
+    frames = [[plate_read("1234587", conf=0.99)]] + [[plate_read("1234567", conf=0.8)]] * 5
+    decided = feed_all(tracker, frames) + tracker.flush()
+    assert len(decided) == 1 and decided[0].vote.text == "1234567"
+
+
+def test_confident_digits_outvote_more_frames_of_unsure_ones():
+    # mud over a digit: four unsure misreads vs three confident reads -> the confident digit wins
+    unsure = plate_read("7386126", char_conf=(0.97, 0.97, 0.97, 0.35, 0.97, 0.97, 0.97))
+    sure = plate_read("7385126", conf=0.97)
+    v = vote([sure, sure, unsure, unsure, unsure, unsure, sure])
+    assert v.text == "7385126"
+    assert v.char_conf[3] == pytest.approx(0.97)  # the mean of the winners, not of all frames
+
+
+def test_a_dropped_digit_does_not_shift_the_vote():
+    reads = [plate_read("12345678")] * 3 + [plate_read("1234578")]  # one frame lost the '6'
+    assert vote(reads).text == "12345678"
+
+
+def test_the_same_car_returning_after_the_gap_is_a_new_pass():
+    tracker = PassTracker(PassConfig(pass_gap_s=2.0))
+    first = feed_all(tracker, [[plate_read("1234567")]] * 10)
+    second = feed_all(tracker, [[plate_read("1234567")]] * 10, t0=10.0)
+    assert len(first) == 1 and len(second) == 1
+
+
+def test_a_short_dropout_inside_the_gap_is_still_the_same_pass():
+    tracker = PassTracker(PassConfig(pass_gap_s=2.0))
+    frames = [[plate_read("1234567")]] * 5 + [[]] * 10 + [[plate_read("1234567")]] * 5  # 1 s without a read
+    assert len(feed_all(tracker, frames) + tracker.flush()) == 1
+
+
+def test_the_next_car_at_the_same_place_is_a_new_pass():
+    tracker = PassTracker()
+    frames = [[plate_read("1234567")]] * 5 + [[plate_read("7654321")]] * 5  # same box, other plate
+    decided = feed_all(tracker, frames) + tracker.flush()
+    assert [p.vote.text for p in decided] == ["1234567", "7654321"]
+
+
+def test_two_cars_in_one_frame_are_two_passes():
+    left, right = (100.0, 400.0, 300.0, 445.0), (900.0, 400.0, 1100.0, 445.0)
+    tracker = PassTracker()
+    frames = [[plate_read("1234567", box=left), plate_read("89012345", box=right)]] * 4
+    assert sorted(p.vote.text for p in feed_all(tracker, frames)) == ["1234567", "89012345"]
+
+
+def test_one_odd_frame_is_noise_not_a_car():
+    tracker = PassTracker(PassConfig(min_reads=2))
+    decided = feed_all(tracker, [[plate_read("1234567")]] + [[]] * 40) + tracker.flush()
+    assert decided == []
+
+
+def test_a_short_pass_is_decided_when_it_ends():
+    tracker = PassTracker(PassConfig(settle_votes=3, pass_gap_s=1.0))
+    decided = feed_all(tracker, [[plate_read("1234567")]] * 2 + [[]] * 15)
+    assert len(decided) == 1 and decided[0].why == "gap"
+
+
+def test_invalid_reads_are_ignored():
+    tracker = PassTracker()
+    bad = plate_read("12345")  # 5 digits: valid=False
+    assert not bad.valid
+    assert feed_all(tracker, [[bad]] * 10) + tracker.flush() == []
+
+
+def test_the_evidence_is_the_best_read_of_the_winning_text():
+    tracker = PassTracker()
+    best = plate_read("1234567", conf=0.99)
+    frames = [[plate_read("1234567", conf=0.8)], [best], [plate_read("1234587", conf=1.0)],
+              [plate_read("1234567", conf=0.7)]]
+    (decided,) = feed_all(tracker, frames)
+    assert decided.crop is best.crop
+
+
+def test_edit_distance():
+    assert edit_distance("1234567", "1234567") == 0
+    assert edit_distance("1234567", "1234587") == 1
+    assert edit_distance("12345678", "1234578") == 1
+    assert edit_distance("1234567", "7654321") == 6
