@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(db, workdir, fake_reader=args.fake_reader)
     except Exception as exc:  # noqa: BLE001 - a CLI: one line, not a traceback, for missing weights etc.
         print(f"demo failed: {exc}", file=sys.stderr)
+        if not args.fake_reader:
+            print("(without reader weights in lpr/weights/, try: python -m gate.demo --fake-reader)", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
