@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -344,7 +345,8 @@ class RunStats:
         names = [s for s in order if s in self.stages] + sorted(set(self.stages) - set(order))
         for name in names:
             v = np.asarray(self.stages[name])
-            lines.append(f"  {name:<9} p50 {np.percentile(v, 50):8.1f} ms  p95 {np.percentile(v, 95):8.1f} ms  n={len(v)}")
+            p50, p95 = np.percentile(v, 50), np.percentile(v, 95)
+            lines.append(f"  {name:<9} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  n={len(v)}")
         return "\n".join(lines)
 
 
@@ -402,7 +404,7 @@ class GateProcess:
         self.retention_every_s = retention_every_s
         self.stop_event = stop or getattr(getattr(source, "inner", None), "stop", None) or threading.Event()
         self.stats = RunStats()
-        self.outcomes: list[Outcome] = []
+        self.outcomes: deque[Outcome] = deque(maxlen=1000)  # recent decisions; bounded for a gate that runs for months
         self._last_purge = 0.0
 
     def stop(self, *_: Any) -> None:

@@ -292,13 +292,17 @@ def plates_show(db: DbOpt = None, config: ConfigOpt = None) -> None:
 def run(
     lane: Annotated[Lane, typer.Option("--lane", help="entry or exit")],
     source: Annotated[str, typer.Option("--source", help="camera index, rtsp/http URL, video file or image folder")],
-    relay: Annotated[Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")] = None,
+    relay: Annotated[
+        Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")
+    ] = None,
     evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="where decision crops go")] = "evidence",
     retention_days: Annotated[
         Optional[float], typer.Option("--retention-days", min=0.0, help="delete evidence older than N days")
     ] = None,
     max_fps: Annotated[Optional[float], typer.Option("--max-fps", min=0.1, help="cap frames read per second")] = None,
-    pass_gap: Annotated[float, typer.Option("--pass-gap", min=0.1, help="seconds without the plate that end a pass")] = 2.0,
+    pass_gap: Annotated[
+        float, typer.Option("--pass-gap", min=0.1, help="seconds without the plate that end a pass")
+    ] = 2.0,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:

@@ -108,7 +108,7 @@ def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: Any 
         entry = build_process("entry", str(entry_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
                               start_at=ENTRY_START)
         entry.run()
-        result.entry = entry.outcomes
+        result.entry = list(entry.outcomes)
         result.entered = [o.decision.plate for o in entry.outcomes if o.decision.action == "open"]
 
         inside = [v.plate for v in ledger.visits(inside=True)]
@@ -122,7 +122,7 @@ def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: Any 
         exit_ = build_process("exit", str(exit_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
                               start_at=EXIT_START)
         exit_.run()
-        result.exit = exit_.outcomes
+        result.exit = list(exit_.outcomes)
         for o in exit_.outcomes:
             bucket = {"open": result.let_out, "deny": result.denied}.get(o.decision.action, result.review)
             bucket.append(o.decision.plate)
