@@ -10,7 +10,7 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights"
 DETECTOR_PT = WEIGHTS_DIR / "detector.pt"
 DETECTOR_ONNX = WEIGHTS_DIR / "detector.onnx"
 OCR_PT = WEIGHTS_DIR / "ocr.pt"
-DET_IMGSZ = 384  # detector input side; a 1280x720 frame is letterboxed to 384x224 (see model card)
+DET_IMGSZ = 256  # detector input side: CPU training budget; corners are refined on a second, zoomed pass
 ALPHABET = "0123456789"
 FONT_FOR_ULTRALYTICS = PACKAGE_DIR.parent / "datasets" / "plategen" / "fonts" / "roboto-condensed-500.ttf"
 

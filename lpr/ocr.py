@@ -26,17 +26,19 @@ def _block(cin: int, cout: int) -> list[nn.Module]:
 
 
 class CRNN(nn.Module):
-    def __init__(self, n_classes: int = len(ALPHABET) + 1, height: int = RECT_SIZE[1], hidden: int = 128):
+    def __init__(self, n_classes: int = len(ALPHABET) + 1, height: int = RECT_SIZE[1], width: int = 16,
+                 hidden: int = 128):
         super().__init__()
+        c1, c2, c3, c4 = width, 2 * width, 4 * width, 6 * width
         self.features = nn.Sequential(
-            *_block(1, 32), nn.MaxPool2d(2),  # (B, 32, H/2, W/2)
-            *_block(32, 64), nn.MaxPool2d(2),  # (B, 64, H/4, W/4)
-            *_block(64, 128), nn.MaxPool2d((2, 1)),  # (B, 128, H/8, W/4)
-            *_block(128, 128),
-            nn.Conv2d(128, 128, (height // 8, 1), bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=True),  # H -> 1
+            *_block(1, c1), nn.MaxPool2d(2),  # (B, c1, H/2, W/2)
+            *_block(c1, c2), nn.MaxPool2d(2),  # (B, c2, H/4, W/4)
+            *_block(c2, c3), nn.MaxPool2d((2, 1)),  # (B, c3, H/8, W/4)
+            *_block(c3, c4),
+            nn.Conv2d(c4, c4, (height // 8, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True),  # H -> 1
         )
         self.head = nn.Sequential(
-            nn.Conv1d(128, hidden, 5, padding=2, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Conv1d(c4, hidden, 5, padding=2, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
             nn.Dropout(0.1),
             nn.Conv1d(hidden, n_classes, 1),
         )

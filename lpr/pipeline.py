@@ -42,9 +42,10 @@ class Reader:
                  detector_weights: str | Path | None = None, ocr_weights: str | Path | None = None):
         self.detector = PlateDetector(backend=backend, weights=detector_weights, conf=det_conf, threads=threads)
         if ocr == "crnn":
+            from lpr.config import OCR_PT
             from lpr.ocr import CrnnOcr
 
-            self.ocr = CrnnOcr(ocr_weights) if ocr_weights else CrnnOcr()
+            self.ocr = CrnnOcr(ocr_weights or OCR_PT, threads=threads)
         elif ocr == "easyocr":
             self.ocr = EasyOcrStage()
         else:

@@ -2,7 +2,7 @@
 
 Reproduce the shipped weights:
     plategen scenes --out data/det --n 8000 --seed 1 --car-scenes ../shared/car-scenes
-    python scripts/train_detector.py --data data/det/data.yaml --epochs 12 --imgsz 384
+    python scripts/train_detector.py --data data/det/data.yaml --epochs 3 --imgsz 256 --batch 16
 Resumes from runs/detector/<name>/weights/last.pt when it exists (ultralytics checkpoints every epoch).
 """
 from __future__ import annotations
@@ -20,10 +20,10 @@ from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offlin
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("data/det/data.yaml"))
-    ap.add_argument("--model", default="yolo11n-pose.yaml")
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--model", default=str(Path(__file__).with_name("plate-pose.yaml")))
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--imgsz", type=int, default=DET_IMGSZ)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--workers", type=int, default=2)
@@ -33,35 +33,46 @@ def main() -> None:
     ap.add_argument("--ship", action="store_true", help="only copy best.pt to lpr/weights and export ONNX")
     args = ap.parse_args()
 
+    os.environ["YOLO_VERBOSE"] = "true"  # progress output while training
     ultralytics_offline()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
 
     torch.set_num_threads(args.threads)
+    import ultralytics.utils.torch_utils as tu
     from ultralytics import YOLO
+
+    tu.NUM_THREADS = args.threads  # ultralytics would pin CPU training to cpu_count-1 = 1 thread here
+
+    def use_all_threads(_trainer) -> None:
+        torch.set_num_threads(args.threads)
 
     run = args.project.resolve() / args.name
     last = run / "weights" / "last.pt"
     if not args.ship:
         if last.exists():
             print(f"resuming from {last}", flush=True)
-            YOLO(str(last)).train(resume=True, workers=args.workers)
+            model = YOLO(str(last))
+            model.add_callback("on_train_start", use_all_threads)
+            model.train(resume=True, workers=args.workers)
         else:
-            YOLO(args.model).train(
+            model = YOLO(args.model)
+            model.add_callback("on_train_start", use_all_threads)
+            model.train(
                 data=str(args.data.resolve()), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                 device=args.device, workers=args.workers, seed=args.seed, deterministic=False,
                 project=str(args.project.resolve()), name=args.name, exist_ok=True,
-                pretrained=False, amp=False, plots=False, val=True, patience=100,
+                pretrained=False, amp=False, plots=False, val=False, patience=100,
                 fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
-                mosaic=1.0, close_mosaic=2, hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
-                warmup_epochs=1, pose=16.0, cache=False,
+                mosaic=1.0, close_mosaic=1, hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
+                warmup_epochs=0.5, pose=16.0, cache="ram",
             )
     best = run / "weights" / "best.pt"
     src = best if best.exists() else last
     DETECTOR_PT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, DETECTOR_PT)
     model = YOLO(str(DETECTOR_PT))
-    onnx = model.export(format="onnx", imgsz=args.imgsz, dynamic=False, simplify=False, opset=17)
+    onnx = model.export(format="onnx", imgsz=args.imgsz, dynamic=True, simplify=False, opset=17)  # any aspect
     shutil.move(onnx, DETECTOR_ONNX)
     print(f"shipped {DETECTOR_PT} ({DETECTOR_PT.stat().st_size/1e6:.1f} MB) and {DETECTOR_ONNX}")
 

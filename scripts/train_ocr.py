@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--width", type=int, default=16, help="CRNN channel width (16: ~180k parameters)")
     ap.add_argument("--out", type=Path, default=Path("runs/ocr/crnn"))
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after checkpointing) past this budget")
     args = ap.parse_args()
@@ -105,7 +106,8 @@ def main() -> None:
     real = load_real_crops(args.real) if args.real else ([], [])
     print(f"train {len(texts)}  val {len(vtexts)}  real crops {len(real[1])}", flush=True)
 
-    model = CRNN()
+    arch = {"width": args.width}
+    model = CRNN(**arch)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(texts) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
@@ -149,16 +151,16 @@ def main() -> None:
               "rng": rng, "args": vars(args), "val_acc": val_acc}
         torch.save(ck, args.out / "last.pt.tmp")
         (args.out / "last.pt.tmp").replace(last)  # a crash never leaves a half-written checkpoint
-        ship(model, OCR_PT, {"epoch": epoch, "synthetic_val_exact": val_acc})
+        ship(model, OCR_PT, arch, {"epoch": epoch, "synthetic_val_exact": val_acc, "real_crops_exact": real_acc})
         if args.max_minutes and (time.time() - t0) / 60 > args.max_minutes:
             print("time budget reached; re-run the same command to resume", flush=True)
             break
 
 
-def ship(model: nn.Module, path: Path, meta: dict) -> None:
+def ship(model: nn.Module, path: Path, arch: dict, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "arch": {}, "alphabet": ALPHABET, "meta": meta}, tmp)
+    torch.save({"model": model.state_dict(), "arch": arch, "alphabet": ALPHABET, "meta": meta}, tmp)
     tmp.replace(path)
 
 

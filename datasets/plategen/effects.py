@@ -105,8 +105,12 @@ def rescale(img: np.ndarray, rng: np.random.Generator, lo: float = 0.4) -> np.nd
     return cv2.resize(small, (w, h), interpolation=int(rng.choice([cv2.INTER_LINEAR, cv2.INTER_CUBIC])))
 
 
-def camera(img: np.ndarray, rng: np.random.Generator, plates: list[np.ndarray] = (), strength: float = 1.0) -> np.ndarray:
-    """Apply a random chain of light and camera effects; `plates` (corner arrays) attract shadows and glare."""
+def camera(img: np.ndarray, rng: np.random.Generator, plates: list[np.ndarray] = (), strength: float = 1.0,
+           blur_scale: float = 1.0) -> np.ndarray:
+    """Apply a random chain of light and camera effects; `plates` (corner arrays) attract shadows and glare.
+
+    `blur_scale` < 1 shrinks blur for small patches, where a full-frame blur would wipe out the digits.
+    """
     p = lambda x: rng.random() < x * strength  # noqa: E731
     if p(0.5):
         img = lighting_gradient(img, rng)
@@ -123,11 +127,11 @@ def camera(img: np.ndarray, rng: np.random.Generator, plates: list[np.ndarray] =
     elif r < 0.17 * strength:
         img = infrared(img, rng)
     if p(0.25):
-        img = motion_blur(img, rng)
+        img = motion_blur(img, rng, max_len=max(3, int(9 * blur_scale)))
     if p(0.35):
-        img = defocus(img, rng)
+        img = defocus(img, rng, max_sigma=max(0.5, 2.0 * blur_scale))
     if p(0.3):
-        img = rescale(img, rng)
+        img = rescale(img, rng, lo=1 - 0.6 * blur_scale)
     if p(0.5):
         img = sensor_noise(img, rng)
     if p(0.7):

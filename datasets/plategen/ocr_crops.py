@@ -26,13 +26,14 @@ def plate_patch(rng: np.random.Generator, text: str, plate_w: float):
         _car(img, rng, cx, cy, plate_w)
     yaw, pitch, roll = rng.normal(0, 15), rng.normal(0, 8), rng.normal(0, 3)
     placed = place_plate(img, rng, plate_w, (cx, cy), yaw, pitch, roll, text=text)
-    img = effects.camera(img, rng, [placed.corners], strength=0.6)
+    # real crops are blurred but readable: scale blur to the plate, not to a full frame
+    img = effects.camera(img, rng, [placed.corners], strength=0.6, blur_scale=float(np.clip(plate_w / 200, 0.25, 1.0)))
     return img, placed.corners
 
 
 def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np.ndarray, str]:
     text = text or random_plate_text(rng)
-    plate_w = float(np.exp(rng.uniform(np.log(45), np.log(260))))
+    plate_w = float(np.exp(rng.uniform(np.log(50), np.log(260))))
     img, corners = plate_patch(rng, text, plate_w)
     ph = np.linalg.norm(corners[3] - corners[0])
     if rng.random() < 0.6:  # detector-like corners
@@ -41,8 +42,8 @@ def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np
     else:  # loose crop: margins of car body round the plate, now and then a sliver cut off
         x0, y0 = corners.min(0)
         x1, y1 = corners.max(0)
-        l, r = rng.uniform(-0.03, 0.15, 2) * plate_w
-        t, b = rng.uniform(-0.08, 0.35, 2) * ph
+        l, r = rng.uniform(-0.02, 0.1, 2) * plate_w
+        t, b = rng.uniform(-0.06, 0.3, 2) * ph
         X0, Y0 = int(max(0, x0 - l)), int(max(0, y0 - t))
         X1, Y1 = int(min(img.shape[1], x1 + r)), int(min(img.shape[0], y1 + b))
         crop = crop_as_plate(img[Y0:Y1, X0:X1])

@@ -150,9 +150,9 @@ def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: f
     glyphs = [cv2.resize(g, (max(1, int(g.shape[1] * digit_h / g.shape[0])), digit_h)) for g in glyphs]
     width_scale = rng.uniform(0.85, 1.2)
     glyphs = [cv2.resize(g, (max(1, int(g.shape[1] * width_scale)), digit_h)) for g in glyphs]
-    if rng.random() < 0.3:  # weight variation: thicken or thin the strokes a little
+    if rng.random() < 0.5:  # weight variation: real plate digits are bold, so mostly thicken
         k = np.ones((3, 3), np.uint8)
-        op = cv2.dilate if rng.random() < 0.6 else cv2.erode
+        op = cv2.dilate if rng.random() < 0.8 else cv2.erode
         glyphs = [op(g, k) for g in glyphs]
     gap = digit_h * rng.uniform(0.05, 0.12)
     sep_w = digit_h * rng.uniform(0.1, 0.2)

@@ -1,0 +1,153 @@
+"""The shipped reader on freshly generated plates and on every kind of bad input a gate sees."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import cv2
+
+from lpr.config import DETECTOR_ONNX, DETECTOR_PT, OCR_PT
+from lpr.image_io import ImageLoadError, load_image
+from plategen.scenes import _background, place_plate
+
+pytestmark = pytest.mark.skipif(not (DETECTOR_ONNX.exists() and OCR_PT.exists()), reason="weights not shipped")
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from lpr import Reader
+
+    return Reader()
+
+
+def gate_frame(text: str, yaw: float, seed: int, width: float = 260, size=(1280, 720), center=None) -> np.ndarray:
+    """A clean gate-camera frame: drawn background, one plate at a known angle."""
+    rng = np.random.default_rng(seed)
+    img = _background(rng, *size)
+    place_plate(img, rng, width, center or (size[0] * 0.5, size[1] * 0.6), yaw, rng.uniform(-5, 5),
+                rng.uniform(-3, 3), text=text, frame=False)
+    return img
+
+
+PLATES = ["1234567", "80144268", "5520801", "92508501", "3442738", "15236303"]
+
+
+def test_reads_generated_plates_at_several_angles(reader):
+    cases = [(t, yaw) for t in PLATES for yaw in (-35, 0, 35)]
+    hits = 0
+    for i, (text, yaw) in enumerate(cases):
+        reads = reader.read(gate_frame(text, yaw, seed=100 + i))
+        hits += bool(reads) and reads[0].text == text
+    assert hits >= 0.8 * len(cases), f"{hits}/{len(cases)} generated plates read exactly"
+
+
+def test_a_read_carries_corners_box_confidences_and_timings(reader):
+    (read, *_) = reader.read(gate_frame("7744452", 0, seed=1))
+    assert read.valid and read.text == "7744452"
+    assert read.corners.shape == (4, 2)
+    assert len(read.char_conf) == 7 and all(0 <= c <= 1 for c in read.char_conf)
+    assert 0 < read.confidence <= 1
+    assert set(read.timings_ms) == {"detect", "rectify", "ocr"}
+    tl, tr, br, bl = read.corners
+    assert tl[0] < tr[0] and bl[0] < br[0] and tl[1] < bl[1]
+    assert read.crop is not None and read.crop.ndim == 3
+
+
+def test_two_plates_in_one_frame_give_two_reads(reader):
+    rng = np.random.default_rng(5)
+    img = _background(rng, 1280, 720)
+    place_plate(img, rng, 240, (330, 400), 10, 0, 0, text="1234567", frame=False)
+    place_plate(img, rng, 240, (950, 420), -10, 0, 0, text="76543210", frame=False)
+    texts = {r.text for r in reader.read(img) if r.valid}
+    assert texts == {"1234567", "76543210"}
+
+
+def test_a_frame_without_a_plate_gives_no_valid_read(reader):
+    img = _background(np.random.default_rng(9), 1280, 720)
+    assert [r for r in reader.read(img) if r.valid] == []
+
+
+def test_invalid_reads_are_flagged_never_passed_as_plates(reader):
+    for r in reader.read(gate_frame("1234567", 0, seed=3)):
+        assert r.valid == (r.text.isdigit() and len(r.text) in (7, 8))
+
+
+def test_tight_crop_is_read_whole(reader):
+    img = gate_frame("3442738", 0, seed=4)
+    read = reader.read(img)[0]
+    x1, y1, x2, y2 = map(int, read.box)
+    crop = img[y1:y2, x1:x2]
+    assert reader.read_crop(crop).text == "3442738"
+
+
+@pytest.mark.parametrize("convert", ["grey", "rgba", "16bit"])
+def test_grey_rgba_and_16_bit_images_are_read(reader, convert):
+    img = gate_frame("5520801", 0, seed=6)
+    if convert == "grey":
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif convert == "rgba":
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    else:
+        img = img.astype(np.uint16) * 257
+    assert reader.read(img)[0].text == "5520801"
+
+
+def test_exif_rotated_phone_photo_is_turned_upright(tmp_path):
+    from PIL import Image
+
+    upright = np.zeros((40, 80, 3), np.uint8)
+    upright[:, :40] = 255  # white left half
+    stored = np.rot90(upright, 1)  # what a phone stores: pixels turned, EXIF says how to turn back
+    im = Image.fromarray(np.ascontiguousarray(stored[:, :, ::-1]))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    p = tmp_path / "phone.jpg"
+    im.save(p, exif=exif.tobytes(), quality=95)
+    out = load_image(p)
+    assert out.shape[:2] == (40, 80)
+    assert out[:, :30].mean() > 200 and out[:, 50:].mean() < 50
+
+
+@pytest.mark.parametrize("content,why", [(b"", "empty file"), (b"not an image at all", "cannot decode")])
+def test_unreadable_files_raise_a_one_line_error_naming_the_file(tmp_path, content, why):
+    p = tmp_path / "bad.jpg"
+    p.write_bytes(content)
+    with pytest.raises(ImageLoadError, match=why) as e:
+        load_image(p)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_truncated_jpeg_is_an_error_or_a_partial_image_never_a_crash(tmp_path, reader):
+    ok, buf = cv2.imencode(".jpg", gate_frame("1234567", 0, seed=7))
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(buf.tobytes()[: len(buf) // 3])
+    try:
+        img = load_image(p)
+    except ImageLoadError as e:
+        assert str(p) in str(e)
+    else:
+        assert isinstance(reader.read(img), list)
+
+
+def test_missing_file_and_zero_pixel_image_are_clear_errors(tmp_path, reader):
+    with pytest.raises(ImageLoadError, match="no such file"):
+        reader.read(tmp_path / "nope.jpg")
+    with pytest.raises(ImageLoadError, match="no pixels"):
+        reader.read(np.zeros((0, 10, 3), np.uint8))
+
+
+def test_very_large_image_is_read_without_running_out_of_memory(reader):
+    big = np.full((6000, 8000, 3), 90, np.uint8)
+    small = gate_frame("80144268", 0, seed=8, width=300, size=(1280, 720))
+    big[2000:2720, 3000:4280] = small
+    reads = reader.read(big)
+    assert isinstance(reads, list)
+
+
+@pytest.mark.skipif(not DETECTOR_PT.exists(), reason="torch weights not shipped")
+def test_torch_backend_finds_the_same_plate_as_onnx():
+    from lpr import Reader
+
+    img = gate_frame("92508501", 15, seed=10)
+    onnx, torch_ = Reader(backend="onnx").read(img), Reader(backend="torch").read(img)
+    assert onnx and torch_
+    assert np.abs(onnx[0].corners - torch_[0].corners).max() < 6.0
