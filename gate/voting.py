@@ -24,6 +24,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from lpr.metrics import box_iou, edit_distance
+
 log = logging.getLogger(__name__)
 
 
@@ -133,25 +135,6 @@ def _weight(r: ReadLike) -> float:
     return float(sum(r.char_conf)) if r.char_conf else float(r.confidence) * len(r.text)
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (substitutions and dropped/extra digits)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 class PassTracker:
     """Turns per-frame reads into one decision per vehicle pass (see the module doc)."""
 
@@ -214,7 +197,7 @@ class PassTracker:
             if track.pass_id in taken:
                 continue
             dist = edit_distance(read.text, track.vote().text)
-            overlap = iou(read.box, track.box)
+            overlap = box_iou(read.box, track.box)
             text_ok = dist <= self.config.max_text_diff
             # before its decision a pass takes any read at its place (a bad frame joins the vote and loses);
             # after it, only the same plate: a different plate at the barrier is the next car

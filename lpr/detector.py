@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offline
+from lpr.metrics import box_iou
 from lpr.types import Detection
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,6 @@ def decode(pred: np.ndarray, conf: float, iou: float, max_det: int) -> np.ndarra
     keep = cv2.dnn.NMSBoxes(boxes.tolist(), p[:, 4].tolist(), conf, iou)
     keep = np.asarray(keep, dtype=int).reshape(-1)[:max_det]
     return p[keep]
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class PlateDetector:
@@ -107,7 +100,7 @@ class PlateDetector:
         best, best_iou = None, 0.3
         for s in subs:
             b = (s.box[0] + X0, s.box[1] + Y0, s.box[2] + X0, s.box[3] + Y0)
-            iou = _iou(b, det.box)
+            iou = box_iou(b, det.box)
             if iou > best_iou:
                 best, best_iou = Detection(b, s.corners + np.float32([X0, Y0]), det.score, s.corner_conf), iou
         return best or det

@@ -80,6 +80,34 @@ def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: i
     typer.echo(f"wrote {n} crops to {out}")
 
 
+def _evalset_job(i: int, seed: int, out: Path, car_scenes: str | None) -> list[str]:
+    from plategen.scenes import make_scene
+
+    cv2.setNumThreads(1)
+    rng = _rng(seed, i)
+    while True:  # one plate per image: the evaluation format has one label per image
+        img, plates = make_scene(rng, size=(1280, 720), car_scenes=car_scenes, p_empty=0.0)
+        if len(plates) == 1 and (plates[0].corners >= 0).all() and (plates[0].corners < [1280, 720]).all():
+            break
+    name = f"{i:06d}.jpg"
+    cv2.imwrite(str(out / "images" / name), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return [name, plates[0].text, "scene", "synthetic"] + [f"{v:.1f}" for v in plates[0].corners.reshape(-1)]
+
+
+@app.command()
+def evalset(out: Path = typer.Option(...), n: int = 200, seed: int = 999, car_scenes: Path | None = None,
+            workers: int = typer.Option(os.cpu_count() or 2)):
+    """Held-out 1280x720 scenes in the evaluation format (images/, labels.csv with corners) for scripts/evaluate.py."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows = _run(partial(_evalset_job, seed=seed, out=out, car_scenes=str(car_scenes) if car_scenes else None), n,
+                workers, "eval scenes")
+    with open(out / "labels.csv", "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["image", "plate", "kind", "source", "x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4"])
+        wr.writerows(rows)
+    typer.echo(f"wrote {n} evaluation scenes to {out}")
+
+
 @app.command()
 def sheet(out: Path = typer.Option(Path("contact_sheet.png")), n: int = 24, seed: int = 0,
           car_scenes: Path | None = None, cols: int = 6, tile: int = 320):
