@@ -10,7 +10,8 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights"
 DETECTOR_PT = WEIGHTS_DIR / "detector.pt"
 DETECTOR_ONNX = WEIGHTS_DIR / "detector.onnx"
 OCR_PT = WEIGHTS_DIR / "ocr.pt"
-DET_IMGSZ = 256  # detector input side: CPU training budget; corners are refined on a second, zoomed pass
+DET_IMGSZ = 256  # detector training input side (CPU budget)
+INFER_IMGSZ = 320  # inference input side: the fully convolutional model finds more small plates a bit larger
 ALPHABET = "0123456789"
 FONT_FOR_ULTRALYTICS = PACKAGE_DIR.parent / "datasets" / "plategen" / "fonts" / "roboto-condensed-500.ttf"
 

@@ -11,15 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offline
-from lpr.metrics import box_iou
+from lpr.config import DETECTOR_ONNX, DETECTOR_PT, INFER_IMGSZ, ultralytics_offline
 from lpr.types import Detection
 
 log = logging.getLogger(__name__)
 STRIDE = 32
 
 
-def letterbox(img: np.ndarray, size: int = DET_IMGSZ) -> tuple[np.ndarray, float, tuple[int, int]]:
+def letterbox(img: np.ndarray, size: int = INFER_IMGSZ) -> tuple[np.ndarray, float, tuple[int, int]]:
     """Resize the long side to `size`, pad the short side to a multiple of 32 (grey 114, as in training)."""
     h, w = img.shape[:2]
     r = size / max(h, w)
@@ -46,7 +45,7 @@ def decode(pred: np.ndarray, conf: float, iou: float, max_det: int) -> np.ndarra
 class PlateDetector:
     """Plate corners TL, TR, BR, BL in image pixels, best score first."""
 
-    def __init__(self, backend: str = "onnx", weights: str | Path | None = None, imgsz: int = DET_IMGSZ,
+    def __init__(self, backend: str = "onnx", weights: str | Path | None = None, imgsz: int = INFER_IMGSZ,
                  conf: float = 0.3, iou: float = 0.5, max_det: int = 10, threads: int = 2):
         if backend not in ("onnx", "torch"):
             raise ValueError(f"detector backend {backend!r}: expected 'onnx' or 'torch'")
@@ -71,39 +70,8 @@ class PlateDetector:
             torch.set_num_threads(threads)
             self.model = YOLO(str(weights or DETECTOR_PT), task="pose")
 
-    def detect(self, img: np.ndarray, refine: bool = True) -> list[Detection]:
-        dets = self._detect(img)
-        return [self.refine(img, d) for d in dets] if refine else dets
-
-    def _detect(self, img: np.ndarray) -> list[Detection]:
+    def detect(self, img: np.ndarray) -> list[Detection]:
         return self._detect_onnx(img) if self.backend == "onnx" else self._detect_torch(img)
-
-    def refine(self, img: np.ndarray, det: Detection, zoom_width: float = 1.7) -> Detection:
-        """Second look at a small plate: run the model on a crop where the plate fills ~60 % of the width.
-
-        At a 256-px input a 100-px plate in a 1280-px frame spans 20 model pixels, so its corners are
-        coarse; in the zoomed crop they are placed to a fraction of a digit.
-        """
-        h, w = img.shape[:2]
-        x1, y1, x2, y2 = det.box
-        bw, bh = x2 - x1, y2 - y1
-        if bw <= 0 or bh <= 0 or bw * zoom_width >= max(h, w) * 0.8:
-            return det  # already large in the frame
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        cw = bw * zoom_width
-        ch = max(bh * 2.5, cw * 0.45)
-        X0, Y0 = int(max(0, cx - cw / 2)), int(max(0, cy - ch / 2))
-        X1, Y1 = int(min(w, cx + cw / 2)), int(min(h, cy + ch / 2))
-        if X1 - X0 < 8 or Y1 - Y0 < 8:
-            return det
-        subs = self._detect(np.ascontiguousarray(img[Y0:Y1, X0:X1]))
-        best, best_iou = None, 0.3
-        for s in subs:
-            b = (s.box[0] + X0, s.box[1] + Y0, s.box[2] + X0, s.box[3] + Y0)
-            iou = box_iou(b, det.box)
-            if iou > best_iou:
-                best, best_iou = Detection(b, s.corners + np.float32([X0, Y0]), det.score, s.corner_conf), iou
-        return best or det
 
     def _detect_onnx(self, img: np.ndarray) -> list[Detection]:
         lb, r, (left, top) = letterbox(img, self.imgsz)

@@ -9,10 +9,14 @@ import numpy as np
 from lpr.detector import PlateDetector
 from lpr.image_io import load_image, to_bgr8
 from lpr.plate_format import is_valid_plate
-from lpr.rectify import box_corners, crop_as_plate, order_corners, warp_plate
+from lpr.rectify import box_corners, crop_as_plate, expand_quad, order_corners, warp_plate
 from lpr.types import Detection, OcrResult, PlateRead
 
 MIN_CORNER_CONF = 0.5  # below this for any corner, warp the detector's box instead of the corners
+# The small detector places corners ~7 % of the plate width off, more often inside than outside;
+# cutting an edge digit is fatal while extra frame is not (the OCR trains on loose crops). Widening
+# the quad raised exact reads on held-out synthetic scenes from 31 to 40 of 100.
+EXPAND = (0.1, 0.2)  # fraction of plate width, height added on each side
 
 
 class EasyOcrStage:
@@ -93,7 +97,7 @@ class Reader:
     def _corners(d: Detection) -> np.ndarray:
         if float(np.min(d.corner_conf)) < MIN_CORNER_CONF:
             return box_corners(d.box)
-        return order_corners(d.corners)
+        return expand_quad(order_corners(d.corners), *EXPAND)
 
 
 def _make_read(t: OcrResult, d: Detection, quad: np.ndarray, crop: np.ndarray, timings: dict) -> PlateRead:

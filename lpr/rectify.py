@@ -33,6 +33,19 @@ def order_corners(pts: np.ndarray) -> np.ndarray:
     return best
 
 
+def expand_quad(quad: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """Push TL, TR, BR, BL outward by dx of the plate's width and dy of its height, along its own edges.
+
+    Detectors err inwards as often as outwards; cutting an edge digit is fatal, a bit of frame is not.
+    """
+    q = np.asarray(quad, np.float32).reshape(4, 2)
+    along = ((q[1] - q[0]) + (q[2] - q[3])) / 2  # left -> right
+    down = ((q[3] - q[0]) + (q[2] - q[1])) / 2  # top -> bottom
+    sx = np.array([-1, 1, 1, -1], np.float32)[:, None]
+    sy = np.array([-1, -1, 1, 1], np.float32)[:, None]
+    return q + sx * along * dx + sy * down * dy
+
+
 def box_corners(box) -> np.ndarray:
     """Corners of an axis-aligned box (x1, y1, x2, y2), the fallback when keypoints are unsure."""
     x1, y1, x2, y2 = map(float, box)

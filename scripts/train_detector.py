@@ -1,8 +1,10 @@
-"""Train the 4-corner plate detector (YOLO11n-pose) from scratch on synthetic scenes, then ship it.
+"""Train the 4-corner plate detector (YOLO11-pose, pico scale: scripts/plate-pose.yaml) from scratch on synthetic scenes, then ship it.
 
-Reproduce the shipped weights:
+Reproduce the shipped weights (two stages of 3 epochs; the second starts from the first's weights):
     plategen scenes --out data/det --n 8000 --seed 1 --car-scenes ../shared/car-scenes
     python scripts/train_detector.py --data data/det/data.yaml --epochs 3 --imgsz 256 --batch 16
+    python scripts/train_detector.py --data data/det/data.yaml --epochs 3 --imgsz 256 --batch 16 \
+        --init lpr/weights/detector.pt --name plate-pose-2 --lr0 0.001
 Resumes from runs/detector/<name>/weights/last.pt when it exists (ultralytics checkpoints every epoch).
 """
 from __future__ import annotations
@@ -31,6 +33,9 @@ def main() -> None:
     ap.add_argument("--project", type=Path, default=Path("runs/detector"))
     ap.add_argument("--name", default="plate-pose")
     ap.add_argument("--ship", action="store_true", help="only copy best.pt to lpr/weights and export ONNX")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from these weights (our own earlier stage) instead of the from-scratch yaml")
+    ap.add_argument("--lr0", type=float, default=0.002)
     args = ap.parse_args()
 
     os.environ["YOLO_VERBOSE"] = "true"  # progress output while training
@@ -56,7 +61,7 @@ def main() -> None:
             model.add_callback("on_train_start", use_all_threads)
             model.train(resume=True, workers=args.workers)
         else:
-            model = YOLO(args.model)
+            model = YOLO(str(args.init) if args.init else args.model)
             model.add_callback("on_train_start", use_all_threads)
             model.train(
                 data=str(args.data.resolve()), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
@@ -65,7 +70,7 @@ def main() -> None:
                 pretrained=False, amp=False, plots=False, val=False, patience=100,
                 fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
                 mosaic=1.0, close_mosaic=1, hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
-                warmup_epochs=0.5, pose=16.0, cache="ram",
+                warmup_epochs=0.5, pose=16.0, cache="ram", optimizer="AdamW", lr0=args.lr0,
             )
     best = run / "weights" / "best.pt"
     src = best if best.exists() else last

@@ -150,4 +150,7 @@ def test_torch_backend_finds_the_same_plate_as_onnx():
     img = gate_frame("92508501", 15, seed=10)
     onnx, torch_ = Reader(backend="onnx").read(img), Reader(backend="torch").read(img)
     assert onnx and torch_
-    assert np.abs(onnx[0].corners - torch_[0].corners).max() < 6.0
+    assert onnx[0].text == torch_[0].text == "92508501"
+    width = np.linalg.norm(onnx[0].corners[1] - onnx[0].corners[0])
+    # the two paths resize the frame with different interpolation: corners agree to a few % of the width
+    assert np.abs(onnx[0].corners - torch_[0].corners).max() < 0.04 * width
