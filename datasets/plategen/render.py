@@ -96,30 +96,43 @@ def _text_mask(text: str, font: str, height: int, rng: np.random.Generator) -> n
 
 
 def _draw_strip(canvas: np.ndarray, x0: int, x1: int, rng: np.random.Generator, font: str) -> None:
-    """Blue EU-style strip: small flag on top, white 'IL', a line of tiny script marks."""
+    """Blue strip: small flag on top, white 'IL', a line of tiny script marks.
+
+    Its look varies a lot on purpose (shade of blue, flag and IL size and place, blur): on real crops
+    a plain strip taught the OCR to read the white blobs as a leading '3' or '1'.
+    """
     H = canvas.shape[0]
-    blue = np.array([rng.uniform(120, 200), rng.uniform(40, 90), rng.uniform(0, 40)], np.float32)
+    light = rng.uniform(0.6, 1.6)
+    blue = np.clip(np.array([rng.uniform(110, 210), rng.uniform(30, 110), rng.uniform(0, 50)]) * light, 0, 255)
+    blue = blue.astype(np.float32)
     canvas[:, x0:x1] = blue
     w = x1 - x0
+    white = np.full(3, rng.uniform(200, 250), np.float32)
     # flag: white rectangle with two blue stripes and a star mark
-    fy0, fy1 = int(H * rng.uniform(0.08, 0.14)), int(H * rng.uniform(0.36, 0.42))
-    fx0, fx1 = x0 + int(w * 0.15), x1 - int(w * 0.15)
-    canvas[fy0:fy1, fx0:fx1] = (245, 245, 245)
-    fh = fy1 - fy0
-    for fr in (0.15, 0.75):
-        yy = fy0 + int(fh * fr)
-        canvas[yy : yy + max(1, fh // 8), fx0:fx1] = blue
-    cx, cy, r = (fx0 + fx1) // 2, (fy0 + fy1) // 2, max(2, fh // 6)
-    pts = np.array([[cx, cy - r], [cx + r, cy + r // 2], [cx - r, cy + r // 2]], np.int32)
-    cv2.polylines(canvas, [pts], True, blue.tolist(), max(1, r // 3))
-    il = _text_mask("IL", font, int(H * rng.uniform(0.22, 0.3)), rng)
-    if il.shape[1] > w - 4:
-        il = cv2.resize(il, (w - 4, il.shape[0]))
-    _paste_mask(canvas, il, x0 + (w - il.shape[1]) // 2, int(H * 0.48), (245, 245, 245))
+    fy0 = int(H * rng.uniform(0.05, 0.18))
+    fy1 = fy0 + int(H * rng.uniform(0.18, 0.34))
+    m = rng.uniform(0.08, 0.25)
+    fx0, fx1 = x0 + int(w * m), x1 - int(w * rng.uniform(0.08, 0.25))
+    if rng.random() < 0.9:
+        canvas[fy0:fy1, fx0:fx1] = white
+        fh = fy1 - fy0
+        for fr in (0.12, 0.75):
+            yy = fy0 + int(fh * fr)
+            canvas[yy : yy + max(1, fh // 7), fx0:fx1] = blue
+        cx, cy, r = (fx0 + fx1) // 2, (fy0 + fy1) // 2, max(2, fh // 6)
+        pts = np.array([[cx, cy - r], [cx + r, cy + r // 2], [cx - r, cy + r // 2]], np.int32)
+        cv2.polylines(canvas, [pts], True, blue.tolist(), max(1, r // 3))
+    il = _text_mask("IL", font, int(H * rng.uniform(0.18, 0.34)), rng)
+    il = cv2.resize(il, (max(1, min(w - 4, int(il.shape[1] * rng.uniform(0.8, 1.5)))), il.shape[0]))
+    iy = int(np.clip(fy1 + H * rng.uniform(0.04, 0.15), 0, H - il.shape[0] - 1))
+    _paste_mask(canvas, il, x0 + (w - il.shape[1]) // 2 + int(rng.integers(-2, 3)), iy, white)
     if rng.random() < 0.8:  # tiny script line under IL (stands for the Hebrew/Arabic marks)
-        tiny = _text_mask("ISRAEL", font, max(3, int(H * 0.06)), rng)
+        tiny = _text_mask("ISRAEL", font, max(3, int(H * rng.uniform(0.04, 0.08))), rng)
         tiny = cv2.resize(tiny, (max(1, w - 8), tiny.shape[0]))
-        _paste_mask(canvas, tiny, x0 + 4, int(H * 0.84), (235, 235, 235))
+        _paste_mask(canvas, tiny, x0 + 4, min(H - tiny.shape[0] - 1, int(H * rng.uniform(0.78, 0.88))), white)
+    if rng.random() < 0.4:  # worn or out-of-focus print
+        k = int(rng.choice([3, 5]))
+        canvas[:, x0:x1] = cv2.GaussianBlur(canvas[:, x0:x1], (k, k), 0)
 
 
 def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: float = PX_PER_MM) -> RenderedPlate:
@@ -158,7 +171,7 @@ def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: f
     sep_w = digit_h * rng.uniform(0.1, 0.2)
     sep_gap = digit_h * rng.uniform(0.08, 0.16)
     total = sum(g.shape[1] for g in glyphs) + gap * (len(text) - len(groups)) + 2 * (sep_w + 2 * sep_gap)
-    left = border + strip_w + 4
+    left = border + strip_w + int(rng.integers(1, 8))
     avail = W - left - border - 4
     if total > avail * 0.97:  # shrink horizontally to fit
         s = avail * 0.97 / total
