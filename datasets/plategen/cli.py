@@ -45,6 +45,8 @@ def _ocr_job(i: int, seed: int, out: Path) -> tuple[str, str]:
 
 
 def _run(job, n: int, workers: int, desc: str):
+    if workers <= 1:  # in-process: also safe inside a parent that already started torch/OpenMP threads
+        return [job(i) for i in tqdm(range(n), desc=desc)]
     with Pool(workers) as pool:
         return list(tqdm(pool.imap(job, range(n), chunksize=16), total=n, desc=desc))
 
