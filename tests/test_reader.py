@@ -71,6 +71,16 @@ def test_invalid_reads_are_flagged_never_passed_as_plates(reader):
         assert r.valid == (r.text.isdigit() and len(r.text) in (7, 8))
 
 
+def test_close_up_plate_filling_the_photo_is_found(reader):
+    """A phone held at the plate: the plate spans ~85 % of the frame, beyond the detector's training sizes."""
+    hits = 0
+    for i, text in enumerate(["2117561", "69222580", "5824037"]):
+        img = gate_frame(text, 0, seed=40 + i, width=540, size=(640, 360), center=(320, 180))
+        reads = reader.read(img)
+        hits += bool(reads) and reads[0].valid and reads[0].text == text
+    assert hits >= 2, f"{hits}/3 close-up plates read"
+
+
 def test_tight_crop_is_read_whole(reader):
     img = gate_frame("3442738", 0, seed=4)
     read = reader.read(img)[0]

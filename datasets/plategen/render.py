@@ -173,10 +173,16 @@ def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: f
     total = sum(g.shape[1] for g in glyphs) + gap * (len(text) - len(groups)) + 2 * (sep_w + 2 * sep_gap)
     left = border + strip_w + int(rng.integers(1, 8))
     avail = W - left - border - 4
-    if total > avail * 0.97:  # shrink horizontally to fit
-        s = avail * 0.97 / total
-        glyphs = [cv2.resize(g, (max(1, int(g.shape[1] * s)), digit_h)) for g in glyphs]
-        gap, sep_w, sep_gap, total = gap * s, sep_w * s, sep_gap * s, total * s
+    # Real plates fill their width in both layouts: 7-digit plates have wider digits, not more empty
+    # space (narrow 7-digit renders taught the OCR a shape real 7-digit plates do not have). Widen
+    # to the fill, but never past a wide DIN digit's aspect; always shrink to fit.
+    fill = avail * rng.uniform(0.8, 0.97)
+    s = fill / total
+    widest = max(g.shape[1] for g in glyphs) / digit_h
+    if s > 1:
+        s = min(s, max(1.0, 0.72 / widest))
+    glyphs = [cv2.resize(g, (max(1, int(g.shape[1] * s)), digit_h)) for g in glyphs]
+    gap, sep_w, sep_gap, total = gap * s, sep_w * s, sep_gap * s, total * s
     x = left + (avail - total) / 2 + rng.uniform(-0.3, 0.3) * max(0, avail * 0.97 - total)
     y = int((H - digit_h) * rng.uniform(0.3, 0.42))
     i = 0
