@@ -509,21 +509,7 @@ class Ledger:
         if not include_resolved:
             query = query.where(REVIEWS.c.resolved_at.is_(None))
         with self._reader() as conn:
-            items = [
-                ReviewEntry(
-                    item_id=r.id,
-                    kind=r.kind,
-                    plate=r.plate,
-                    visit_id=r.visit_id,
-                    decision_id=r.decision_id,
-                    reason=r.reason,
-                    created_at=r.created_at,
-                    resolved_at=r.resolved_at,
-                    resolved_by=r.resolved_by,
-                    resolution=r.resolution,
-                )
-                for r in conn.execute(query)
-            ]
+            items = [ReviewEntry.from_row(r) for r in conn.execute(query)]
         hours = self.policy.max_stay_hours
         for visit in self.overstays(now):
             items.append(

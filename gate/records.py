@@ -103,6 +103,11 @@ class ReviewEntry:
     resolved_by: str | None = None
     resolution: str | None = None
 
+    @classmethod
+    def from_row(cls, r: Any) -> "ReviewEntry":
+        return cls(r.id, r.kind, r.plate, r.visit_id, r.decision_id, r.reason, r.created_at, r.resolved_at,
+                   r.resolved_by, r.resolution)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.item_id,
