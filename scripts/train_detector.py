@@ -69,7 +69,7 @@ def main() -> None:
                 project=str(args.project.resolve()), name=args.name, exist_ok=True,
                 pretrained=False, amp=False, plots=False, val=False, patience=100,
                 fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
-                mosaic=1.0, close_mosaic=1, hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
+                mosaic=1.0, close_mosaic=max(1, args.epochs // 3), hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
                 warmup_epochs=0.5, pose=16.0, cache="ram", optimizer="AdamW", lr0=args.lr0,
             )
     best = run / "weights" / "best.pt"

@@ -231,8 +231,8 @@ def procedural_scene(rng: np.random.Generator, w: int, h: int, n_plates: int):
     for _ in range(n_plates):
         lo, hi = 60.0, 0.4 * w
         pw = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-        if rng.random() < 0.05:
-            pw = rng.uniform(0.4, 0.9) * w  # close-up photo of the plate itself
+        if rng.random() < 0.1:  # close-up photo of the plate itself (phone photos: a fifth of real dev scenes)
+            pw = rng.uniform(0.4, 0.95) * w
         margin_out = 0.15 if rng.random() < 0.08 else -0.5  # now and then partly outside the frame
         cx = rng.uniform(-margin_out * pw if margin_out > 0 else pw * 0.5, w + (margin_out * pw if margin_out > 0 else -pw * 0.5))
         cy = rng.uniform(pw * 0.15, h - pw * 0.15)
