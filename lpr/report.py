@@ -113,7 +113,9 @@ def latency_plot(run: EvalRun, path: Path) -> Path:
     fig, (a_hist, a_stage) = plt.subplots(1, 2, figsize=(12, 4.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     all_t = [r.timings_ms["total"] for res in run.results.values() for r in res if "total" in r.timings_ms]
-    bins = np.logspace(np.log10(max(min(all_t), 0.1)), np.log10(max(all_t) * 1.05), 30) if all_t else 10
+    lo = max(min(all_t), 0.1) if all_t else 0.1
+    hi = max(max(all_t) * 1.05, lo * 2) if all_t else 1.0  # sub-0.1 ms images (decode errors) must not flip the bins
+    bins = np.logspace(np.log10(lo), np.log10(hi), 30) if all_t else 10
     width = 0.8 / max(1, len(run.results))
     series = 0
     for k, (name, res) in enumerate(run.results.items()):
