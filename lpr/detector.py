@@ -93,13 +93,19 @@ class PlateDetector:
         return dets
 
     def _detect_torch(self, img: np.ndarray) -> list[Detection]:
+        # shrink with INTER_AREA first, as the onnx path does: ultralytics' linear resize aliases big photos,
+        # which moved corners by ~5 % of the plate width and cost real phone photos most of their reads
+        r = min(1.0, self.imgsz / max(img.shape[:2]))
+        if r < 1:
+            img = cv2.resize(img, (max(1, round(img.shape[1] * r)), max(1, round(img.shape[0] * r))),
+                             interpolation=cv2.INTER_AREA)
         res = self.model.predict(img, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
                                  verbose=False, device="cpu")[0]
         if res.boxes is None or not len(res.boxes):
             return []
-        boxes = res.boxes.xyxy.numpy()
+        boxes = res.boxes.xyxy.numpy() / r
         scores = res.boxes.conf.numpy()
-        kxy = res.keypoints.xy.numpy()
+        kxy = res.keypoints.xy.numpy() / r
         kconf = res.keypoints.conf.numpy() if res.keypoints.conf is not None else np.ones(kxy.shape[:2])
         order = np.argsort(-scores)
         return [Detection(tuple(map(float, boxes[i])), kxy[i].astype(np.float32), float(scores[i]),

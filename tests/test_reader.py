@@ -162,5 +162,5 @@ def test_torch_backend_finds_the_same_plate_as_onnx():
     assert onnx and torch_
     assert onnx[0].text == torch_[0].text == "92508501"
     width = np.linalg.norm(onnx[0].corners[1] - onnx[0].corners[0])
-    # the two paths resize the frame with different interpolation: corners agree to a few % of the width
-    assert np.abs(onnx[0].corners - torch_[0].corners).max() < 0.04 * width
+    # same resize, same network: the corners agree to a pixel or two, whatever the export did
+    assert np.abs(onnx[0].corners - torch_[0].corners).max() < 0.01 * width
