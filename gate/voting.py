@@ -47,6 +47,10 @@ class PassConfig:
     min_reads: int = 2  # a pass that ends with fewer reads is noise (one odd frame), never decided
     max_text_diff: int = 2  # edit distance to the pass's voted text that still counts as the same plate
     min_iou: float = 0.3  # box overlap that joins an undecided pass even when the text is far off
+    # A pass that ends without `settle_votes` agreeing reads needs at least this voted confidence; below
+    # it, a few unsure reads of a sign or a receding car are noise, not a car (the demo clip once opened
+    # a phantom visit from 2 of 3 reads at confidence 0.20; real passes there vote 0.8 and up).
+    min_confidence: float = 0.35
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ class PassTracker:
         """The stream ended: decide every undecided pass that has enough reads."""
         ready = []
         for track in self._tracks:
-            if not track.decided and len(track.reads) >= self.config.min_reads:
+            if not track.decided and self._enough(track):
                 ready.append(self._settle(track, track.last_t if t is None else t, "end"))
         self._tracks = []
         return ready
@@ -182,13 +186,23 @@ class PassTracker:
                 keep.append(track)
                 continue
             if not track.decided:
-                if len(track.reads) >= self.config.min_reads:
+                if self._enough(track):
                     ready.append(self._settle(track, t, "gap"))
-                else:
-                    log.debug("pass %d dropped: %d read(s) of %s", track.pass_id, len(track.reads), track.reads[0].text)
             log.debug("pass %d ends after %d reads", track.pass_id, len(track.reads))
         self._tracks = keep
         return ready
+
+    def _enough(self, track: _Track) -> bool:
+        """Whether a pass that ends undecided is a car; otherwise it is dropped (and logged)."""
+        v = track.vote()
+        if len(track.reads) < self.config.min_reads:
+            log.debug("pass %d dropped: %d read(s) of %s", track.pass_id, len(track.reads), v.text)
+            return False
+        if v.confidence < self.config.min_confidence:
+            log.info("pass %d dropped: %d unsure reads of %s (confidence %.2f < %.2f)", track.pass_id,
+                     len(track.reads), v.text, v.confidence, self.config.min_confidence)
+            return False
+        return True
 
     def _match(self, read: ReadLike, taken: set[int]) -> _Track | None:
         """The nearest pass this read belongs to (one read per pass per frame)."""

@@ -84,6 +84,18 @@ def test_one_odd_frame_is_noise_not_a_car():
     assert decided == []
 
 
+def test_a_few_unsure_reads_are_noise_not_a_car():
+    tracker = PassTracker(PassConfig(settle_votes=3, min_confidence=0.35))
+    unsure = [[plate_read("8577777", conf=0.2)], [plate_read("8577777", conf=0.2)], [plate_read("8577771", conf=0.3)]]
+    assert feed_all(tracker, unsure + [[]] * 40) + tracker.flush() == []
+
+
+def test_a_car_read_unsure_but_alike_in_every_frame_is_still_decided():
+    tracker = PassTracker(PassConfig(settle_votes=3, min_confidence=0.35))
+    decided = feed_all(tracker, [[plate_read("8577777", conf=0.2)]] * 3)
+    assert [p.vote.text for p in decided] == ["8577777"]
+
+
 def test_a_short_pass_is_decided_when_it_ends():
     tracker = PassTracker(PassConfig(settle_votes=3, pass_gap_s=1.0))
     decided = feed_all(tracker, [[plate_read("1234567")]] * 2 + [[]] * 15)
