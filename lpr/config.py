@@ -13,6 +13,7 @@ OCR_PT = WEIGHTS_DIR / "ocr.pt"
 DET_IMGSZ = 256  # detector training input side (CPU budget)
 INFER_IMGSZ = 384  # inference input side: trained at 256, the model finds more small plates at 384 (20 ms here)
 ALPHABET = "0123456789"
+SEPARATOR = "-"  # an OCR trained with separators also reads the gaps between digit groups
 FONT_FOR_ULTRALYTICS = PACKAGE_DIR.parent / "datasets" / "plategen" / "fonts" / "roboto-condensed-500.ttf"
 
 

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lpr.config import ALPHABET, OCR_PT  # noqa: E402
+from lpr.config import ALPHABET, OCR_PT, SEPARATOR  # noqa: E402
 from lpr.image_io import ImageLoadError, load_image  # noqa: E402
 from lpr.ocr import CRNN, ctc_greedy, preprocess  # noqa: E402
+from lpr.plate_format import format_plate  # noqa: E402
 from lpr.rectify import RECT_SIZE, crop_as_plate  # noqa: E402
 
 
@@ -67,18 +68,42 @@ def augment(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return g
 
 
-def encode(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    targets = torch.tensor([ALPHABET.index(c) + 1 for t in texts for c in t], dtype=torch.long)
+class AugmentedCrops(torch.utils.data.Dataset):
+    """The in-memory crops, augmented in loader workers so a GPU is not left waiting on one CPU core."""
+
+    def __init__(self, x: np.ndarray, texts: list[str]):
+        self.x, self.texts, self.rng = x, texts, None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, str]:
+        if self.rng is None:  # each worker draws from its own stream, seeded by the loader's generator
+            info = torch.utils.data.get_worker_info()
+            self.rng = np.random.default_rng(info.seed if info else torch.initial_seed())
+        return augment(self.x[i], self.rng), self.texts[i]
+
+
+def collate(items: list[tuple[np.ndarray, str]]) -> tuple[torch.Tensor, list[str]]:
+    return preprocess([g for g, _ in items]), [t for _, t in items]
+
+
+def encode(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits -> CTC targets; with separators in the alphabet the plate's group gaps are targets too."""
+    if SEPARATOR in alphabet:
+        texts = [format_plate(t).replace("-", SEPARATOR) for t in texts]
+    targets = torch.tensor([alphabet.index(c) + 1 for t in texts for c in t], dtype=torch.long)
     return targets, torch.tensor([len(t) for t in texts], dtype=torch.long)
 
 
 @torch.inference_mode()
-def accuracy(model: nn.Module, crops, texts, batch: int = 256) -> float:
+def accuracy(model: nn.Module, crops, texts, alphabet: str = ALPHABET, batch: int = 256) -> float:
     model.eval()
+    device = next(model.parameters()).device
     ok = 0
     for i in range(0, len(crops), batch):
-        probs = model(preprocess(list(crops[i : i + batch]))).softmax(-1).numpy()
-        ok += sum(ctc_greedy(p).text == t for p, t in zip(probs, texts[i : i + batch]))
+        probs = model(preprocess(list(crops[i : i + batch])).to(device)).softmax(-1).cpu().numpy()
+        ok += sum(ctc_greedy(p, alphabet).text.replace(SEPARATOR, "") == t for p, t in zip(probs, texts[i : i + batch]))
     model.train()
     return ok / max(1, len(texts))
 
@@ -95,10 +120,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--width", type=int, default=16, help="CRNN channel width (16: ~180k parameters)")
     ap.add_argument("--out", type=Path, default=Path("runs/ocr/crnn"))
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, or auto (cuda when there is one)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="loader processes that augment crops (0: augment in the training loop, as on a 2-core box)")
+    ap.add_argument("--separators", action="store_true", help="also learn the gaps between digit groups")
+    ap.add_argument("--ship", type=Path, default=OCR_PT, help="where each epoch's weights are written")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after checkpointing) past this budget")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if args.device == "auto" else args.device)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     x, texts = load_set(args.data)
@@ -106,8 +138,9 @@ def main() -> None:
     real = load_real_crops(args.real) if args.real else ([], [])
     print(f"train {len(texts)}  val {len(vtexts)}  real crops {len(real[1])}", flush=True)
 
-    arch = {"width": args.width}
-    model = CRNN(**arch)
+    alphabet = ALPHABET + (SEPARATOR if args.separators else "")
+    arch = {"width": args.width, "n_classes": len(alphabet) + 1}
+    model = CRNN(**arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(texts) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
@@ -115,7 +148,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     last, start_epoch = args.out / "last.pt", 0
     if last.exists():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
+        ck = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
@@ -125,15 +158,13 @@ def main() -> None:
     t0 = time.time()
     for epoch in range(start_epoch, args.epochs):
         model.train()
-        order = rng.permutation(len(texts))
         tot, n = 0.0, 0
-        for step in range(steps_per_epoch):
-            idx = order[step * args.batch : (step + 1) * args.batch]
-            batch = [augment(x[i], rng) for i in idx]
-            logits = model(preprocess(batch))  # (B, T, C)
+        for step, (inputs, batch_texts) in enumerate(batches(x, texts, args, rng, epoch)):
+            logits = model(inputs.to(device, non_blocking=True))  # (B, T, C)
             logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) for CTCLoss
-            targets, tlen = encode([texts[i] for i in idx])
-            loss = ctc(logp, targets, torch.full((len(idx),), logp.shape[0], dtype=torch.long), tlen)
+            targets, tlen = encode(batch_texts, alphabet)
+            loss = ctc(logp, targets.to(device), torch.full((len(batch_texts),), logp.shape[0], dtype=torch.long),
+                       tlen)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -143,24 +174,38 @@ def main() -> None:
             if step % 50 == 0:
                 print(f"epoch {epoch} step {step}/{steps_per_epoch} loss {tot / n:.4f} "
                       f"({(time.time() - t0) / 60:.1f} min)", flush=True)
-        val_acc = accuracy(model, list(vx), vtexts)
-        real_acc = accuracy(model, real[0], real[1]) if real[1] else float("nan")
+        val_acc = accuracy(model, list(vx), vtexts, alphabet)
+        real_acc = accuracy(model, real[0], real[1], alphabet) if real[1] else float("nan")
         print(f"== epoch {epoch} loss {tot / max(n, 1):.4f} synthetic-val exact {val_acc:.4f} "
               f"real-crops exact {real_acc:.4f}", flush=True)
         ck = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
               "rng": rng, "args": vars(args), "val_acc": val_acc}
         torch.save(ck, args.out / "last.pt.tmp")
         (args.out / "last.pt.tmp").replace(last)  # a crash never leaves a half-written checkpoint
-        ship(model, OCR_PT, arch, {"epoch": epoch, "synthetic_val_exact": val_acc, "real_crops_exact": real_acc})
+        ship(model, args.ship, arch, alphabet, {"epoch": epoch, "synthetic_val_exact": val_acc, "real_crops_exact": real_acc})
         if args.max_minutes and (time.time() - t0) / 60 > args.max_minutes:
             print("time budget reached; re-run the same command to resume", flush=True)
             break
 
 
-def ship(model: nn.Module, path: Path, arch: dict, meta: dict) -> None:
+def batches(x: np.ndarray, texts: list[str], args, rng: np.random.Generator, epoch: int):
+    """One epoch of (inputs, texts): in this process with `rng` when --workers is 0, else from loader workers."""
+    if args.workers == 0:
+        order = rng.permutation(len(texts))
+        for step in range(math.ceil(len(texts) / args.batch)):
+            idx = order[step * args.batch : (step + 1) * args.batch]
+            yield preprocess([augment(x[i], rng) for i in idx]), [texts[i] for i in idx]
+        return
+    gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)
+    yield from torch.utils.data.DataLoader(AugmentedCrops(x, texts), batch_size=args.batch, shuffle=True,
+                                           num_workers=args.workers, collate_fn=collate, generator=gen,
+                                           pin_memory=torch.cuda.is_available())
+
+
+def ship(model: nn.Module, path: Path, arch: dict, alphabet: str, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "arch": arch, "alphabet": ALPHABET, "meta": meta}, tmp)
+    torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "arch": arch, "alphabet": alphabet, "meta": meta}, tmp)
     tmp.replace(path)
 
 

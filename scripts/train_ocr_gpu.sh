@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Reproduce the shipped OCR weights on a lent GPU machine (16 cores, one GPU, the project's packages present):
+# generate the crops with every core, then train CRNN widths side by side on the GPU, shipping each epoch to $OUT.
+#   OUT=runs/ocr_gpu bash scripts/train_ocr_gpu.sh       (defaults: 300k crops, 18 epochs, widths 16 and 24)
+set -euo pipefail
+export PYTHONPATH="$PWD:$PWD/datasets${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+PY=${PY:-python3}; OUT=${OUT:-runs/ocr_gpu}; DATA=${DATA:-/tmp/plategen}
+N=${N:-300000}; EPOCHS=${EPOCHS:-18}; WIDTHS=${WIDTHS:-"16 24"}; WORKERS=${WORKERS:-4}; EXTRA=${EXTRA:-}
+mkdir -p "$OUT" "$DATA"
+$PY -c "import torch, cv2; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'cv2', cv2.__version__)"
+t0=$(date +%s)
+$PY -m plategen.cli ocr --out "$DATA/ocr" --n "$N" --seed 1 --workers "$(nproc)" 2>/dev/null
+$PY -m plategen.cli ocr --out "$DATA/ocr_val" --n 4000 --seed 2 --workers "$(nproc)" 2>/dev/null
+echo "generated in $(( $(date +%s) - t0 )) s"
+for w in $WIDTHS; do
+  $PY scripts/train_ocr.py --data "$DATA/ocr" --val "$DATA/ocr_val" --epochs "$EPOCHS" --batch 256 --width "$w" \
+    --device auto --workers "$WORKERS" --threads 2 --out "$DATA/run_w$w" --ship "$OUT/ocr_w$w.pt" $EXTRA \
+    > "$OUT/train_w$w.log" 2>&1 &
+done
+wait
+grep -h "== epoch" "$OUT"/train_w*.log | tail -n 8
+echo "total $(( $(date +%s) - t0 )) s"
