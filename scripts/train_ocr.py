@@ -1,9 +1,10 @@
 """Train the CRNN plate OCR on the generator's rectified crops, checkpointing every epoch.
 
-Reproduce the shipped weights:
-    plategen ocr --out data/ocr --n 60000 --seed 1
-    plategen ocr --out data/ocr_val --n 2000 --seed 2
-    python scripts/train_ocr.py --data data/ocr --val data/ocr_val --epochs 8 --real ../shared/real-plates
+Reproduce the shipped weights (on a GPU machine: scripts/train_ocr_gpu.sh does all of it in ~5 min):
+    plategen ocr --out data/ocr --n 250000 --seed 1
+    plategen ocr --out data/ocr_val --n 4000 --seed 2
+    python scripts/train_ocr.py --data data/ocr --val data/ocr_val --separators --width 24 --epochs 14 \
+        --batch 256 --workers 4 --device auto
 Re-running the same command resumes from runs/ocr/<name>/last.pt. `--real` only reports accuracy on
 the real crops each epoch (it never trains on them and does not pick the checkpoint).
 """

@@ -96,6 +96,14 @@ def test_a_car_read_unsure_but_alike_in_every_frame_is_still_decided():
     assert [p.vote.text for p in decided] == ["8577777"]
 
 
+def test_a_stripe_read_as_a_new_string_each_frame_never_decides():
+    # a static yellow stripe: garbage 7-digit reads at low confidence, one of them recurring 3 times in 7
+    garbage = ["7777798", "7777944", "7177711", "7777944", "1717594", "7777731", "7777944"]
+    frames = [[plate_read(text, conf=0.08, box=(104, 149, 195, 185))] for text in garbage * 3]
+    tracker = PassTracker(PassConfig(settle_votes=3, min_confidence=0.35))
+    assert feed_all(tracker, frames) + tracker.flush() == []
+
+
 def test_a_short_pass_is_decided_when_it_ends():
     tracker = PassTracker(PassConfig(settle_votes=3, pass_gap_s=1.0))
     decided = feed_all(tracker, [[plate_read("1234567")]] * 2 + [[]] * 15)
