@@ -70,15 +70,19 @@ def preprocess(crops: list[np.ndarray]) -> torch.Tensor:
 def ctc_greedy(probs: np.ndarray, alphabet: str = ALPHABET) -> OcrResult:
     """(T, C) softmax -> text and per-character confidence (max prob over the frames of that character)."""
     best = probs.argmax(1)
-    text, conf, prev = [], [], BLANK
-    for t, k in enumerate(best):
-        if k != BLANK:
-            if k != prev:
-                text.append(alphabet[k - 1])
-                conf.append(float(probs[t, k]))
-            else:
-                conf[-1] = max(conf[-1], float(probs[t, k]))
-        prev = k
+    prev = np.r_[BLANK, best[:-1]]
+    return _spell(probs, [(t, k, k != prev[t]) for t, k in enumerate(best) if k != BLANK], alphabet)
+
+
+def _spell(probs: np.ndarray, frames: list[tuple[int, int, bool]], alphabet: str) -> OcrResult:
+    """A path's label frames (frame, class, starts a new character) -> text and per-character confidence."""
+    text, conf = [], []
+    for t, k, new in frames:
+        if new:
+            text.append(alphabet[k - 1])
+            conf.append(float(probs[t, k]))
+        else:
+            conf[-1] = max(conf[-1], float(probs[t, k]))
     return OcrResult("".join(text), tuple(conf))
 
 
@@ -139,16 +143,8 @@ def ctc_constrained(probs: np.ndarray, template: str, alphabet: str = ALPHABET) 
         s, k = back[t, s, k]
         path.append((int(s), int(k)))
     path.reverse()
-    text, conf, prev_s = [], [], -1
-    for t, (s, k) in enumerate(path):
-        if s % 2 == 1:
-            if s != prev_s:
-                text.append(alphabet[k - 1])
-                conf.append(float(probs[t, k]))
-            else:
-                conf[-1] = max(conf[-1], float(probs[t, k]))
-        prev_s = s
-    return OcrResult("".join(text), tuple(conf)), float(score)
+    frames = [(t, k, t == 0 or path[t - 1][0] != s) for t, (s, k) in enumerate(path) if s % 2 == 1]
+    return _spell(probs, frames, alphabet), float(score)
 
 
 def decode_plate(probs: np.ndarray, alphabet: str = ALPHABET) -> OcrResult:
