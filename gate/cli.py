@@ -62,6 +62,8 @@ ConfigOpt = Annotated[
 AtOpt = Annotated[Optional[str], typer.Option("--at", help="ISO 8601 time; no offset = local time; default now")]
 OperatorOpt = Annotated[str, typer.Option("--operator", help="who is acting")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why")]
+VisitOpt = Annotated[Optional[int], typer.Option("--visit", help="visit id")]
+PlateFilterOpt = Annotated[Optional[str], typer.Option("--plate")]
 
 
 class _BadInput(Exception):
@@ -141,7 +143,7 @@ def pay(
 
 @app.command()
 def visits(
-    plate: Annotated[Optional[str], typer.Option("--plate")] = None,
+    plate: PlateFilterOpt = None,
     inside: Annotated[bool, typer.Option("--inside", help="only open visits")] = False,
     since: Annotated[Optional[str], typer.Option("--since", help="visits still inside at or after this time")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="visits entered at or before this time")] = None,
@@ -229,8 +231,8 @@ def override_open(
 def override_close(
     operator: OperatorOpt,
     reason: ReasonOpt,
-    visit: Annotated[Optional[int], typer.Option("--visit", help="visit id")] = None,
-    plate: Annotated[Optional[str], typer.Option("--plate")] = None,
+    visit: VisitOpt = None,
+    plate: PlateFilterOpt = None,
     at: AtOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -244,8 +246,8 @@ def override_close(
 def override_waive(
     operator: OperatorOpt,
     reason: ReasonOpt,
-    visit: Annotated[Optional[int], typer.Option("--visit", help="visit id")] = None,
-    plate: Annotated[Optional[str], typer.Option("--plate")] = None,
+    visit: VisitOpt = None,
+    plate: PlateFilterOpt = None,
     at: AtOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
