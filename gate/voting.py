@@ -9,8 +9,9 @@ most frames of the pass outvotes it.
 A pass starts at the first valid read, absorbs later reads that match it
 (edit distance <= ``max_text_diff`` from its voted text, or, before it is
 decided, an overlapping box), and is decided once: when ``settle_votes``
-reads agree with the voted text (and are sure, or most of the pass), or when the pass ends (``pass_gap_s``
-without a matching read, or the end of the stream) with at least
+reads agree with the voted text (and are sure, or most of the pass), or
+when the pass ends (``pass_gap_s`` without a matching read, or the end of
+the stream) with at least
 ``min_reads`` reads. After the decision it keeps absorbing reads of the same
 plate, so a car standing at the barrier for a minute is still one pass.
 """

@@ -12,6 +12,7 @@ group gaps too, so a 7-digit plate with an extra digit at its edge no longer pas
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -86,10 +87,11 @@ def _spell(probs: np.ndarray, frames: list[tuple[int, int, bool]], alphabet: str
     return OcrResult("".join(text), tuple(conf))
 
 
-def layout_templates(alphabet: str = ALPHABET) -> list[str]:
+@lru_cache(maxsize=None)
+def layout_templates(alphabet: str = ALPHABET) -> tuple[str, ...]:
     """The shapes a read may take: 'D' is any digit; separators only where the alphabet has them."""
     sep = SEPARATOR if SEPARATOR in alphabet else ""
-    return [sep.join("D" * g for g in groups) for groups in LAYOUTS.values()]
+    return tuple(sep.join("D" * g for g in groups) for groups in LAYOUTS.values())
 
 
 def ctc_constrained(probs: np.ndarray, template: str, alphabet: str = ALPHABET) -> tuple[OcrResult, float]:
@@ -99,6 +101,8 @@ def ctc_constrained(probs: np.ndarray, template: str, alphabet: str = ALPHABET) 
     'D' slot free; two equal labels in a row need a blank between them, as in CTC itself.
     """
     T, C = probs.shape
+    if T < len(template):
+        return OcrResult("", ()), -np.inf
     logp = np.log(np.clip(probs, 1e-12, 1.0))
     digits = np.array([alphabet.index(c) + 1 for c in "0123456789"])
     allowed = np.zeros((2 * len(template) + 1, C), bool)
@@ -106,8 +110,6 @@ def ctc_constrained(probs: np.ndarray, template: str, alphabet: str = ALPHABET) 
     for i, tok in enumerate(template):
         allowed[2 * i + 1, digits if tok == "D" else alphabet.index(tok) + 1] = True
     S = len(allowed)
-    if T < len(template):
-        return OcrResult("", ()), -np.inf
     V = np.full((S, C), -np.inf)
     V[0, BLANK] = logp[0, BLANK]
     V[1, allowed[1]] = logp[0, allowed[1]]

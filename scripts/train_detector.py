@@ -55,7 +55,6 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     run = args.project.resolve() / args.name
-    data = combined_data(args.data, run)
     last = run / "weights" / "last.pt"
     if not args.ship:
         if last.exists():
@@ -67,7 +66,7 @@ def main() -> None:
             model = YOLO(str(args.init) if args.init else args.model)
             model.add_callback("on_train_start", use_all_threads)
             model.train(
-                data=str(data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                data=str(combined_data(args.data, run)), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                 device=args.device, workers=args.workers, seed=args.seed, deterministic=False,
                 project=str(args.project.resolve()), name=args.name, exist_ok=True,
                 pretrained=False, amp=False, plots=False, val=False, patience=100,
@@ -92,11 +91,10 @@ def combined_data(yamls: list[Path], run: Path) -> Path:
     if len(yamls) == 1:
         return yamls[0].resolve()
     sets = [yaml.safe_load(y.read_text()) for y in yamls]
-    root = lambda d, y: Path(d.get("path") or y.parent).resolve()  # noqa: E731
-    out = dict(sets[0])
-    out.pop("path", None)
-    out["train"] = [str(root(d, y) / d["train"]) for d, y in zip(sets, yamls)]
-    out["val"] = str(root(sets[0], yamls[0]) / sets[0]["val"])
+    roots = [Path(d.get("path") or y.parent).resolve() for d, y in zip(sets, yamls)]
+    out = {k: v for k, v in sets[0].items() if k != "path"}
+    out["train"] = [str(root / d["train"]) for d, root in zip(sets, roots)]
+    out["val"] = str(roots[0] / sets[0]["val"])
     run.mkdir(parents=True, exist_ok=True)
     path = run / "data.yaml"
     path.write_text(yaml.safe_dump(out, sort_keys=False))

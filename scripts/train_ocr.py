@@ -104,7 +104,8 @@ def accuracy(model: nn.Module, crops, texts, alphabet: str = ALPHABET, batch: in
     ok = 0
     for i in range(0, len(crops), batch):
         probs = model(preprocess(list(crops[i : i + batch])).to(device)).softmax(-1).cpu().numpy()
-        ok += sum(ctc_greedy(p, alphabet).text.replace(SEPARATOR, "") == t for p, t in zip(probs, texts[i : i + batch]))
+        reads = (ctc_greedy(p, alphabet).text.replace(SEPARATOR, "") for p in probs)
+        ok += sum(r == t for r, t in zip(reads, texts[i : i + batch]))
     model.train()
     return ok / max(1, len(texts))
 
@@ -130,8 +131,8 @@ def main() -> None:
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(auto if args.device == "auto" else args.device)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     x, texts = load_set(args.data)
@@ -183,7 +184,8 @@ def main() -> None:
               "rng": rng, "args": vars(args), "val_acc": val_acc}
         torch.save(ck, args.out / "last.pt.tmp")
         (args.out / "last.pt.tmp").replace(last)  # a crash never leaves a half-written checkpoint
-        ship(model, args.ship, arch, alphabet, {"epoch": epoch, "synthetic_val_exact": val_acc, "real_crops_exact": real_acc})
+        ship(model, args.ship, arch, alphabet,
+             {"epoch": epoch, "synthetic_val_exact": val_acc, "real_crops_exact": real_acc})
         if args.max_minutes and (time.time() - t0) / 60 > args.max_minutes:
             print("time budget reached; re-run the same command to resume", flush=True)
             break
@@ -206,7 +208,8 @@ def batches(x: np.ndarray, texts: list[str], args, rng: np.random.Generator, epo
 def ship(model: nn.Module, path: Path, arch: dict, alphabet: str, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "arch": arch, "alphabet": alphabet, "meta": meta}, tmp)
+    weights = {k: v.cpu() for k, v in model.state_dict().items()}  # loadable on a machine without a GPU
+    torch.save({"model": weights, "arch": arch, "alphabet": alphabet, "meta": meta}, tmp)
     tmp.replace(path)
 
 
