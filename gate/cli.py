@@ -1,4 +1,4 @@
-"""`gate` command line: a thin shell over gate.ledger.Ledger, JSON on stdout.
+"""`gate` command line: a thin shell over gate.store.ledger.Ledger, JSON on stdout.
 
 Every command takes ``--db URL`` (else $PLATEGATE_DB, else ./plategate.db) and
 ``--config PATH`` (else $PLATEGATE_CONFIG, else the default tariff/policy).
@@ -19,10 +19,10 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from gate.clock import parse_time
-from gate.config import load_config
-from gate.errors import GateError
-from gate.ledger import Ledger
+from gate.rules.clock import parse_time
+from gate.rules.config import load_config
+from gate.rules.errors import GateError
+from gate.store.ledger import Ledger
 from lpr.plate_format import PlateFormatError, format_plate
 
 app = typer.Typer(
@@ -311,10 +311,10 @@ def run(
     """The camera process of one lane: one decision per car, relay pulse on open. Stats on exit."""
     import logging
 
-    from gate.camera import build_process
+    from gate.lane.process import build_process
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("gate.ledger").setLevel(logging.WARNING)  # gate.camera logs the one line per decision
+    logging.getLogger("gate.store.ledger").setLevel(logging.WARNING)  # gate.lane.process logs the one line per decision
     with _ledger(db, config) as ledger:
         try:
             process = build_process(lane.value, source, ledger, relay=relay, evidence_dir=evidence_dir,

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from gate.camera import Outcome, build_process
-from gate.ledger import Ledger
+from gate.lane.process import Outcome, build_process
+from gate.store.ledger import Ledger
 from lpr.plate_format import format_plate
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-decision log lines")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(name)s: %(message)s")
-    logging.getLogger("gate.ledger").setLevel(logging.WARNING)  # gate.camera logs one line per decision
+    logging.getLogger("gate.store.ledger").setLevel(logging.WARNING)  # gate.lane.process logs one line per decision
     logging.getLogger("alembic").setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="plategate-demo-"))
     try:

@@ -2,7 +2,7 @@
 
 ``:name`` are parameters; ``{lock}`` becomes FOR UPDATE on PostgreSQL (SQLite
 serializes writers with BEGIN IMMEDIATE). Table and column names are those of
-gate.models; the schema tests check both stay in step.
+gate.store.models; the schema tests check both stay in step.
 """
 from __future__ import annotations
 

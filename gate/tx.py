@@ -60,7 +60,7 @@ class Dialect:
     def bind(self, value: Any) -> Any:
         if isinstance(value, datetime):
             if value.tzinfo is None:
-                raise ValueError("naive datetime given to the ledger; convert with gate.clock.to_utc")
+                raise ValueError("naive datetime given to the ledger; convert with gate.rules.clock.to_utc")
             value = value.astimezone(timezone.utc)
             if self.sqlite:  # SQLAlchemy's SQLite DATETIME text, microseconds always present
                 return value.replace(tzinfo=None).isoformat(" ", "microseconds")

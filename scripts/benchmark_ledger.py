@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from gate.ledger import Ledger
+from gate.store.ledger import Ledger
 
 WAVE = 200
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import pytest
 from sqlalchemy import text
 
-from gate.ledger import Ledger
+from gate.store.ledger import Ledger
 
 PG_ENV = "PLATEGATE_TEST_PG_URL"
 TABLES = "review_items, overrides, decisions, payments, reads, plate_lists, visits"

@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import datetime, timedelta, timezone
 
-from gate.ledger import Ledger
+from gate.store.ledger import Ledger
 
 T0 = datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from gate.errors import ClockError, GateError, NoOpenVisit, PaymentConflict
-from gate.models import Visit
+from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict
+from gate.store.models import Visit
 from lpr.plate_format import PlateFormatError
 
 from gate_support import at
@@ -107,7 +107,7 @@ def test_every_accepted_read_is_stored_with_its_evidence(ledger):
     ledger.decide("entry", CAR, at(0), confidence=0.93, char_conf=[0.9] * 7, evidence_path="/ev/1.jpg")
     from sqlalchemy import select
 
-    from gate.models import Read
+    from gate.store.models import Read
 
     with ledger.engine.connect() as conn:
         [row] = conn.execute(select(Read.__table__)).all()

@@ -1,7 +1,7 @@
 """Exit matching: exact first, then a unique near plate, then per-character confidence."""
 from __future__ import annotations
 
-from gate.matching import match_plate, one_edit_apart
+from gate.rules.matching import match_plate, one_edit_apart
 
 OPEN = [(1, "1234567"), (2, "7654321"), (3, "12345678")]
 

@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from gate.errors import GateError
-from gate.models import Base, Payment
-from gate.tariff import Tariff, fee_agorot
+from gate.rules.errors import GateError
+from gate.store.models import Base, Payment
+from gate.rules.tariff import Tariff, fee_agorot
 
 from gate_support import at
 

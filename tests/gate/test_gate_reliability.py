@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from gate.ledger import Ledger
-from gate.models import GateDecision, Payment, Visit
+from gate.store.ledger import Ledger
+from gate.store.models import GateDecision, Payment, Visit
 
 from gate_support import PYTHON, WORKER, at
 

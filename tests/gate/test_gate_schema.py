@@ -4,9 +4,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from gate import db, schema
-from gate.ledger import Ledger
-from gate.models import Base
+from gate.store import db, schema
+from gate.store.ledger import Ledger
+from gate.store.models import Base
 
 
 def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):

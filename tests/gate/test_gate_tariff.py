@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.config import load_config
-from gate.errors import ClockError, ConfigError
-from gate.policy import Policy
-from gate.tariff import Tariff, amount_due_agorot, fee_agorot
+from gate.rules.config import load_config
+from gate.rules.errors import ClockError, ConfigError
+from gate.rules.policy import Policy
+from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
 
 from gate_support import T0, at
 

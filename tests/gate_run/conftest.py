@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from gate.ledger import Ledger
+from gate.store.ledger import Ledger
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ def test_demo_story_on_the_bundled_clips(tmp_path: Path, capsys):
 def test_real_reader_decides_a_car_of_the_entry_clip(ledger):
     import cv2
 
-    from gate.camera import GateProcess, InOrderSource, ReconnectingCapture, SourceSpec
-    from gate.relay import RetryingRelay, SimulatedRelay
+    from gate.lane.process import GateProcess, InOrderSource, ReconnectingCapture, SourceSpec
+    from gate.lane.relay import RetryingRelay, SimulatedRelay
     from lpr import Reader
 
     truth = ScriptedReader.for_clip(ENTRY).frames

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gate.evidence import EvidenceStore
+from gate.lane.evidence import EvidenceStore
 
 DAY = 86400.0
 

@@ -1,4 +1,4 @@
-"""The camera loop (gate.camera.GateProcess) with fake captures and readers on a real SQLite ledger."""
+"""The camera loop (gate.lane.process.GateProcess) with fake captures and readers on a real SQLite ledger."""
 from __future__ import annotations
 
 import logging
@@ -10,11 +10,11 @@ from pathlib import Path
 from gate_run_fakes import FrameScriptReader, ScriptedCapture, capture_factory, frame, plate_read
 from sqlalchemy import select
 
-from gate.camera import GateProcess, SourceSpec, make_source
-from gate.evidence import EvidenceStore
-from gate.models import Read
-from gate.relay import RetryingRelay, SimulatedRelay
-from gate.voting import PassTracker
+from gate.lane.process import GateProcess, SourceSpec, make_source
+from gate.lane.evidence import EvidenceStore
+from gate.store.models import Read
+from gate.lane.relay import RetryingRelay, SimulatedRelay
+from gate.lane.voting import PassTracker
 
 START = datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -62,7 +62,7 @@ def test_camera_loss_and_return(ledger, caplog):
     sessions = [ScriptedCapture(list(range(20)), fail="raise"), OSError("no route to camera"),
                 ScriptedCapture(list(range(100, 120)), fail="false")]
     process = make_process(ledger, sessions, script, live=True)
-    with caplog.at_level(logging.WARNING, logger="gate.camera"):
+    with caplog.at_level(logging.WARNING, logger="gate.lane.process"):
         stats = process.run()
     assert [o.decision.plate for o in process.outcomes] == ["1234567", "7654321"]
     assert stats.reconnects == 1 and stats.frames == 40
@@ -73,7 +73,7 @@ def test_a_recording_that_ends_is_not_reconnected(ledger, caplog):
     script = {i: [plate_read("1234567")] for i in range(5)}
     sessions = [ScriptedCapture(list(range(5))), ScriptedCapture(list(range(5)))]
     process = make_process(ledger, sessions, script, live=False)
-    with caplog.at_level(logging.WARNING, logger="gate.camera"):
+    with caplog.at_level(logging.WARNING, logger="gate.lane.process"):
         stats = process.run()
     assert stats.frames == 5 and stats.reconnects == 0 and "camera lost" not in caplog.text
 

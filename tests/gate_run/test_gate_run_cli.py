@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gate.cli import app
-from gate.ledger import Ledger
+from gate.store.ledger import Ledger
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from gate.relay import HttpRelay, RetryingRelay, SimulatedRelay, make_relay
+from gate.lane.relay import HttpRelay, RetryingRelay, SimulatedRelay, make_relay
 
 
 @pytest.fixture

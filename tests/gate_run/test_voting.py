@@ -1,10 +1,10 @@
-"""Pass tracking and per-character voting (gate.voting): one decision per vehicle pass."""
+"""Pass tracking and per-character voting (gate.lane.voting): one decision per vehicle pass."""
 from __future__ import annotations
 
 import pytest
 from gate_run_fakes import plate_read
 
-from gate.voting import PassConfig, PassTracker, edit_distance, vote
+from gate.lane.voting import PassConfig, PassTracker, edit_distance, vote
 
 FPS = 10.0
 

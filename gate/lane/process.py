@@ -8,7 +8,7 @@ Frame sources (all through OpenCV, or an injected capture factory in tests):
   the media clock (frame index / fps) as time, so runs are deterministic;
   ``--max-fps`` paces them instead of dropping.
 
-The loop: read -> tracker (gate.voting) -> for each settled pass: save the
+The loop: read -> tracker (gate.lane.voting) -> for each settled pass: save the
 evidence crop, ``ledger.decide`` (committed on return), log one line, pulse
 the relay on "open" (retried, never touching the ledger). SIGTERM/SIGINT set
 a flag; the frame in hand, and its decision, finish before the loop exits.
@@ -28,10 +28,10 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from gate.clock import now_utc
-from gate.evidence import EvidenceStore
-from gate.relay import RetryingRelay
-from gate.voting import PassResult, PassTracker
+from gate.rules.clock import now_utc
+from gate.lane.evidence import EvidenceStore
+from gate.lane.relay import RetryingRelay
+from gate.lane.voting import PassResult, PassTracker
 from lpr.plate_format import format_plate
 
 log = logging.getLogger(__name__)
@@ -366,7 +366,7 @@ class Outcome:
 
     passed: PassResult
     at: datetime
-    decision: Any  # gate.decision.Decision
+    decision: Any  # gate.rules.decision.Decision
     relay_ok: bool | None  # None: the relay was not pulsed (deny / review)
 
 
@@ -561,8 +561,8 @@ def build_process(
     factory: CaptureFactory = open_capture,
 ) -> GateProcess:
     """Wire a lane from options (used by ``gate run`` and the demo). The reader loads here if not given."""
-    from gate.relay import make_relay
-    from gate.voting import PassConfig
+    from gate.lane.relay import make_relay
+    from gate.lane.voting import PassConfig
 
     stop = threading.Event()
     frames = make_source(parse_source(source), stop, factory)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
-from gate.errors import ConfigError
+from gate.rules.errors import ConfigError
 
 DUPLICATE_POLICIES = ("close-stale", "deny", "keep")
 

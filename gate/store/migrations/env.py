@@ -1,13 +1,13 @@
-"""Alembic environment: always given a live connection by gate.schema."""
+"""Alembic environment: always given a live connection by gate.store.schema."""
 from __future__ import annotations
 
 from alembic import context
 
-from gate.models import Base
+from gate.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("gate migrations run through gate.schema.upgrade(engine), not the alembic CLI")
+    raise RuntimeError("gate migrations run through gate.store.schema.upgrade(engine), not the alembic CLI")
 
 context.configure(
     connection=connection,

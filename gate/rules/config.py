@@ -1,7 +1,7 @@
 """Load tariff and policy from a TOML or JSON file.
 
 The file is ``--config PATH`` or ``$PLATEGATE_CONFIG``; without one the
-defaults in gate.tariff and gate.policy apply. Layout (TOML)::
+defaults in gate.rules.tariff and gate.rules.policy apply. Layout (TOML)::
 
     [tariff]
     free_minutes = 15
@@ -21,9 +21,9 @@ import os
 import tomllib
 from pathlib import Path
 
-from gate.errors import ConfigError
-from gate.policy import Policy
-from gate.tariff import Tariff
+from gate.rules.errors import ConfigError
+from gate.rules.policy import Policy
+from gate.rules.tariff import Tariff
 
 ENV_CONFIG = "PLATEGATE_CONFIG"
 

@@ -37,7 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to the ledger; convert with gate.clock.to_utc")
+            raise ValueError("naive datetime given to the ledger; convert with gate.rules.clock.to_utc")
         value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from gate.errors import ClockError, ConfigError
-from gate.money import json_amount, to_agorot
+from gate.rules.errors import ClockError, ConfigError
+from gate.rules.money import json_amount, to_agorot
 
 _DAY = timedelta(days=1)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from gate.clock import iso
+from gate.rules.clock import iso
 
 OPEN, DENY, REVIEW = "open", "deny", "review"
 

@@ -14,7 +14,7 @@ durable. Concurrency between gate processes:
   and retried from the start.
 
 Writes go through gate.tx (SQL on the DBAPI connection, for speed); reads for
-admin queries use SQLAlchemy Core on the gate.models tables.
+admin queries use SQLAlchemy Core on the gate.store.models tables.
 """
 from __future__ import annotations
 
@@ -27,18 +27,18 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from sqlalchemy import Connection, Engine, or_, select
 
-from gate import db, schema
+from gate.store import db, schema
 from gate import statements as sql
-from gate.clock import now_utc, to_utc
-from gate.config import load_config
-from gate.decision import DENY, OPEN, REVIEW, Decision
-from gate.errors import ClockError, GateError, NoOpenVisit, PaymentConflict, UnknownVisit
-from gate.matching import Match, match_plate
-from gate.models import GateDecision, Override, PlateListEntry, ReviewItem, Visit
-from gate.money import to_shekels
-from gate.policy import Policy
-from gate.records import PaymentReceipt, ReviewEntry, VisitRecord
-from gate.tariff import Tariff, amount_due_agorot, billed_until, fee_agorot
+from gate.rules.clock import now_utc, to_utc
+from gate.rules.config import load_config
+from gate.rules.decision import DENY, OPEN, REVIEW, Decision
+from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict, UnknownVisit
+from gate.rules.matching import Match, match_plate
+from gate.store.models import GateDecision, Override, PlateListEntry, ReviewItem, Visit
+from gate.rules.money import to_shekels
+from gate.rules.policy import Policy
+from gate.store.records import PaymentReceipt, ReviewEntry, VisitRecord
+from gate.rules.tariff import Tariff, amount_due_agorot, billed_until, fee_agorot
 from gate.tx import Row, Tx, TxRunner
 from lpr.plate_format import format_plate, normalize_plate
 
@@ -84,7 +84,7 @@ class Ledger:
     ) -> "Ledger":
         """Connect (``url`` > $PLATEGATE_DB > ./plategate.db), upgrade the schema, apply policy.
 
-        ``policy`` overrides fields of gate.policy.Policy (capacity=..., duplicate_entry=...)
+        ``policy`` overrides fields of gate.rules.policy.Policy (capacity=..., duplicate_entry=...)
         or may be a whole ``policy=Policy(...)``; tariff/policy not given come from
         ``config`` (or $PLATEGATE_CONFIG), else the defaults.
         """
@@ -256,7 +256,7 @@ class Ledger:
         return decision
 
     def _fuzzy(self, tx: Tx, plate: str, char_conf: Sequence[float] | None) -> Match | None:
-        """No open visit has exactly this plate: try the near ones (gate.matching)."""
+        """No open visit has exactly this plate: try the near ones (gate.rules.matching)."""
         return match_plate(
             plate,
             [(r.id, r.plate) for r in tx.rows(sql.OPEN_PLATES)],

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gate.clock import iso
-from gate.money import json_amount
+from gate.rules.clock import iso
+from gate.rules.money import json_amount
 
 
 @dataclass(frozen=True)
