@@ -16,7 +16,7 @@ if ! .venv/bin/python -c "import torch, torchvision" >/dev/null 2>&1; then
 fi
 stamp=.venv/.plategate-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q -e ".[dev,peers]"
   touch "$stamp"
 fi
 export YOLO_OFFLINE=true

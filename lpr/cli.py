@@ -37,6 +37,7 @@ class Ocr(str, Enum):
 class EngineChoice(str, Enum):
     lpr = "lpr"
     easyocr = "easyocr"
+    fast_alpr = "fast-alpr"
     all = "all"
 
 
@@ -81,7 +82,7 @@ def read_cmd(
     """
     _setup_logging(verbose)
     if engine == EngineChoice.all:
-        raise typer.BadParameter("read takes one engine: lpr or easyocr", param_hint="--engine")
+        raise typer.BadParameter("read takes one engine: lpr, easyocr or fast-alpr", param_hint="--engine")
     try:
         reader = make_reader(engine.value, ocr.value)
     except Exception as e:  # missing weights / module: nothing can be read, say so once
@@ -163,8 +164,12 @@ def _failure_table(name: str, failures: list[dict]) -> Table:
 
 def eval_cmd(
     folder: Annotated[Path, typer.Argument(help="Folder with images/ and labels.csv.", show_default=False)],
-    engine: Annotated[EngineChoice, typer.Option(help="lpr, easyocr, or all (side by side on the same images).")] = EngineChoice.lpr,
+    engine: Annotated[EngineChoice, typer.Option(help="lpr, easyocr, fast-alpr, or all (side by side on the same images).")] = EngineChoice.lpr,
     ocr: Annotated[Ocr, typer.Option(help="Recogniser for the lpr engine.")] = Ocr.crnn,
+    half: Annotated[Optional[str], typer.Option(help="Only this half of the fixed dev split: train or held-out "
+                                                "(a model fine-tuned on the train half is measured on held-out).")] = None,
+    detector_weights: Annotated[Optional[Path], typer.Option(help="lpr: a candidate detector (.onnx/.pt).")] = None,
+    ocr_weights: Annotated[Optional[Path], typer.Option(help="lpr: a candidate OCR (.pt).")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write per-engine metrics and failures as JSON.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write PNGs: worst cases, digit confusion, latency.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N labelled images.")] = None,
@@ -181,6 +186,12 @@ def eval_cmd(
     except ev.LabelsError as e:
         err.print(f"error: {e}", soft_wrap=True)
         raise typer.Exit(2) from None
+    if half is not None:
+        if half not in ("train", "held-out"):
+            err.print(f"error: --half {half!r}: expected train or held-out")
+            raise typer.Exit(2)
+        halves = ev.dev_halves(labels)
+        labels = [r for r in labels if halves[r.image] == half]
     if limit is not None:
         labels = labels[:limit]
     names = list(ev.ENGINES) if engine == EngineChoice.all else [engine.value]
@@ -188,7 +199,8 @@ def eval_cmd(
     for name in names:
         try:
             with err.status(f"loading {name} and warming it up"):
-                engines[name] = ev.make_engine(name, ocr=ocr.value)
+                engines[name] = ev.make_engine(name, ocr=ocr.value, detector_weights=detector_weights,
+                                               ocr_weights=ocr_weights)
                 ev.warm_up(engines[name])
         except Exception as e:
             err.print(f"error: cannot start engine {name!r}: {type(e).__name__}: {e}", soft_wrap=True)

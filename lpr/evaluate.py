@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -23,7 +23,7 @@ from lpr.types import PlateRead
 log = logging.getLogger(__name__)
 
 KINDS = ("scene", "crop")
-ENGINES = ("lpr", "easyocr")
+ENGINES = ("lpr", "easyocr", "fast-alpr")
 STAGES = ("detect", "rectify", "ocr")
 CORNER_COLUMNS = ("x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4")
 OVERLAP_IOU = 0.1  # a scene read "overlaps" the labelled plate at this IoU; merely touching it does not count
@@ -56,6 +56,23 @@ class LabelRow:
     @property
     def length_key(self) -> str:
         return str(len(self.plate)) if len(self.plate) in (7, 8) else "other"
+
+
+DevHalf = Literal["train", "held-out"]
+
+
+def dev_halves(rows: list[LabelRow]) -> dict[str, DevHalf]:
+    """The fixed split of a labelled real folder: within each kind, file names sorted, every other one.
+
+    Only the "train" half of ../shared/real-plates may be trained on (the OCR fine-tune uses its crops
+    for the real-camera look); dev figures of a model trained so are reported on the "held-out" half.
+    Alternating within a kind keeps both halves alike (18 crops and 14 scenes each on the 64 labelled).
+    """
+    halves: dict[str, DevHalf] = {}
+    for kind in sorted({r.kind for r in rows}):
+        names = sorted(r.image for r in rows if r.kind == kind)
+        halves.update({n: ("train" if i % 2 == 0 else "held-out") for i, n in enumerate(names)})
+    return halves
 
 
 def load_labels(folder: str | Path) -> list[LabelRow]:
@@ -299,21 +316,25 @@ def _group(results: list[ImageResult], key: Callable[[ImageResult], str]) -> dic
     return dict(sorted(groups.items()))
 
 
-def make_engine(name: str, ocr: str = "crnn", backend: str | None = None, threads: int | None = None) -> Engine:
-    """Build an engine by name: 'lpr' (our Reader) or 'easyocr' (the peer); threads caps the Reader's runtime."""
+def make_engine(name: str, ocr: str = "crnn", backend: str | None = None, threads: int | None = None,
+                detector_weights: Path | None = None, ocr_weights: Path | None = None) -> Engine:
+    """Build an engine by name: 'lpr' (our Reader), 'easyocr' or 'fast-alpr' (the peers).
+
+    `threads` caps the runtime's threads; the weights paths let a candidate be measured before it ships.
+    """
     if name == "easyocr":
         from lpr.easyocr_engine import EasyOcrEngine
 
         return EasyOcrEngine()
+    if name == "fast-alpr":
+        from lpr.fast_alpr_engine import FastAlprEngine
+
+        return FastAlprEngine(threads=threads or 2)
     if name == "lpr":
         from lpr import Reader
 
-        kwargs = {"ocr": ocr}
-        if backend:
-            kwargs["backend"] = backend
-        if threads:
-            kwargs["threads"] = threads
-        return Reader(**kwargs)
+        return Reader(ocr=ocr, backend=backend or "onnx", threads=threads or 2, detector_weights=detector_weights,
+                      ocr_weights=ocr_weights)
     raise ValueError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}")
 
 

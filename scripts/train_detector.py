@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--project", type=Path, default=Path("runs/detector"))
     ap.add_argument("--name", default="plate-pose")
     ap.add_argument("--ship", action="store_true", help="only copy best.pt to lpr/weights and export ONNX")
+    ap.add_argument("--ship-to", type=Path, default=DETECTOR_PT.parent,
+                    help="folder that receives detector.pt and detector.onnx (default: the package's weights)")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from these weights (our own earlier stage) instead of the from-scratch yaml")
     ap.add_argument("--lr0", type=float, default=0.002)
@@ -76,12 +78,13 @@ def main() -> None:
             )
     best = run / "weights" / "best.pt"
     src = best if best.exists() else last
-    DETECTOR_PT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, DETECTOR_PT)
-    model = YOLO(str(DETECTOR_PT))
+    pt, onnx_path = args.ship_to / DETECTOR_PT.name, args.ship_to / DETECTOR_ONNX.name
+    pt.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, pt)
+    model = YOLO(str(pt))
     onnx = model.export(format="onnx", imgsz=args.imgsz, dynamic=True, simplify=False, opset=17)  # any aspect
-    shutil.move(onnx, DETECTOR_ONNX)
-    print(f"shipped {DETECTOR_PT} ({DETECTOR_PT.stat().st_size/1e6:.1f} MB) and {DETECTOR_ONNX}")
+    shutil.move(onnx, onnx_path)
+    print(f"shipped {pt} ({pt.stat().st_size/1e6:.1f} MB) and {onnx_path}")
 
 
 def combined_data(yamls: list[Path], run: Path) -> Path:

@@ -45,16 +45,49 @@ def load_set(root: Path) -> tuple[np.ndarray, list[str]]:
 
 
 def load_real_crops(root: Path) -> tuple[list[np.ndarray], list[str]]:
+    """The held-out half's crops of a real folder, for the per-epoch report only."""
+    from lpr.evaluate import dev_halves, load_labels
+
+    rows = load_labels(root)
+    halves = dev_halves(rows)
     crops, texts = [], []
-    with open(root / "labels.csv", newline="") as f:
-        for r in csv.DictReader(f):
-            if r.get("kind") == "crop" and r.get("plate"):
-                try:
-                    crops.append(crop_as_plate(load_image(root / "images" / r["image"])))
-                    texts.append(r["plate"])
-                except ImageLoadError as e:
-                    print(f"skip: {e}")
+    for r in rows:
+        if r.kind == "crop" and halves[r.image] == "held-out":
+            try:
+                crops.append(crop_as_plate(load_image(root / "images" / r.image)))
+                texts.append(r.plate)
+            except ImageLoadError as e:
+                print(f"skip: {e}")
     return crops, texts
+
+
+def real_train_crops(root: Path, copies: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """The fixed training half of a real folder's crops (`lpr.evaluate.dev_halves`), `copies` each.
+
+    Every copy but the first goes through a random gate condition (dusk, IR, blur, codec, rain) before
+    the reader's own `crop_as_plate`, so 18 real crops teach the real-camera look under every condition
+    without being memorised as they are.
+    """
+    from plategen.conditions import random_condition
+
+    from lpr.evaluate import dev_halves, load_labels
+
+    rows = load_labels(root)
+    halves = dev_halves(rows)
+    rng = np.random.default_rng(seed)
+    w, h = RECT_SIZE
+    out, texts = [], []
+    for r in rows:
+        if r.kind != "crop" or halves[r.image] != "train":
+            continue
+        img = load_image(root / "images" / r.image)
+        for k in range(copies):
+            src = img if k == 0 or rng.random() < 0.3 else random_condition(img, rng)
+            g = cv2.cvtColor(crop_as_plate(src), cv2.COLOR_BGR2GRAY)
+            out.append(cv2.resize(g, (w, h)) if g.shape != (h, w) else g)
+            texts.append(r.plate)
+    print(f"real training half: {len(texts) // max(1, copies)} crops x {copies} copies", flush=True)
+    return np.stack(out) if out else np.empty((0, h, w), np.uint8), texts
 
 
 def augment(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -127,6 +160,11 @@ def main() -> None:
                     help="loader processes that augment crops (0: augment in the training loop, as on a 2-core box)")
     ap.add_argument("--separators", action="store_true", help="also learn the gaps between digit groups")
     ap.add_argument("--ship", type=Path, default=OCR_PT, help="where each epoch's weights are written")
+    ap.add_argument("--real-train", type=Path, default=None,
+                    help="real-plates folder: add the crops of its fixed training half (never the held-out half)")
+    ap.add_argument("--real-copies", type=int, default=40, help="augmented copies of each real training crop")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from these shipped weights (fine-tune; same width and alphabet) instead of scratch")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after checkpointing) past this budget")
     args = ap.parse_args()
 
@@ -138,6 +176,9 @@ def main() -> None:
     x, texts = load_set(args.data)
     vx, vtexts = load_set(args.val)
     real = load_real_crops(args.real) if args.real else ([], [])
+    if args.real_train:
+        rx, rtexts = real_train_crops(args.real_train, args.real_copies, args.seed)
+        x, texts = np.concatenate([x, rx]), texts + rtexts
     print(f"train {len(texts)}  val {len(vtexts)}  real crops {len(real[1])}", flush=True)
 
     alphabet = ALPHABET + (SEPARATOR if args.separators else "")
@@ -149,6 +190,13 @@ def main() -> None:
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     args.out.mkdir(parents=True, exist_ok=True)
     last, start_epoch = args.out / "last.pt", 0
+    if args.init and not last.exists():
+        init = torch.load(args.init, map_location=device, weights_only=False)
+        if init["arch"] != arch or init["alphabet"] != alphabet:
+            raise SystemExit(f"--init {args.init}: arch {init['arch']} / alphabet {init['alphabet']!r} differ from "
+                             f"this run's {arch} / {alphabet!r}")
+        model.load_state_dict(init["model"])
+        print(f"fine-tuning from {args.init}", flush=True)
     if last.exists():
         ck = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])

@@ -124,8 +124,8 @@ def test_eval_all_runs_every_engine_on_the_same_images(dataset, tmp_path, monkey
     result = CliRunner().invoke(cli.app, ["eval", str(dataset), "--engine", "all", "--limit", "2", "--json", str(out_json)])
     assert result.exit_code == 0, result.output
     data = json.loads(out_json.read_text())
-    assert list(data) == ["lpr", "easyocr"] and all(d["n"] == 2 for d in data.values())
-    assert engines["lpr"].calls == engines["easyocr"].calls == 2 + 2  # 2 warm-up calls + 2 images each
+    assert list(data) == ["lpr", "easyocr", "fast-alpr"] and all(d["n"] == 2 for d in data.values())
+    assert engines["lpr"].calls == engines["easyocr"].calls == engines["fast-alpr"].calls == 2 + 2  # 2 warm-up calls + 2 images each
 
 
 def test_eval_reports_an_engine_that_cannot_start(dataset, monkeypatch):

@@ -110,6 +110,68 @@ def evalset(out: Path = typer.Option(...), n: int = 200, seed: int = 999, car_sc
     typer.echo(f"wrote {n} evaluation scenes to {out}")
 
 
+def _condition_job(row: dict[str, str], src: Path, out: Path, condition: str, seed: int) -> dict[str, str]:
+    import zlib
+
+    from plategen.conditions import apply
+
+    cv2.setNumThreads(1)
+    img = cv2.imread(str(src / "images" / row["image"]), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{src / 'images' / row['image']}: cannot decode image")
+    # one stream per (image, condition): any worker count, any order, same output
+    rng = np.random.default_rng([seed, zlib.crc32(row["image"].encode()), zlib.crc32(condition.encode())])
+    new = apply(img, condition, rng)
+    sx, sy = new.shape[1] / img.shape[1], new.shape[0] / img.shape[0]
+    row = dict(row)
+    for k in ("x1", "x2", "x3", "x4"):
+        if row.get(k):
+            row[k] = f"{float(row[k]) * sx:.1f}"
+    for k in ("y1", "y2", "y3", "y4"):
+        if row.get(k):
+            row[k] = f"{float(row[k]) * sy:.1f}"
+    name = Path(row["image"]).with_suffix(".png" if condition != "small" else ".jpg").name
+    if condition != "small":  # keep the condition's own compression, do not add another
+        cv2.imwrite(str(out / "images" / name), new)
+    else:
+        cv2.imwrite(str(out / "images" / name), new, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    row["image"] = name
+    return row
+
+
+@app.command()
+def conditions(src: Path = typer.Argument(..., help="labelled folder: images/ and labels.csv"),
+               out: Path = typer.Option(..., help="one sub-folder per condition is written here"),
+               only: list[str] = typer.Option([], help="conditions to make (default: all)"), seed: int = 7,
+               workers: int = typer.Option(os.cpu_count() or 2)):
+    """Gate-condition variants of a labelled folder (dusk, IR, motion, compression, small, rain, daylight).
+
+    Each variant keeps the labels (corners scaled with the image) so `scripts/evaluate.py OUT/<condition>`
+    measures the reader on it directly.
+    """
+    from plategen.conditions import Condition
+
+    chosen = [Condition(c) for c in only] if only else list(Condition)
+    with open(src / "labels.csv", newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = [r for r in reader if r.get("image")]
+    for c in chosen:
+        dst = out / c.value
+        (dst / "images").mkdir(parents=True, exist_ok=True)
+        job = partial(_condition_job, src=src, out=dst, condition=c.value, seed=seed)
+        if workers <= 1:
+            new_rows = [job(r) for r in tqdm(rows, desc=c.value)]
+        else:
+            with Pool(workers) as pool:
+                new_rows = list(tqdm(pool.imap(job, rows, chunksize=4), total=len(rows), desc=c.value))
+        with open(dst / "labels.csv", "w", newline="", encoding="utf-8") as f:
+            wr = csv.DictWriter(f, fieldnames=fields)
+            wr.writeheader()
+            wr.writerows(new_rows)
+        typer.echo(f"wrote {len(new_rows)} images to {dst}")
+
+
 @app.command()
 def sheet(out: Path = typer.Option(Path("contact_sheet.png")), n: int = 24, seed: int = 0,
           car_scenes: Path | None = None, cols: int = 6, tile: int = 320):

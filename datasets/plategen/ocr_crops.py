@@ -11,9 +11,8 @@ import cv2
 import numpy as np
 
 from lpr.rectify import crop_as_plate, warp_plate
-from plategen import effects
 from plategen.render import PLATE_MM, random_plate_text
-from plategen.scenes import _background, _car, place_plate
+from plategen.scenes import _background, _car, camera_or_condition, place_plate
 
 
 def plate_patch(rng: np.random.Generator, text: str, plate_w: float):
@@ -27,7 +26,8 @@ def plate_patch(rng: np.random.Generator, text: str, plate_w: float):
     yaw, pitch, roll = rng.normal(0, 15), rng.normal(0, 8), rng.normal(0, 3)
     placed = place_plate(img, rng, plate_w, (cx, cy), yaw, pitch, roll, text=text)
     # real crops are blurred but readable: scale blur to the plate, not to a full frame
-    img = effects.camera(img, rng, [placed.corners], strength=0.6, blur_scale=float(np.clip(plate_w / 200, 0.25, 1.0)))
+    img = camera_or_condition(img, rng, [placed.corners], strength=0.6,
+                              blur_scale=float(np.clip(plate_w / 200, 0.25, 1.0)))
     return img, placed.corners
 
 

@@ -1,0 +1,76 @@
+"""Gate conditions: each keeps a frame usable as a labelled sample and changes it the way its name says."""
+from __future__ import annotations
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from plategen import cli as plategen_cli
+from plategen.conditions import Condition, apply, random_condition
+from plategen.render import render_plate
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    img = np.full((360, 640, 3), (90, 110, 120), np.uint8)
+    plate = render_plate(np.random.default_rng(0), "1234567", px_per_mm=0.5).image
+    y, x = 200, 250
+    img[y : y + plate.shape[0], x : x + plate.shape[1]] = plate
+    return img
+
+
+@pytest.mark.parametrize("condition", list(Condition))
+def test_every_condition_returns_an_8_bit_colour_image_and_is_deterministic(frame, condition):
+    a = apply(frame, condition, np.random.default_rng(5))
+    b = apply(frame, condition, np.random.default_rng(5))
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a[: frame.shape[0], : frame.shape[1]], frame)
+
+
+def test_ir_is_greyscale_and_dusk_is_darker_than_day(frame):
+    ir = apply(frame, Condition.IR, np.random.default_rng(1)).astype(int)
+    assert np.abs(ir[:, :, 0] - ir[:, :, 1]).max() <= 1 and np.abs(ir[:, :, 1] - ir[:, :, 2]).max() <= 1
+    darker = [apply(frame, Condition.DUSK, np.random.default_rng(s)).mean() < frame.mean() for s in range(8)]
+    assert sum(darker) >= 6  # headlights may brighten a frame now and then, but dusk is dark
+
+
+def test_ir_keeps_the_yellow_plate_brighter_than_its_digits(frame):
+    """Retro-reflective plates glow under IR: the plate must stay readable, not turn into one grey."""
+    ir = cv2.cvtColor(apply(frame, Condition.IR, np.random.default_rng(2)), cv2.COLOR_BGR2GRAY)
+    plate = ir[200:200 + 55, 250:250 + 260]
+    assert np.percentile(plate, 90) - np.percentile(plate, 10) > 40
+
+
+def test_small_shrinks_the_frame_and_motion_keeps_its_size(frame):
+    s = apply(frame, Condition.SMALL, np.random.default_rng(3))
+    assert s.shape[0] < frame.shape[0] * 0.6 and s.shape[1] < frame.shape[1] * 0.6
+    assert apply(frame, Condition.MOTION, np.random.default_rng(3)).shape == frame.shape
+
+
+def test_random_condition_covers_several_conditions(frame):
+    outs = {random_condition(frame, np.random.default_rng(s)).tobytes()[:4096] for s in range(6)}
+    assert len(outs) == 6
+
+
+def test_conditions_command_writes_one_labelled_folder_per_condition_with_scaled_corners(frame, tmp_path):
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    cv2.imwrite(str(src / "images" / "a.jpg"), frame)
+    (src / "labels.csv").write_text("image,plate,kind,x1,y1,x2,y2,x3,y3,x4,y4\n"
+                                    "a.jpg,1234567,scene,250,200,510,200,510,255,250,255\n")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(plategen_cli.app, ["conditions", str(src), "--out", str(out), "--only", "ir",
+                                              "--only", "small", "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["ir", "small"]
+    for cond in ("ir", "small"):
+        rows = list(csv.DictReader(open(out / cond / "labels.csv")))
+        assert rows[0]["plate"] == "1234567"
+        img = cv2.imread(str(out / cond / "images" / rows[0]["image"]))
+        assert img is not None
+        scale = img.shape[1] / frame.shape[1]
+        assert float(rows[0]["x2"]) == pytest.approx(510 * scale, abs=0.1)
