@@ -88,7 +88,7 @@ def _evalset_job(i: int, seed: int, out: Path, car_scenes: str | None) -> list[s
     cv2.setNumThreads(1)
     rng = _rng(seed, i)
     while True:  # one plate per image: the evaluation format has one label per image
-        img, plates = make_scene(rng, size=(1280, 720), car_scenes=car_scenes, p_empty=0.0)
+        img, plates = make_scene(rng, size=(1280, 720), car_scenes=car_scenes, p_empty=0.0, p_gate=0.0)
         if len(plates) == 1 and (plates[0].corners >= 0).all() and (plates[0].corners < [1280, 720]).all():
             break
     name = f"{i:06d}.jpg"
@@ -170,6 +170,18 @@ def conditions(src: Path = typer.Argument(..., help="labelled folder: images/ an
             wr.writeheader()
             wr.writerows(new_rows)
         typer.echo(f"wrote {len(new_rows)} images to {dst}")
+
+
+@app.command()
+def clips(src: Path = typer.Argument(..., help="labelled folder: images/ and labels.csv (e.g. a condition variant)"),
+          out: Path = typer.Option(..., help="writes clip.mp4 and truth.csv here"), seed: int = 3,
+          fps: float = 10.0, pass_frames: int = 10, gap_frames: int = 6, limit: int | None = None):
+    """A test clip for `gate run`: each labelled photo drives through the frame once, empty lane between."""
+    from plategen.clips import ClipSpec, render_clip
+
+    path = render_clip(src, out, seed=seed, spec=ClipSpec(fps=fps, pass_frames=pass_frames, gap_frames=gap_frames),
+                       limit=limit)
+    typer.echo(f"wrote {path} and {out / 'truth.csv'}")
 
 
 @app.command()

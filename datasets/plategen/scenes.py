@@ -261,8 +261,12 @@ def _occlude(img: np.ndarray, rng: np.random.Generator, plate: PlacedPlate) -> N
 
 # ----------------------------------------------------------------------------- the scene
 def make_scene(rng: np.random.Generator, size: tuple[int, int] | None = None, car_scenes: str | None = None,
-               p_empty: float = 0.1, p_car: float = 0.6):
-    """One training frame and its plates. size=(w, h); real car photos are used when a folder is given."""
+               p_empty: float = 0.1, p_car: float = 0.6, p_gate: float = P_GATE):
+    """One training frame and its plates. size=(w, h); real car photos are used when a folder is given.
+
+    `p_gate` is the share of frames through a gate condition; the held-out set uses 0 (daytime camera only)
+    and gets its condition variants from `plategen conditions`, as any labelled folder does.
+    """
     w, h = size or SIZES[int(rng.integers(len(SIZES)))]
     if rng.random() < p_empty:
         img = _background(rng, w, h)
@@ -286,11 +290,12 @@ def make_scene(rng: np.random.Generator, size: tuple[int, int] | None = None, ca
         img, plates = procedural_scene(rng, w, h, n)
     if plates and rng.random() < 0.1:
         _occlude(img, rng, plates[int(rng.integers(len(plates)))])
-    return camera_or_condition(img, rng, [p.corners for p in plates]), plates
+    return camera_or_condition(img, rng, [p.corners for p in plates], p_gate=p_gate), plates
 
 
-def camera_or_condition(img: np.ndarray, rng: np.random.Generator, plates: list[np.ndarray], **camera_kw) -> np.ndarray:
-    """The daytime camera chain, or (P_GATE of the time) one gate condition at a random severity."""
-    if rng.random() < P_GATE:
+def camera_or_condition(img: np.ndarray, rng: np.random.Generator, plates: list[np.ndarray], p_gate: float = P_GATE,
+                        **camera_kw) -> np.ndarray:
+    """The daytime camera chain, or (`p_gate` of the time) one gate condition at a random severity."""
+    if p_gate and rng.random() < p_gate:
         return conditions.random_condition(img, rng)
     return effects.camera(img, rng, plates, **camera_kw)

@@ -74,3 +74,23 @@ def test_conditions_command_writes_one_labelled_folder_per_condition_with_scaled
         assert img is not None
         scale = img.shape[1] / frame.shape[1]
         assert float(rows[0]["x2"]) == pytest.approx(510 * scale, abs=0.1)
+
+
+def test_clips_command_writes_one_pass_per_car_with_gaps_and_a_truth_file(frame, tmp_path):
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    for name, level in (("a.jpg", 0), ("b.jpg", 40)):
+        cv2.imwrite(str(src / "images" / name), np.clip(frame.astype(int) + level, 0, 255).astype(np.uint8))
+    (src / "labels.csv").write_text("image,plate\na.jpg,1234567\nb.jpg,12345678\n")
+    out = tmp_path / "clip"
+    r = CliRunner().invoke(plategen_cli.app, ["clips", str(src), "--out", str(out), "--pass-frames", "5",
+                                              "--gap-frames", "3"])
+    assert r.exit_code == 0, r.output
+    truth = list(csv.DictReader(open(out / "truth.csv")))
+    assert [(t["plate"], int(t["first_frame"]), int(t["last_frame"])) for t in truth] == [
+        ("1234567", 3, 7), ("12345678", 11, 15)]
+    cap = cv2.VideoCapture(str(out / "clip.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 3 + 5 + 3 + 5 + 3
