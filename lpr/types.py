@@ -20,12 +20,24 @@ class Detection:
         return float(self.box[2] - self.box[0])
 
 
+@dataclass(frozen=True, eq=False)
+class CtcPosterior:
+    """The OCR's per-column class probabilities for one crop, kept so a pass can be decoded as a whole."""
+
+    probs: np.ndarray  # (T, C) softmax; class 0 is the CTC blank, class k+1 is alphabet[k]
+    alphabet: str
+
+
 @dataclass(frozen=True)
 class OcrResult:
     """What the OCR stage makes of one rectified plate."""
 
     text: str  # digits only
     char_conf: tuple[float, ...]  # one per character of text
+    posterior: CtcPosterior | None = None
+
+    def with_posterior(self, posterior: CtcPosterior) -> OcrResult:
+        return OcrResult(self.text, self.char_conf, posterior)
 
     @property
     def confidence(self) -> float:
@@ -45,6 +57,8 @@ class PlateRead:
     valid: bool  # True when text fits an Israeli layout (7 or 8 digits)
     crop: np.ndarray | None = None  # rectified plate (BGR)
     timings_ms: dict[str, float] = field(default_factory=dict)  # detect, rectify, ocr
+    posterior: CtcPosterior | None = None  # the OCR's column probabilities, for decoding a whole pass
+    quality: float = 1.0  # 0-1, how much this frame should weigh in a pass: plate size x sharpness
 
     @property
     def formatted(self) -> str:

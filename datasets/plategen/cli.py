@@ -175,7 +175,7 @@ def conditions(src: Path = typer.Argument(..., help="labelled folder: images/ an
 @app.command()
 def clips(src: Path = typer.Argument(..., help="labelled folder: images/ and labels.csv (e.g. a condition variant)"),
           out: Path = typer.Option(..., help="writes clip.mp4 and truth.csv here"), seed: int = 3,
-          fps: float = 10.0, pass_frames: int = 10, gap_frames: int = 6, limit: int | None = None):
+          fps: float = 10.0, pass_frames: int = 10, gap_frames: int = 25, limit: int | None = None):
     """A test clip for `gate run`: each labelled photo drives through the frame once, empty lane between."""
     from plategen.clips import ClipSpec, render_clip
 

@@ -24,7 +24,7 @@ FRAME = (1280, 720)
 class ClipSpec:
     fps: float = 10.0
     pass_frames: int = 10  # one second in front of the camera
-    gap_frames: int = 6  # empty lane between cars: longer than the gate's pass gap
+    gap_frames: int = 25  # empty lane between cars: 2.5 s, longer than gate run's 2 s pass gap
     start_scale: float = 0.55  # the car's size on the first frame of its pass, as a fraction of the last
     fit: float = 0.9  # the photo's size on the last frame, as a fraction of the frame
 
