@@ -16,16 +16,18 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from gate.rules.codes import MatchKind
+
 
 @dataclass(frozen=True)
 class Match:
     visit_id: int
     plate: str
-    kind: str  # "exact" | "one-digit" | "confidence"
+    kind: MatchKind
 
     @property
     def flagged(self) -> bool:
-        return self.kind != "exact"
+        return self.kind is not MatchKind.EXACT
 
 
 def hamming(a: str, b: str) -> int | None:
@@ -62,11 +64,11 @@ def match_plate(
     candidates = list(open_visits)
     for visit_id, other in candidates:
         if other == plate:
-            return Match(visit_id, other, "exact")
+            return Match(visit_id, other, MatchKind.EXACT)
 
     near = [(vid, other) for vid, other in candidates if one_edit_apart(plate, other)]
     if len(near) == 1:
-        return Match(near[0][0], near[0][1], "one-digit")
+        return Match(near[0][0], near[0][1], MatchKind.ONE_DIGIT)
 
     if char_conf is None or len(char_conf) != len(plate):
         return None
@@ -85,4 +87,4 @@ def match_plate(
     scored.sort()
     if len(scored) > 1 and scored[1][0] - scored[0][0] < 1e-9:
         return None  # two equally likely cars: a human decides
-    return Match(scored[0][1], scored[0][2], "confidence")
+    return Match(scored[0][1], scored[0][2], MatchKind.CONFIDENCE)

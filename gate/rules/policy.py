@@ -22,24 +22,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from gate.rules.codes import DuplicateEntry
 from gate.rules.errors import ConfigError
-
-DUPLICATE_POLICIES = ("close-stale", "deny", "keep")
 
 
 @dataclass(frozen=True)
 class Policy:
     capacity: int = 500
     max_stay_hours: float = 72.0
-    duplicate_entry: str = "close-stale"
+    duplicate_entry: DuplicateEntry = DuplicateEntry.CLOSE_STALE
     repeat_window_s: float = 120.0
     min_confidence: float = 0.5
     fuzzy_max_digits: int = 2
     uncertain_char: float = 0.6
 
     def __post_init__(self) -> None:
-        if self.duplicate_entry not in DUPLICATE_POLICIES:
-            raise ConfigError(f"policy: duplicate_entry must be one of {', '.join(DUPLICATE_POLICIES)}")
+        try:  # a config file gives a plain string
+            object.__setattr__(self, "duplicate_entry", DuplicateEntry(self.duplicate_entry))
+        except ValueError:
+            choices = ", ".join(DuplicateEntry)
+            raise ConfigError(f"policy: duplicate_entry must be one of {choices}") from None
         if self.capacity < 0 or self.max_stay_hours <= 0 or self.repeat_window_s < 0:
             raise ConfigError("policy: capacity, max_stay_hours and repeat_window_s must be positive")
 
@@ -52,4 +54,4 @@ class Policy:
         return cls(**dict(data))
 
     def describe(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "duplicate_entry": self.duplicate_entry.value}

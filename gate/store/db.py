@@ -35,9 +35,6 @@ def resolve_url(url: str | None = None) -> str:
     return chosen
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
 
 def make_engine(url: str | None = None, *, sqlite_synchronous: str = "NORMAL", **kwargs: Any) -> Engine:
     """Engine for the ledger; SQLite gets WAL, busy timeout and BEGIN IMMEDIATE."""

@@ -1,11 +1,18 @@
-"""Read-only views of ledger rows handed to callers (CLI, camera process)."""
+"""The typed values the ledger hands out (CLI, camera process): one shape per thing.
+
+A visit is a ``VisitRecord`` everywhere above the tables, inside the ledger's
+transactions too; ``from_row`` is the one place a database row becomes one.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from gate.rules.clock import iso
+from gate.rules.codes import CloseReason, ReviewKind, VisitState
 from gate.rules.money import json_amount
 
 
@@ -17,30 +24,34 @@ class VisitRecord:
     plate: str
     entry_at: datetime
     exit_at: datetime | None
-    state: str
+    state: VisitState
     fee_agorot: int | None
     paid_agorot: int
     last_paid_at: datetime | None
     waived: bool
     flagged: bool
     flag_reason: str | None
-    close_reason: str | None
+    close_reason: CloseReason | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is VisitState.OPEN
 
     @classmethod
-    def from_row(cls, row: Any) -> "VisitRecord":
+    def from_row(cls, row: Row[Any]) -> "VisitRecord":
         return cls(
             id=row.id,
             plate=row.plate,
             entry_at=row.entry_at,
             exit_at=row.exit_at,
-            state=row.state,
+            state=VisitState(row.state),
             fee_agorot=row.fee_agorot,
             paid_agorot=row.paid_agorot,
             last_paid_at=row.last_paid_at,
             waived=bool(row.waived),
             flagged=bool(row.flagged),
             flag_reason=row.flag_reason,
-            close_reason=row.close_reason,
+            close_reason=None if row.close_reason is None else CloseReason(row.close_reason),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,13 +60,13 @@ class VisitRecord:
             "plate": self.plate,
             "entry_at": iso(self.entry_at),
             "exit_at": iso(self.exit_at),
-            "state": self.state,
+            "state": self.state.value,
             "fee": json_amount(self.fee_agorot),
             "paid": json_amount(self.paid_agorot),
             "waived": self.waived,
             "flagged": self.flagged,
             "flag_reason": self.flag_reason,
-            "close_reason": self.close_reason,
+            "close_reason": None if self.close_reason is None else self.close_reason.value,
         }
 
 
@@ -93,7 +104,7 @@ class ReviewEntry:
     """An item of the review queue. Overstays are computed (item_id None)."""
 
     item_id: int | None
-    kind: str
+    kind: ReviewKind
     plate: str
     visit_id: int | None
     decision_id: int | None
@@ -104,14 +115,14 @@ class ReviewEntry:
     resolution: str | None = None
 
     @classmethod
-    def from_row(cls, r: Any) -> "ReviewEntry":
-        return cls(r.id, r.kind, r.plate, r.visit_id, r.decision_id, r.reason, r.created_at, r.resolved_at,
+    def from_row(cls, r: Row[Any]) -> "ReviewEntry":
+        return cls(r.id, ReviewKind(r.kind), r.plate, r.visit_id, r.decision_id, r.reason, r.created_at, r.resolved_at,
                    r.resolved_by, r.resolution)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.item_id,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "plate": self.plate,
             "visit_id": self.visit_id,
             "decision_id": self.decision_id,

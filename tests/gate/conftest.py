@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from sqlalchemy import text
 
+from gate.rules.policy import Policy
 from gate.store.ledger import Ledger
 
 PG_ENV = "PLATEGATE_TEST_PG_URL"
@@ -53,11 +54,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 @pytest.fixture
 def make_ledger(db_url: str) -> Iterator[Callable[..., Ledger]]:
-    """Open ledgers on the test database with policy overrides (capacity=2, ...)."""
+    """Open ledgers on the test database with a policy that differs from the default (capacity=2, ...)."""
     opened: list[Ledger] = []
 
-    def factory(**policy: object) -> Ledger:
-        ledger = Ledger.open(db_url, config=None, **policy)
+    def factory(**policy: Any) -> Ledger:
+        ledger = Ledger.open(db_url, policy=Policy(**policy))
         opened.append(ledger)
         return ledger
 

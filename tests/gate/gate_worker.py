@@ -11,6 +11,7 @@ import os
 import sys
 from datetime import datetime, timedelta, timezone
 
+from gate.rules.policy import Policy
 from gate.store.ledger import Ledger
 
 T0 = datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -38,8 +39,8 @@ def concurrent(ledger: Ledger, lane: str, plates: list[str]) -> None:
 
 def main() -> None:
     url, mode, *rest = sys.argv[1:]
-    policy = {"capacity": int(os.environ["WORKER_CAPACITY"])} if "WORKER_CAPACITY" in os.environ else {}
-    ledger = Ledger.open(url, **policy)
+    policy = Policy(capacity=int(os.environ["WORKER_CAPACITY"])) if "WORKER_CAPACITY" in os.environ else None
+    ledger = Ledger.open(url, policy=policy)
     try:
         if mode == "burst":
             burst(ledger, int(rest[0]))

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from gate.rules.codes import DuplicateEntry
 from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict
-from gate.store.models import Visit
+from gate.store.models import visits
 from lpr.plate_format import PlateFormatError
 
 from gate_support import at
@@ -76,7 +77,7 @@ def test_second_entry_closes_the_stale_visit_as_flagged_and_opens_a_new_one(ledg
 
 
 def test_duplicate_entry_policy_deny_keeps_the_first_visit(make_ledger):
-    ledger = make_ledger(duplicate_entry="deny")
+    ledger = make_ledger(duplicate_entry=DuplicateEntry.DENY)
     first = ledger.decide("entry", CAR, at(0))
     second = ledger.decide("entry", CAR, at(300))
     assert (second.action, second.reason, second.visit_id) == ("deny", "already-inside", first.visit_id)
@@ -94,7 +95,7 @@ def test_reading_the_same_car_twice_at_the_barrier_is_one_visit(ledger):
 def test_the_database_itself_forbids_two_open_visits_for_one_plate(ledger):
     ledger.decide("entry", CAR, at(0))
     with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
-        conn.execute(insert(Visit).values(plate="1234567", entry_at=at(5), state="open", paid_agorot=0))
+        conn.execute(insert(visits).values(plate="1234567", entry_at=at(5), state="open", paid_agorot=0))
 
 
 def test_a_low_confidence_read_still_lets_the_car_in_but_is_flagged_for_review(ledger):
@@ -107,10 +108,10 @@ def test_every_accepted_read_is_stored_with_its_evidence(ledger):
     ledger.decide("entry", CAR, at(0), confidence=0.93, char_conf=[0.9] * 7, evidence_path="/ev/1.jpg")
     from sqlalchemy import select
 
-    from gate.store.models import Read
+    from gate.store.models import reads
 
     with ledger.engine.connect() as conn:
-        [row] = conn.execute(select(Read.__table__)).all()
+        [row] = conn.execute(select(reads)).all()
     assert (row.lane, row.plate, row.confidence, row.char_conf, row.evidence_path) == (
         "entry",
         "1234567",

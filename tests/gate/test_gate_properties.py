@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from gate.rules.errors import GateError
-from gate.store.models import Base, Payment
+from gate.store.models import metadata, payments
 from gate.rules.tariff import Tariff, fee_agorot
 
 from gate_support import at
@@ -30,13 +30,13 @@ op = st.one_of(
 
 def _reset(ledger) -> None:
     with ledger.engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             conn.execute(delete(table))
 
 
 def _payments(ledger, visit_id):
     with ledger.engine.connect() as conn:
-        return conn.execute(select(Payment.__table__).where(Payment.__table__.c.visit_id == visit_id)).all()
+        return conn.execute(select(payments).where(payments.c.visit_id == visit_id)).all()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from gate.store.ledger import Ledger
-from gate.store.models import GateDecision, Payment, Visit
+from gate.store.models import decisions as D
+from gate.store.models import payments as P
+from gate.store.models import visits as V
 
 from gate_support import PYTHON, WORKER, at
-
-V, D, P = Visit.__table__, GateDecision.__table__, Payment.__table__
 
 
 def _spawn(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -6,7 +6,7 @@ from alembic.runtime.migration import MigrationContext
 
 from gate.store import db, schema
 from gate.store.ledger import Ledger
-from gate.store.models import Base
+from gate.store.models import metadata
 
 
 def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):
@@ -14,7 +14,7 @@ def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):
     try:
         assert schema.current_revision(ledger.engine) == schema.head_revision()
         with ledger.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         ledger.close()
 

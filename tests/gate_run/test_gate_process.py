@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gate.lane.process import GateProcess, SourceSpec, make_source
 from gate.lane.evidence import EvidenceStore
-from gate.store.models import Read
+from gate.store.models import reads
 from gate.lane.relay import RetryingRelay, SimulatedRelay
 from gate.lane.voting import PassTracker
 
@@ -108,7 +108,7 @@ def test_evidence_is_saved_and_its_path_recorded(ledger, tmp_path: Path):
     saved = list((tmp_path / "evidence" / "entry").glob("*_1234567.jpg"))
     assert len(saved) == 1
     with ledger.engine.connect() as conn:
-        assert conn.execute(select(Read.__table__.c.evidence_path)).scalars().all() == [str(saved[0])]
+        assert conn.execute(select(reads.c.evidence_path)).scalars().all() == [str(saved[0])]
 
 
 def test_stop_finishes_the_frame_in_hand_and_exits(ledger):

@@ -1,0 +1,200 @@
+"""The ledger's statements: SQLAlchemy Core on the gate.store.models tables, built once.
+
+Each function runs one statement in the caller's transaction (a Connection
+from ``Engine.begin()``). Statements are module constants so that a decision,
+5-7 statements in its own committed transaction, skips building them and
+computing their cache keys each time.
+
+Locking, the same on every path:
+- SQLite: every write transaction starts with BEGIN IMMEDIATE (gate.store.db),
+  so writers are serialized and read what they update; FOR UPDATE compiles to
+  nothing there;
+- PostgreSQL: a visit about to change is read FOR UPDATE, and entries take a
+  transaction-scoped advisory lock (``take_entry_lock``) so capacity and
+  duplicate checks see every entry;
+- both: an open visit changes only through ``UPDATE ... WHERE state = 'open'``
+  and a row count other than 1 raises LostRace (the caller retries).
+
+``state = 'open'`` is written as a literal, not a parameter, so that the
+planner can use the partial unique index ``uq_visits_open_plate``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, literal_column, select, update
+
+from gate.rules.codes import CloseReason, ListKind, VisitState
+from gate.store.models import (
+    UTCDateTime,
+    decisions,
+    overrides,
+    payments,
+    plate_lists,
+    reads,
+    review_items,
+    visits,
+)
+from gate.store.records import VisitRecord
+
+ENTRY_LOCK_KEY = 7305000002  # PostgreSQL advisory lock taken by every entry (7305000001: migrations)
+
+
+class LostRace(Exception):
+    """A concurrent process changed the visit between our read and our update."""
+
+
+_IS_OPEN = visits.c.state == literal_column(f"'{VisitState.OPEN.value}'")
+_OPEN_VISIT_OF_PLATE = select(visits).where(visits.c.plate == bindparam("plate"), _IS_OPEN).with_for_update()
+_VISIT_BY_ID = select(visits).where(visits.c.id == bindparam("visit_id")).with_for_update()
+_OPEN_PLATES = select(visits.c.id, visits.c.plate).where(_IS_OPEN)
+_COUNT_OPEN = select(func.count()).select_from(visits).where(_IS_OPEN)
+_RECENT_EXIT = (
+    select(visits.c.id)
+    .where(
+        visits.c.plate == bindparam("plate"),
+        visits.c.state == VisitState.CLOSED.value,
+        visits.c.exit_at >= bindparam("since"),
+        visits.c.exit_at <= bindparam("until"),
+    )
+    .order_by(visits.c.exit_at.desc())
+    .limit(1)
+)
+# the SET clause is made of the keys given besides "visit_key"
+_UPDATE_OPEN_VISIT = update(visits).where(visits.c.id == bindparam("visit_key"), _IS_OPEN)
+_ADD_PAYMENT = (
+    update(visits)
+    .where(visits.c.id == bindparam("visit_key"), _IS_OPEN)
+    .values(
+        paid_agorot=visits.c.paid_agorot + bindparam("amount"),
+        last_paid_at=bindparam("paid_at", type_=UTCDateTime()),
+    )
+)
+_PAYMENT_BY_ID = select(payments).where(payments.c.payment_id == bindparam("payment_id"))
+_PAID_OF_VISIT = select(visits.c.paid_agorot).where(visits.c.id == bindparam("visit_id"))
+_LISTS_OF_PLATE = select(plate_lists.c.kind).where(plate_lists.c.plate == bindparam("plate"))
+_DELETE_LIST_ENTRY = delete(plate_lists).where(
+    plate_lists.c.plate == bindparam("plate"), plate_lists.c.kind == bindparam("kind")
+)
+_RESOLVE_REVIEW = (
+    update(review_items)
+    .where(review_items.c.id == bindparam("item_id"), review_items.c.resolved_at.is_(None))
+    .values(resolved_at=bindparam("at", type_=UTCDateTime()))
+)
+_ENTRY_LOCK = select(func.pg_advisory_xact_lock(ENTRY_LOCK_KEY))
+_INSERT = {table: insert(table) for table in (visits, reads, payments, decisions, overrides, plate_lists, review_items)}
+
+
+def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> int:
+    """INSERT one row; return its id."""
+    key = conn.execute(_INSERT[table], values).inserted_primary_key
+    assert key is not None  # every table but plate_lists has an integer id
+    return int(key[0])
+
+
+def take_entry_lock(conn: Connection) -> None:
+    """PostgreSQL: serialize entries (capacity, duplicates); SQLite's BEGIN IMMEDIATE already does."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_ENTRY_LOCK)
+
+
+def open_visit(conn: Connection, plate: str) -> VisitRecord | None:
+    """The plate's open visit, locked for update."""
+    row = conn.execute(_OPEN_VISIT_OF_PLATE, {"plate": plate}).first()
+    return None if row is None else VisitRecord.from_row(row)
+
+
+def visit_by_id(conn: Connection, visit_id: int) -> VisitRecord | None:
+    """Any visit by id, locked for update."""
+    row = conn.execute(_VISIT_BY_ID, {"visit_id": visit_id}).first()
+    return None if row is None else VisitRecord.from_row(row)
+
+
+def open_plates(conn: Connection) -> list[tuple[int, str]]:
+    """(visit id, plate) of every open visit: the candidates of a fuzzy match."""
+    return [(r.id, r.plate) for r in conn.execute(_OPEN_PLATES)]
+
+
+def count_open(conn: Connection) -> int:
+    return int(conn.execute(_COUNT_OPEN).scalar_one())
+
+
+def recent_exit(conn: Connection, plate: str, since: datetime, until: datetime) -> int | None:
+    """The id of the plate's visit closed in [since, until], latest first."""
+    found = conn.execute(_RECENT_EXIT, {"plate": plate, "since": since, "until": until}).scalar()
+    return None if found is None else int(found)
+
+
+def insert_visit(conn: Connection, plate: str, entry_at: datetime, flag_reason: str | None = None) -> int:
+    """Open a visit; the unique partial index refuses a second open visit of the plate."""
+    values = {
+        "plate": plate,
+        "entry_at": entry_at,
+        "state": VisitState.OPEN.value,
+        "paid_agorot": 0,
+        "waived": False,
+        "flagged": flag_reason is not None,
+        "flag_reason": flag_reason,
+    }
+    return insert_row(conn, visits, values)
+
+
+def update_open_visit(conn: Connection, visit_id: int, **values: Any) -> None:
+    """Change a visit only while it is open; LostRace when a concurrent writer closed it first."""
+    if conn.execute(_UPDATE_OPEN_VISIT, {"visit_key": visit_id, **values}).rowcount != 1:
+        raise LostRace(f"visit {visit_id} closed concurrently")
+
+
+def close_visit(
+    conn: Connection,
+    visit: VisitRecord,
+    *,
+    exit_at: datetime,
+    fee: int,
+    close_reason: CloseReason,
+    flag_reason: str | None = None,
+) -> None:
+    """Close an open visit exactly once (never before its entry); keeps an earlier flag."""
+    update_open_visit(
+        conn,
+        visit.id,
+        state=VisitState.CLOSED.value,
+        exit_at=max(exit_at, visit.entry_at),
+        fee_agorot=fee,
+        close_reason=close_reason.value,
+        flagged=bool(visit.flagged or flag_reason),
+        flag_reason=flag_reason or visit.flag_reason,
+    )
+
+
+def add_payment(conn: Connection, visit_id: int, amount: int, paid_at: datetime) -> None:
+    if conn.execute(_ADD_PAYMENT, {"visit_key": visit_id, "amount": amount, "paid_at": paid_at}).rowcount != 1:
+        raise LostRace(f"visit {visit_id} closed concurrently")
+
+
+def payment(conn: Connection, payment_id: str) -> Any:
+    """The payments row with this idempotency key, or None."""
+    return conn.execute(_PAYMENT_BY_ID, {"payment_id": payment_id}).first()
+
+
+def paid_of(conn: Connection, visit_id: int) -> int:
+    return int(conn.execute(_PAID_OF_VISIT, {"visit_id": visit_id}).scalar_one())
+
+
+def lists_of(conn: Connection, plate: str) -> set[ListKind]:
+    return {ListKind(kind) for kind in conn.execute(_LISTS_OF_PLATE, {"plate": plate}).scalars()}
+
+
+def add_list_entry(conn: Connection, plate: str, kind: ListKind, note: str | None, at: datetime) -> None:
+    conn.execute(_INSERT[plate_lists], {"plate": plate, "kind": kind.value, "note": note, "added_at": at})
+
+
+def delete_list_entry(conn: Connection, plate: str, kind: ListKind) -> bool:
+    return conn.execute(_DELETE_LIST_ENTRY, {"plate": plate, "kind": kind.value}).rowcount > 0
+
+
+def resolve_review(conn: Connection, item_id: int, operator: str, resolution: str, at: datetime) -> bool:
+    """Mark an unresolved item handled; False when there is none with that id."""
+    params = {"item_id": item_id, "at": at, "resolved_by": operator, "resolution": resolution}
+    return conn.execute(_RESOLVE_REVIEW, params).rowcount == 1
