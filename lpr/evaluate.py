@@ -6,6 +6,7 @@ bars and exit codes live in lpr.cli; pictures in lpr.report.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from lpr.image_io import ImageLoadError, load_image
+from lpr.plate_format import PlateFormatError, normalize_plate
 from lpr.metrics import box_iou, char_accuracy, corner_error_pct, corners_to_box, edit_distance, percentiles
 from lpr.types import PlateRead
 
@@ -82,9 +84,14 @@ def load_labels(folder: str | Path) -> list[LabelRow]:
     plate, an unknown kind or incomplete/non-numeric corners.
     """
     path = Path(folder) / "labels.csv"
-    if not path.is_file():
+    try:
+        text = path.read_bytes().decode("utf-8-sig") if path.is_file() else None
+    except UnicodeDecodeError as e:
+        raise LabelsError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8 CSV") from None
+    if text is None:
         raise LabelsError(f"{path}: no such file (expected a CSV with columns image, plate[, kind, x1..y4])")
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    images_dir = (Path(folder) / "images").resolve()
+    with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         reader.fieldnames = columns
@@ -104,8 +111,13 @@ def load_labels(folder: str | Path) -> list[LabelRow]:
             where = f"{path}: row {n}"
             if not image:
                 raise LabelsError(f"{where}: empty image name")
-            if not plate.isdigit():
-                raise LabelsError(f"{where}: plate {plate!r} is not digits only (write 1234567, no dashes)")
+            inside = (images_dir / image).resolve()
+            if Path(image).is_absolute() or not inside.is_relative_to(images_dir):
+                raise LabelsError(f"{where}: image {image!r} must be a file name inside images/")
+            try:
+                plate = normalize_plate(plate)
+            except PlateFormatError:
+                raise LabelsError(f"{where}: plate {plate!r} is not an Israeli plate (7 or 8 digits)") from None
             kind = rec.get("kind", "") or "scene"
             if kind not in KINDS:
                 raise LabelsError(f"{where}: kind {kind!r} must be one of {', '.join(KINDS)}")
@@ -114,7 +126,9 @@ def load_labels(folder: str | Path) -> list[LabelRow]:
                 try:
                     corners = np.array([float(rec[c]) for c in CORNER_COLUMNS], dtype=np.float64).reshape(4, 2)
                 except ValueError:
-                    raise LabelsError(f"{where}: corners x1..y4 must be 8 numbers (pixels, TL TR BR BL)") from None
+                    corners = None
+                if corners is None or not np.isfinite(corners).all():
+                    raise LabelsError(f"{where}: corners x1..y4 must be 8 finite numbers (pixels, TL TR BR BL)")
             rows.append(LabelRow(image, plate, kind, rec.get("source", ""), corners, n))
     return rows
 

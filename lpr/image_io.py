@@ -7,6 +7,9 @@ import cv2
 import numpy as np
 
 MAX_SIDE = 4096  # larger photos are downscaled on load: plates stay readable and memory stays bounded
+# Refused before any pixel is decoded: a 876 KB PNG of 30000x30000 took 59 s and 5.9 GB to decode. The
+# limit leaves room for the largest phone sensors (108 MP, ~330 MB decoded).
+MAX_PIXELS = 120_000_000
 
 
 class ImageLoadError(ValueError):
@@ -21,11 +24,28 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
     data = np.fromfile(str(p), dtype=np.uint8)
     if data.size == 0:
         raise ImageLoadError(f"{p}: empty file, expected an image")
+    check_dimensions(p)
     # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit so we can scale it properly.
     img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if img is None:
         raise ImageLoadError(f"{p}: cannot decode image (truncated or not an image file)")
     return to_bgr8(img, name=str(p), max_side=max_side)
+
+
+def check_dimensions(path: Path, max_pixels: int = MAX_PIXELS) -> None:
+    """Read only the header (Pillow opens lazily) and refuse an image too large to decode safely."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Image.DecompressionBombError:
+        raise ImageLoadError(f"{path}: over {max_pixels // 1_000_000} megapixels, refused before decoding") from None
+    except Exception:  # not a format Pillow knows: OpenCV decides below, with its own limit
+        return
+    if w * h > max_pixels:
+        raise ImageLoadError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the "
+                             f"{max_pixels // 1_000_000} MP limit; refused before decoding")
 
 
 def to_bgr8(img: np.ndarray, name: str = "image", max_side: int = MAX_SIDE) -> np.ndarray:

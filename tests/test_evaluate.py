@@ -147,17 +147,31 @@ def _script(*args: str) -> subprocess.CompletedProcess:
     [
         (None, "labels.csv: no such file"),
         ("image,text\na.png,1234567\n", "labels.csv: row 1: missing column(s) plate"),
-        ("image,plate\na.png,1234567\nb.png,12-345-67\n", "labels.csv: row 3: plate '12-345-67' is not digits only"),
+        ("image,plate\na.png,1234567\nb.png,12\n", "labels.csv: row 3: plate '12' is not an Israeli plate"),
+        ("image,plate\na.png,12345678901234567890\n", "row 2: plate '12345678901234567890' is not an Israeli plate"),
+        ("image,plate\na.png,12a4567\n", "row 2: plate '12a4567' is not an Israeli plate"),
+        (b"image,plate\n\xe0\xe1.png,1234567\n", "labels.csv: not UTF-8 text"),
+        ("image,plate,x1,y1,x2,y2,x3,y3,x4,y4\na.png,1234567,1,2,3,4,5,nan,7,8\n", "row 2: corners x1..y4 must be 8 finite"),
+        ("image,plate\n/etc/passwd,1234567\n", "row 2: image '/etc/passwd' must be a file name inside images/"),
+        ("image,plate\n../../secret.png,1234567\n", "row 2: image '../../secret.png' must be a file name inside"),
     ],
 )
 def test_script_bad_labels_exit_2_with_one_line(tmp_path, labels, expected):
-    if labels is not None:
+    if isinstance(labels, bytes):
+        (tmp_path / "labels.csv").write_bytes(labels)
+    elif labels is not None:
         (tmp_path / "labels.csv").write_text(labels)
     p = _script(str(tmp_path), "--engine", "easyocr")
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and str(tmp_path) in lines[0]
     assert p.stdout == ""
+
+
+def test_labels_take_plates_in_any_digits_and_dashes_as_the_same_ascii_plate(tmp_path):
+    (tmp_path / "labels.csv").write_text("image,plate\na.png,12-345-67\nb.png,１２３４５６７\nc.png,١٢٣٤٥٦٧٨\n",
+                                         encoding="utf-8")
+    assert [r.plate for r in ev.load_labels(tmp_path)] == ["1234567", "1234567", "12345678"]
 
 
 # --- the EasyOCR peer's candidate choice (pure, no model needed) -------------------------------
