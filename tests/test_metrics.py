@@ -157,8 +157,8 @@ def test_labels_missing_column_names_it(tmp_path):
 
 
 def test_labels_non_digit_plate_names_the_row(tmp_path):
-    with pytest.raises(LabelsError, match=r"labels\.csv: row 3: plate '12-345-67' is not digits only"):
-        load_labels(_labels(tmp_path, "image,plate\na.jpg,1234567\nb.jpg,12-345-67\n"))
+    with pytest.raises(LabelsError, match=r"labels\.csv: row 3: plate '12-345-6x' is not an Israeli plate"):
+        load_labels(_labels(tmp_path, "image,plate\na.jpg,1234567\nb.jpg,12-345-6x\n"))
 
 
 def test_labels_bad_kind_and_bad_corners_name_the_row(tmp_path):
