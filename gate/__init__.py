@@ -1,8 +1,14 @@
-"""plategate gate controller: ledger, tariff, decisions and the camera process.
+"""plategate gate controller: a lane's camera process, the ledger behind it, and the `gate` CLI.
 
-Modules: ledger (Ledger: the one front used by the CLI and the camera
-process), decision (Decision), tariff (Tariff, fee rules), policy (Policy:
-capacity, duplicate entries, matching thresholds), matching (exit read ->
-open visit), models + migrations + schema (tables, Alembic), db (URL and
-engine setup), tx + statements (write transactions), cli (`gate`).
+Three layers, each importing only the ones above it:
+
+- gate.rules: the lot's rules, pure (codes, tariff, policy, config,
+  matching, decision, money, clock, errors);
+- gate.store: the ledger on SQLAlchemy Core (models, migrations, schema,
+  db, queries, records, ledger: ``Ledger``, the one front of the database);
+- gate.lane: one lane's camera process (sources, voting, process, stats,
+  evidence, relay).
+
+On top: cli (`gate`, a thin shell over Ledger), demo (`python -m gate.demo`)
+and text_table (the plain-text tables both print).
 """

@@ -14,15 +14,18 @@ import io
 import json
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from gate.rules.clock import parse_time
+from gate.rules.codes import Lane, ListKind
 from gate.rules.config import load_config
 from gate.rules.errors import GateError
 from gate.store.ledger import Ledger
+from gate.text_table import format_table
 from lpr.plate_format import PlateFormatError, format_plate
 
 app = typer.Typer(
@@ -37,20 +40,10 @@ app.add_typer(override_app, name="override")
 app.add_typer(plates_app, name="plates")
 
 
-class Lane(str, enum.Enum):
-    entry = "entry"
-    exit = "exit"
-
-
-class Format(str, enum.Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-class ListKind(str, enum.Enum):
-    allow = "allow"
-    deny = "deny"
+class Format(enum.StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
 
 
 DbOpt = Annotated[
@@ -64,6 +57,9 @@ OperatorOpt = Annotated[str, typer.Option("--operator", help="who is acting")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why")]
 VisitOpt = Annotated[Optional[int], typer.Option("--visit", help="visit id")]
 PlateFilterOpt = Annotated[Optional[str], typer.Option("--plate")]
+PlateOpt = Annotated[str, typer.Option("--plate", help="digits, with or without dashes")]
+ListOpt = Annotated[ListKind, typer.Option("--list", help="allow or deny")]
+LaneOpt = Annotated[Lane, typer.Option("--lane", help="entry or exit")]
 
 
 class _BadInput(Exception):
@@ -98,7 +94,7 @@ def _ledger(db: str | None, config: str | None) -> Iterator[Ledger]:
             ledger.close()
 
 
-def _time(value: str | None) -> Any:
+def _time(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -113,8 +109,8 @@ def _emit(obj: Any) -> None:
 
 @app.command()
 def read(
-    lane: Annotated[Lane, typer.Option("--lane", help="entry or exit")],
-    plate: Annotated[str, typer.Option("--plate", help="digits, with or without dashes")],
+    lane: LaneOpt,
+    plate: PlateOpt,
     at: AtOpt = None,
     confidence: Annotated[Optional[float], typer.Option("--confidence", min=0.0, max=1.0)] = None,
     db: DbOpt = None,
@@ -122,13 +118,13 @@ def read(
 ) -> None:
     """A plate read at a lane (the attendant's manual entry): decide and print the decision."""
     with _ledger(db, config) as ledger:
-        decision = ledger.decide(lane.value, plate, at=_time(at), confidence=confidence)
+        decision = ledger.decide(lane, plate, at=_time(at), confidence=confidence)
         _emit(decision.to_dict())
 
 
 @app.command()
 def pay(
-    plate: Annotated[str, typer.Option("--plate")],
+    plate: PlateOpt,
     at: AtOpt = None,
     payment_id: Annotated[
         Optional[str], typer.Option("--payment-id", help="idempotency key; replays change nothing")
@@ -147,7 +143,7 @@ def visits(
     inside: Annotated[bool, typer.Option("--inside", help="only open visits")] = False,
     since: Annotated[Optional[str], typer.Option("--since", help="visits still inside at or after this time")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="visits entered at or before this time")] = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.json,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.JSON,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -158,11 +154,11 @@ def visits(
 
 
 def _print_rows(rows: list[dict[str, Any]], fmt: Format) -> None:
-    if fmt is Format.json:
+    if fmt is Format.JSON:
         _emit(rows)
         return
     columns = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason"]
-    if fmt is Format.csv:
+    if fmt is Format.CSV:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -170,11 +166,7 @@ def _print_rows(rows: list[dict[str, Any]], fmt: Format) -> None:
             writer.writerow({k: (f"{v:.2f}" if k in ("fee", "paid") and v is not None else v) for k, v in row.items()})
         sys.stdout.write(out.getvalue())
         return
-    table = [[_cell(c, r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
-    typer.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
-    for row in table:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    typer.echo(format_table(columns, [[_cell(c, r.get(c)) for c in columns] for r in rows]))
 
 
 def _cell(column: str, value: Any) -> str:
@@ -215,7 +207,7 @@ def tariff(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
 @override_app.command("open")
 def override_open(
-    plate: Annotated[str, typer.Option("--plate")],
+    plate: PlateOpt,
     operator: OperatorOpt,
     reason: ReasonOpt,
     at: AtOpt = None,
@@ -259,28 +251,28 @@ def override_waive(
 
 @plates_app.command("add")
 def plates_add(
-    plate: Annotated[str, typer.Option("--plate")],
-    kind: Annotated[ListKind, typer.Option("--list")],
+    plate: PlateOpt,
+    kind: ListOpt,
     note: Annotated[Optional[str], typer.Option("--note")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Put a plate on the allow or deny list."""
     with _ledger(db, config) as ledger:
-        ledger.add_plate(plate, kind.value, note)
+        ledger.add_plate(plate, kind, note)
         _emit(ledger.plate_lists())
 
 
 @plates_app.command("remove")
 def plates_remove(
-    plate: Annotated[str, typer.Option("--plate")],
-    kind: Annotated[ListKind, typer.Option("--list")],
+    plate: PlateOpt,
+    kind: ListOpt,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Take a plate off the allow or deny list."""
     with _ledger(db, config) as ledger:
-        _emit({"removed": ledger.remove_plate(plate, kind.value)})
+        _emit({"removed": ledger.remove_plate(plate, kind)})
 
 
 @plates_app.command("show")
@@ -292,7 +284,7 @@ def plates_show(db: DbOpt = None, config: ConfigOpt = None) -> None:
 
 @app.command()
 def run(
-    lane: Annotated[Lane, typer.Option("--lane", help="entry or exit")],
+    lane: LaneOpt,
     source: Annotated[str, typer.Option("--source", help="camera index, rtsp/http URL, video file or image folder")],
     relay: Annotated[
         Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")
@@ -309,15 +301,12 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """The camera process of one lane: one decision per car, relay pulse on open. Stats on exit."""
-    import logging
+    from gate.lane.process import build_process, log_to_stderr
 
-    from gate.lane.process import build_process
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("gate.store.ledger").setLevel(logging.WARNING)  # gate.lane.process logs the one line per decision
+    log_to_stderr()
     with _ledger(db, config) as ledger:
         try:
-            process = build_process(lane.value, source, ledger, relay=relay, evidence_dir=evidence_dir,
+            process = build_process(lane, source, ledger, relay=relay, evidence_dir=evidence_dir,
                                     retention_days=retention_days, max_fps=max_fps, pass_gap_s=pass_gap)
         except (FileNotFoundError, ValueError) as exc:
             raise _BadInput(str(exc)) from None

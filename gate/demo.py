@@ -28,9 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from gate.lane.process import Outcome, build_process
+from gate.lane.process import Outcome, ReaderLike, build_process
+from gate.rules.codes import Action, Lane
 from gate.store.ledger import Ledger
+from gate.text_table import format_table
 from lpr.plate_format import format_plate
+from lpr.types import PlateRead
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 ISRAEL = timezone(timedelta(hours=2))
@@ -56,9 +59,7 @@ class ScriptedReader:
     def for_clip(cls, clip: Path) -> "ScriptedReader":
         return cls(json.loads(clip.with_suffix(".json").read_text())["frames"])
 
-    def read(self, image: np.ndarray) -> list[Any]:
-        from lpr.types import PlateRead
-
+    def read(self, image: np.ndarray) -> list[PlateRead]:
         truth = self.frames[self.calls] if self.calls < len(self.frames) else []
         self.calls += 1
         out = []
@@ -95,7 +96,7 @@ def _clip(name: str) -> Path:
     raise FileNotFoundError(f"no bundled clip {name}.* in {DEMO_DIR} (scripts/make_demo_clips.py makes them)")
 
 
-def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: Any = None) -> DemoResult:
+def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: ReaderLike | None = None) -> DemoResult:
     """The whole scenario on one fresh ledger; returns who did what."""
     result = DemoResult()
     entry_clip, exit_clip = _clip("entry"), _clip("exit")
@@ -105,11 +106,11 @@ def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: Any 
         reader = Reader()
     with Ledger.open(db_url) as ledger:
         lane_reader = ScriptedReader.for_clip(entry_clip) if fake_reader else reader
-        entry = build_process("entry", str(entry_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
+        entry = build_process(Lane.ENTRY, str(entry_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
                               start_at=ENTRY_START)
         entry.run()
         result.entry = list(entry.outcomes)
-        result.entered = [o.decision.plate for o in entry.outcomes if o.decision.action == "open"]
+        result.entered = [o.decision.plate for o in entry.outcomes if o.decision.opens]
 
         inside = [v.plate for v in ledger.visits(inside=True)]
         unpaid = UNPAID if UNPAID in inside else (inside[-1] if inside else None)
@@ -119,12 +120,12 @@ def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: Any 
                 result.paid.append(plate)
 
         lane_reader = ScriptedReader.for_clip(exit_clip) if fake_reader else reader
-        exit_ = build_process("exit", str(exit_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
+        exit_ = build_process(Lane.EXIT, str(exit_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
                               start_at=EXIT_START)
         exit_.run()
         result.exit = list(exit_.outcomes)
         for o in exit_.outcomes:
-            bucket = {"open": result.let_out, "deny": result.denied}.get(o.decision.action, result.review)
+            bucket = {Action.OPEN: result.let_out, Action.DENY: result.denied}.get(o.decision.action, result.review)
             bucket.append(o.decision.plate)
         _print_log(ledger, result)
     return result
@@ -136,31 +137,26 @@ def _fmt(plates: list[str]) -> str:
 
 def _print_log(ledger: Ledger, result: DemoResult) -> None:
     """The admin log (like `gate visits --format table`) plus the exit lane's decisions."""
-    local = lambda t: t.astimezone(ISRAEL).strftime("%H:%M:%S") if t else "-"  # noqa: E731
+    def local(t: datetime | None) -> str:
+        return t.astimezone(ISRAEL).strftime("%H:%M:%S") if t else "-"
+
     print("\nAdmin log: visits")
     cols = ["visit", "plate", "entered", "exited", "state", "fee", "paid", "flagged"]
     rows = [[str(v.id), format_plate(v.plate), local(v.entry_at), local(v.exit_at), v.state,
              "-" if v.fee_agorot is None else f"{v.fee_agorot / 100:.2f}", f"{v.paid_agorot / 100:.2f}",
              "yes" if v.flagged else ""] for v in ledger.visits()]
-    _table(cols, rows)
+    print(format_table(cols, rows))
     print("\nAdmin log: exit lane decisions")
     cols = ["time", "plate read", "action", "reason", "visit", "due", "votes"]
     rows = [[local(o.at), format_plate(o.decision.plate), o.decision.action, o.decision.reason,
              str(o.decision.visit_id or "-"), f"{float(o.decision.amount_due):.2f}",
              f"{o.passed.vote.agree}/{o.passed.vote.reads}"] for o in result.exit]
-    _table(cols, rows)
+    print(format_table(cols, rows))
     print(f"\nentered: {_fmt(result.entered)}")
     print(f"paid:    {_fmt(result.paid)}")
     print(f"let out: {_fmt(result.let_out)}")
     print(f"denied:  {_fmt(result.denied)}")
     print(f"review:  {_fmt(result.review)}")
-
-
-def _table(cols: list[str], rows: list[list[str]]) -> None:
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
-    for r in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Every public write runs in one transaction (``Engine.begin()``) that is
 committed before the method returns, so the caller may pulse the relay only
 after the decision is durable. Reads and writes are SQLAlchemy Core on the
-gate.store.models tables; the statements and the locking rules are in
+gate.store.models tables; the queries and the locking rules are in
 gate.store.queries. A lost race (a concurrent writer closed the visit, a
 unique index refused a second open visit, SQLite busy, a PostgreSQL
 serialization failure) rolls the transaction back and runs it again from the

@@ -1,6 +1,6 @@
 """Ledger tables as SQLAlchemy Core ``Table`` objects: the one description of the schema.
 
-The ledger reads and writes them with Core statements; the Alembic migrations
+The ledger reads and writes them with Core queries; the Alembic migrations
 in gate/store/migrations create them (a test checks both stay in step).
 Times are stored as UTC and returned timezone-aware (UTCDateTime); money is
 integer agorot; codes are the strings of gate.rules.codes.

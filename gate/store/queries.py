@@ -1,8 +1,8 @@
-"""The ledger's statements: SQLAlchemy Core on the gate.store.models tables, built once.
+"""The ledger's queries: SQLAlchemy Core on the gate.store.models tables, built once.
 
-Each function runs one statement in the caller's transaction (a Connection
-from ``Engine.begin()``). Statements are module constants so that a decision,
-5-7 statements in its own committed transaction, skips building them and
+Each function runs one query in the caller's transaction (a Connection
+from ``Engine.begin()``). Queries are module constants so that a decision,
+5-7 queries in its own committed transaction, skips building them and
 computing their cache keys each time.
 
 Locking, the same on every path:

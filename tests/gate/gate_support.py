@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 T0 = datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
-WORKER = Path(__file__).with_name("gate_worker.py")
+WORKER = Path(__file__).parent / "store" / "gate_worker.py"
 PYTHON = sys.executable
 
 

@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from gate.demo import DEMO_DIR, ScriptedReader, run_demo
+from gate.store.ledger import Ledger
 from lpr.config import DETECTOR_ONNX, OCR_PT
 
 ENTRY, EXIT = DEMO_DIR / "entry.mp4", DEMO_DIR / "exit.mp4"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A SQLite file ledger: the clips need no second backend."""
+    with Ledger.open(str(tmp_path / "ledger.db")) as led:
+        yield led
 
 
 def test_bundled_clips_are_small_and_described():
@@ -40,7 +49,8 @@ def test_demo_story_on_the_bundled_clips(tmp_path: Path, capsys):
 def test_real_reader_decides_a_car_of_the_entry_clip(ledger):
     import cv2
 
-    from gate.lane.process import GateProcess, InOrderSource, ReconnectingCapture, SourceSpec
+    from gate.lane.process import GateProcess
+    from gate.lane.sources import InOrderSource, ReconnectingCapture, SourceSpec
     from gate.lane.relay import RetryingRelay, SimulatedRelay
     from lpr import Reader
 

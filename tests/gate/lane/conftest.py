@@ -1,4 +1,4 @@
-"""Fixtures for the camera process tests (fakes live in gate_run_fakes)."""
+"""Fixtures for the camera process tests (fakes live in lane_fakes)."""
 from __future__ import annotations
 
 from pathlib import Path

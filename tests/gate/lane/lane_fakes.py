@@ -1,6 +1,7 @@
 """Fakes for the camera process tests: plate reads, captures, readers. No model weights needed."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -18,6 +19,22 @@ def plate_read(text: str, conf: float = 0.9, box=BOX, char_conf=None) -> PlateRe
     crop = np.full((32, 128, 3), 200, np.uint8)
     return PlateRead(text, min(cc), cc, corners, tuple(box), 0.95, len(text) in (7, 8) and text.isdigit(), crop,
                      {"detect": 1.0, "rectify": 0.1, "ocr": 0.5})
+
+
+class FixedPlateReader:
+    """Reads ``plate`` on every frame that is not all black (the `gate run` subprocess tests)."""
+
+    def __init__(self, plate: str = "1234567") -> None:
+        self.plate = plate
+
+    def read(self, image: np.ndarray) -> list[PlateRead]:
+        if image is None or image.size == 0 or float(image.max()) == 0.0:
+            return []
+        h, w = image.shape[:2]
+        box = (w * 0.4, h * 0.6, w * 0.6, h * 0.7)
+        read = plate_read(self.plate, 0.95, box)
+        crop = np.ascontiguousarray(image[int(box[1]) : int(box[3]), int(box[0]) : int(box[2])])
+        return [replace(read, crop=crop, timings_ms={"detect": 0.0, "rectify": 0.0, "ocr": 0.0})]
 
 
 class FrameScriptReader:

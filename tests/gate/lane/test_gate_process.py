@@ -1,20 +1,23 @@
-"""The camera loop (gate.lane.process.GateProcess) with fake captures and readers on a real SQLite ledger."""
+"""The camera loop (gate.lane.process.GateProcess) with fake captures and readers on a real SQLite ledger.
+
+No test sleeps or polls: threads meet through events, and time is the media clock or an injected one.
+"""
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gate_run_fakes import FrameScriptReader, ScriptedCapture, capture_factory, frame, plate_read
+from lane_fakes import FrameScriptReader, ScriptedCapture, capture_factory, frame, plate_read
 from sqlalchemy import select
 
-from gate.lane.process import GateProcess, SourceSpec, make_source
 from gate.lane.evidence import EvidenceStore
-from gate.store.models import reads
+from gate.lane.process import GateProcess
 from gate.lane.relay import RetryingRelay, SimulatedRelay
+from gate.lane.sources import SourceSpec, make_source
 from gate.lane.voting import PassTracker
+from gate.store.models import reads
 
 START = datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -28,14 +31,15 @@ class BrokenRelay:
         raise ConnectionError("relay controller unreachable")
 
 
-def make_process(ledger, sessions, script, *, lane="entry", live=False, relay=None, evidence=None) -> GateProcess:
+def make_process(ledger, sessions, script, *, lane="entry", live=False, relay=None, evidence=None,
+                 **options) -> GateProcess:
     stop = threading.Event()
     source = make_source(SourceSpec("fake-camera", live=live), stop, capture_factory(sessions), drop_stale=False,
                          media_clock=True, backoff_s=0.001, give_up_after=2)
     reader = script if isinstance(script, FrameScriptReader) else FrameScriptReader(script)
     return GateProcess(lane, source, reader, ledger,
                        RetryingRelay(relay or SimulatedRelay(), sleep=lambda s: None), PassTracker(), evidence,
-                       start_at=START, stop=stop)
+                       start_at=START, stop=stop, **options)
 
 
 def test_one_decision_for_a_car_standing_60_frames(ledger):
@@ -62,7 +66,7 @@ def test_camera_loss_and_return(ledger, caplog):
     sessions = [ScriptedCapture(list(range(20)), fail="raise"), OSError("no route to camera"),
                 ScriptedCapture(list(range(100, 120)), fail="false")]
     process = make_process(ledger, sessions, script, live=True)
-    with caplog.at_level(logging.WARNING, logger="gate.lane.process"):
+    with caplog.at_level(logging.WARNING, logger="gate.lane.sources"):
         stats = process.run()
     assert [o.decision.plate for o in process.outcomes] == ["1234567", "7654321"]
     assert stats.reconnects == 1 and stats.frames == 40
@@ -73,7 +77,7 @@ def test_a_recording_that_ends_is_not_reconnected(ledger, caplog):
     script = {i: [plate_read("1234567")] for i in range(5)}
     sessions = [ScriptedCapture(list(range(5))), ScriptedCapture(list(range(5)))]
     process = make_process(ledger, sessions, script, live=False)
-    with caplog.at_level(logging.WARNING, logger="gate.lane.process"):
+    with caplog.at_level(logging.WARNING, logger="gate.lane.sources"):
         stats = process.run()
     assert stats.frames == 5 and stats.reconnects == 0 and "camera lost" not in caplog.text
 
@@ -113,36 +117,91 @@ def test_evidence_is_saved_and_its_path_recorded(ledger, tmp_path: Path):
 
 def test_stop_finishes_the_frame_in_hand_and_exits(ledger):
     """stop() (the SIGTERM handler) from another thread: the loop ends promptly, decision committed."""
+
+    class SignallingRelay(SimulatedRelay):
+        """Tells the test when the first decision has been committed and the barrier pulsed."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.pulsed = threading.Event()
+
+        def pulse(self, lane: str, info: dict) -> None:
+            super().pulse(lane, info)
+            self.pulsed.set()
+
+    relay = SignallingRelay()
     reader = FrameScriptReader({}, default=[plate_read("1234567")])
-    process = make_process(ledger, [ScriptedCapture(list(range(60000)))], reader)
-    process.max_fps = 100.0
+    process = make_process(ledger, [ScriptedCapture(list(range(60000)))], reader, relay=relay)
     runner = threading.Thread(target=process.run)
     runner.start()
-    deadline = time.monotonic() + 10
-    while not process.outcomes and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert relay.pulsed.wait(timeout=30)
     process.stop()
-    runner.join(timeout=5)
+    runner.join(timeout=30)
     assert not runner.is_alive()
     assert len(ledger.decisions()) == 1 and process.stats.frames < 60000
 
 
-def test_live_sources_drop_stale_frames_instead_of_queueing():
-    class Endless(ScriptedCapture):
-        def read(self):
-            time.sleep(0.001)
-            self.pos += 1
-            return True, frame(self.pos % 60000)
+class GatedCapture(ScriptedCapture):
+    """An endless live camera that delivers frames only when the test lets it, and says when it waits."""
 
+    def __init__(self) -> None:
+        super().__init__([])
+        self.allowed = 0
+        self.cond = threading.Condition()
+        self.waiting = threading.Event()
+        self.closed = False
+
+    def allow(self, n: int) -> None:
+        with self.cond:
+            self.waiting.clear()
+            self.allowed += n
+            self.cond.notify_all()
+
+    def read(self):
+        with self.cond:
+            while self.pos >= self.allowed and not self.closed:
+                self.waiting.set()  # every allowed frame has been handed over (and stored by the grabber)
+                self.cond.wait()
+            if self.closed:
+                return False, None
+            self.pos += 1
+            return True, frame(self.pos)
+
+    def release(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+def test_live_sources_drop_stale_frames_instead_of_queueing():
+    camera = GatedCapture()
     stop = threading.Event()
-    source = make_source(SourceSpec(0, live=True), stop, lambda _t: Endless([]))
+    source = make_source(SourceSpec(0, live=True), stop, lambda _t: camera)
     try:
         got = []
-        for _ in range(5):
-            f = source.read()
-            got.append(f.index)
-            time.sleep(0.05)  # a slow reader
+        for _ in range(3):
+            camera.allow(5)  # five frames arrive while the reader is busy elsewhere
+            assert camera.waiting.wait(timeout=30)
+            got.append(source.read().index)
     finally:
+        stop.set()
+        camera.release()
         source.close()
-    assert source.dropped > 0
-    assert got == sorted(got) and got[-1] - got[0] > 4  # it skipped ahead to the newest frames
+    assert got == [4, 9, 14]  # always the newest frame
+    assert source.dropped == 12  # the four older frames of each burst were never queued
+
+
+def test_evidence_retention_runs_at_start_then_once_per_period(ledger, tmp_path: Path):
+    class CountingStore(EvidenceStore):
+        purges = 0
+
+        def purge(self, days: float, now: float | None = None) -> int:
+            self.purges += 1
+            return 0
+
+    clock = iter([0.0, 100.0, 3599.0, 3600.0, 3700.0] + [3700.0] * 100).__next__
+    store = CountingStore(tmp_path / "evidence")
+    process = make_process(ledger, [ScriptedCapture(list(range(4)))], {}, evidence=store,
+                           retention_days=30, retention_every_s=3600.0, clock=clock)
+    process.run()
+    assert store.purges == 2  # at start (t=0) and when an hour had passed (t=3600), not in between

@@ -1,11 +1,11 @@
 """`gate run` as a process: SIGTERM exits cleanly with its stats, after committing the decision in hand.
 
-Uses the test hook $PLATEGATE_FAKE_READER (a reader that sees one fixed plate on
-every non-black frame), so no model weights are needed.
+The process is started through tests/gate/lane/fake_gate_run.py, which builds the
+lane as `gate run` does with a reader that sees one fixed plate on every
+non-black frame, so no model weights are needed.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -31,11 +31,13 @@ def frames_dir(tmp_path: Path) -> Path:
     return folder
 
 
+FAKE_GATE_RUN = Path(__file__).with_name("fake_gate_run.py")
+
+
 def gate_run(tmp_path: Path, frames: Path, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, PLATEGATE_FAKE_READER="12-345-67")
-    cmd = [sys.executable, "-m", "gate.cli", "run", "--lane", "entry", "--source", str(frames),
+    cmd = [sys.executable, str(FAKE_GATE_RUN), "--plate", "12-345-67", "--lane", "entry", "--source", str(frames),
            "--db", str(tmp_path / "ledger.db"), "--evidence-dir", str(tmp_path / "evidence"), *extra]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_sigterm_exits_cleanly_with_stats(tmp_path: Path, frames_dir: Path):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from gate_run_fakes import plate_read
+from lane_fakes import plate_read
 
 from gate.lane.voting import PassConfig, PassTracker, edit_distance, vote
 

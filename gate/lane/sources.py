@@ -1,0 +1,297 @@
+"""Frame sources of a lane: cameras and recordings, read through OpenCV or an injected capture factory.
+
+- live (camera index, rtsp/http URL): a background thread keeps only the
+  latest frame, so a slow reader drops stale frames instead of building a
+  backlog; a read failure reconnects with exponential backoff, forever;
+- video file or folder of images (name order): every frame in order, with
+  the media clock (frame index / fps) as time, so runs are deterministic;
+  ``--max-fps`` paces them instead of dropping.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+LIVE_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class Frame:
+    t: float  # stream seconds: media time for files/folders, wall seconds since start for live sources
+    image: np.ndarray
+    index: int
+
+
+class Capture(Protocol):
+    """The slice of cv2.VideoCapture the process uses (fakes in tests provide the same)."""
+
+    def isOpened(self) -> bool: ...
+    def read(self) -> tuple[bool, Any]: ...
+    def get(self, prop: int) -> float: ...
+    def release(self) -> None: ...
+
+
+CaptureFactory = Callable[[Any], Capture]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    target: str | int  # what the capture factory opens
+    live: bool  # a stream that can drop and come back, vs. a finite recording
+
+
+def parse_source(text: str | int) -> SourceSpec:
+    """'0' -> camera 0 (live); rtsp/http URL -> live; folder or file -> recording."""
+    if isinstance(text, int) or str(text).isdigit():
+        return SourceSpec(int(text), live=True)
+    if str(text).lower().startswith(LIVE_SCHEMES):
+        return SourceSpec(str(text), live=True)
+    path = Path(text)
+    if not path.exists():
+        raise FileNotFoundError(f"source {text!r}: no such file or folder")
+    return SourceSpec(str(path), live=False)
+
+
+class FolderCapture:
+    """A folder of images in name order, read like a video at ``fps``."""
+
+    def __init__(self, folder: str | Path, fps: float = 10.0) -> None:
+        self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.fps = fps
+        self.pos = 0
+
+    def isOpened(self) -> bool:
+        return bool(self.files)
+
+    def read(self) -> tuple[bool, Any]:
+        import cv2
+
+        while self.pos < len(self.files):
+            img = cv2.imread(str(self.files[self.pos]), cv2.IMREAD_COLOR)
+            self.pos += 1
+            if img is not None:
+                return True, img
+            log.warning("source: skipping unreadable image %s", self.files[self.pos - 1])
+        return False, None
+
+    def get(self, prop: int) -> float:
+        import cv2
+
+        return {cv2.CAP_PROP_FPS: self.fps, cv2.CAP_PROP_FRAME_COUNT: float(len(self.files))}.get(prop, 0.0)
+
+    def release(self) -> None:
+        self.pos = len(self.files)
+
+
+def open_capture(target: str | int) -> Capture:
+    """The default factory: a folder -> FolderCapture, anything else -> cv2.VideoCapture."""
+    if isinstance(target, str) and Path(target).is_dir():
+        return FolderCapture(target)
+    import cv2
+
+    return cv2.VideoCapture(target)
+
+
+class ReconnectingCapture:
+    """Reads frames in order; on failure a live source reconnects with backoff, a recording ends.
+
+    ``give_up_after`` (reconnect attempts) is for tests and batch jobs; a gate
+    camera keeps trying forever (None).
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        factory: CaptureFactory = open_capture,
+        *,
+        media_clock: bool | None = None,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 10.0,
+        give_up_after: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.spec = spec
+        self.factory = factory
+        self.media_clock = (not spec.live) if media_clock is None else media_clock
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.give_up_after = give_up_after
+        self.stop = stop or threading.Event()
+        self.reconnects = 0
+        self._cap: Capture | None = None
+        self._fps = 0.0
+        self._index = 0
+        self._t0 = time.monotonic()
+
+    def _open(self) -> bool:
+        try:
+            cap = self.factory(self.spec.target)
+            if cap is not None and cap.isOpened():
+                self._cap = cap
+                import cv2
+
+                self._fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+                return True
+            if cap is not None:
+                cap.release()
+        except Exception as exc:  # noqa: BLE001 - a camera that cannot open is retried, not fatal
+            log.warning("source %s: open failed: %s", self.spec.target, exc)
+        return False
+
+    def _release(self) -> None:
+        if self._cap is not None:
+            try:
+                self._cap.release()
+            except Exception:  # noqa: BLE001
+                pass
+            self._cap = None
+
+    def _grab(self) -> Any | None:
+        if self._cap is None:
+            return None
+        try:
+            ok, img = self._cap.read()
+        except Exception as exc:  # noqa: BLE001 - a driver error is a camera loss
+            log.warning("source %s: read raised %s", self.spec.target, exc)
+            return None
+        return img if ok and img is not None else None
+
+    def _reconnect(self) -> bool:
+        """Live only: reopen with doubling backoff until it works, we give up, or stop is set."""
+        self._release()
+        log.warning("source %s: camera lost; reconnecting", self.spec.target)
+        delay, attempt = self.backoff_s, 0
+        while not self.stop.is_set():
+            if self.give_up_after is not None and attempt >= self.give_up_after:
+                log.error("source %s: gave up after %d reconnect attempts", self.spec.target, attempt)
+                return False
+            attempt += 1
+            if self._open():
+                self.reconnects += 1
+                log.warning("source %s: reconnected after %d attempt(s)", self.spec.target, attempt)
+                return True
+            log.warning("source %s: reconnect attempt %d failed; next in %.1f s", self.spec.target, attempt, delay)
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.max_backoff_s)
+        return False
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of a recording / when stopped or given up."""
+        if self._cap is None and not self._open():
+            if not self.spec.live or not self._reconnect():
+                if not self.spec.live:
+                    log.error("source %s: cannot open", self.spec.target)
+                return None
+        while not self.stop.is_set():
+            img = self._grab()
+            if img is not None:
+                frame = Frame(self._time(), img, self._index)
+                self._index += 1
+                return frame
+            if not self.spec.live:
+                return None  # end of the recording
+            if not self._reconnect():
+                return None
+        return None
+
+    def _time(self) -> float:
+        if self.media_clock:
+            fps = self._fps if self._fps > 0 else 10.0
+            return self._index / fps
+        return time.monotonic() - self._t0
+
+    def close(self) -> None:
+        self._release()
+
+
+class LatestFrameSource:
+    """Live sources: a thread reads as fast as frames come and keeps only the newest."""
+
+    def __init__(self, inner: ReconnectingCapture) -> None:
+        self.inner = inner
+        self.dropped = 0
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._ended = False
+        self._thread = threading.Thread(target=self._pump, name="frame-grabber", daemon=True)
+        self._thread.start()
+
+    @property
+    def reconnects(self) -> int:
+        return self.inner.reconnects
+
+    def _pump(self) -> None:
+        while not self.inner.stop.is_set():
+            frame = self.inner.read()
+            with self._cond:
+                if frame is None:
+                    self._ended = True
+                    self._cond.notify_all()
+                    return
+                if self._latest is not None:
+                    self.dropped += 1  # never consumed: stale, replaced by a newer one
+                self._latest = frame
+                self._cond.notify_all()
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def read(self) -> Frame | None:
+        with self._cond:
+            while self._latest is None and not self._ended and not self.inner.stop.is_set():
+                self._cond.wait(0.1)
+            frame, self._latest = self._latest, None
+            return frame
+
+    def close(self) -> None:
+        self.inner.stop.set()
+        self._thread.join(timeout=2.0)
+        self.inner.close()
+
+
+class InOrderSource:
+    """Recordings (and tests): every frame, in order, from the reading thread itself."""
+
+    def __init__(self, inner: ReconnectingCapture) -> None:
+        self.inner = inner
+        self.dropped = 0
+
+    @property
+    def reconnects(self) -> int:
+        return self.inner.reconnects
+
+    def read(self) -> Frame | None:
+        return self.inner.read()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+FrameSource = LatestFrameSource | InOrderSource
+
+
+def make_source(
+    spec: SourceSpec,
+    stop: threading.Event,
+    factory: CaptureFactory = open_capture,
+    drop_stale: bool | None = None,
+    *,
+    media_clock: bool | None = None,
+    backoff_s: float = 0.5,
+    give_up_after: int | None = None,
+) -> FrameSource:
+    """Live -> latest-frame thread; recording -> in order (``drop_stale`` overrides)."""
+    inner = ReconnectingCapture(
+        spec, factory, media_clock=media_clock, backoff_s=backoff_s, give_up_after=give_up_after, stop=stop
+    )
+    return LatestFrameSource(inner) if (spec.live if drop_stale is None else drop_stale) else InOrderSource(inner)
+

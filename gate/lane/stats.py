@@ -1,0 +1,49 @@
+"""What a lane's process measured: frames, decisions, failures and per-stage latency."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STAGES = ("wait", "detect", "rectify", "ocr", "read", "evidence", "decide", "relay")  # the summary's order
+
+
+@dataclass
+class RunStats:
+    """Frame rate and per-stage latency, printed when the process exits."""
+
+    frames: int = 0
+    decisions: int = 0
+    failed_decisions: int = 0
+    relay_failures: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    ended: float | None = None
+    stages: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, stage: str, ms: float) -> None:
+        self.stages.setdefault(stage, []).append(ms)
+
+    @property
+    def elapsed_s(self) -> float:
+        return (self.ended or time.perf_counter()) - self.started
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"frames {self.frames} in {self.elapsed_s:.1f} s = {self.fps:.1f} fps; dropped {self.dropped}; "
+            f"reconnects {self.reconnects}; decisions {self.decisions} (failed {self.failed_decisions}, "
+            f"relay failures {self.relay_failures})"
+        ]
+        names = [s for s in STAGES if s in self.stages] + sorted(set(self.stages) - set(STAGES))
+        for name in names:
+            v = np.asarray(self.stages[name])
+            p50, p95 = np.percentile(v, 50), np.percentile(v, 95)
+            lines.append(f"  {name:<9} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  n={len(v)}")
+        return "\n".join(lines)
+
