@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: make .venv (once), install the project, then run a job.
 #   ./setup.sh demo   set up and run the main job on the bundled sample data (SQLite file ledger)
-#   ./setup.sh test   set up and run the test suite
+#   ./setup.sh test   set up and run the test suite (the slow tests too with: -m "slow or not slow")
+#   ./setup.sh check  set up and run ruff and mypy (strict on gate/)
 set -euo pipefail
 cd "$(dirname "$0")"
 job="${1:-demo}"
@@ -22,6 +23,8 @@ fi
 export YOLO_OFFLINE=true
 case "$job" in
   test) exec .venv/bin/python -m pytest -q "${@:2}" ;;
+  # lint and types: ruff where it passes today (lpr/, plategen and the training scripts are next), mypy strict on gate/
+  check) .venv/bin/ruff check gate tests/gate scripts/benchmark_ledger.py && exec .venv/bin/mypy ;;
   demo) exec .venv/bin/python -m gate.demo "${@:2}" ;;
-  *) echo "usage: ./setup.sh demo|test" >&2; exit 2 ;;
+  *) echo "usage: ./setup.sh demo|test|check" >&2; exit 2 ;;
 esac

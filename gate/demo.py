@@ -106,8 +106,8 @@ def run_demo(db_url: str, workdir: Path, fake_reader: bool = False, reader: Read
         reader = Reader()
     with Ledger.open(db_url) as ledger:
         lane_reader = ScriptedReader.for_clip(entry_clip) if fake_reader else reader
-        entry = build_process(Lane.ENTRY, str(entry_clip), ledger, reader=lane_reader, evidence_dir=workdir / "evidence",
-                              start_at=ENTRY_START)
+        entry = build_process(Lane.ENTRY, str(entry_clip), ledger, reader=lane_reader,
+                              evidence_dir=workdir / "evidence", start_at=ENTRY_START)
         entry.run()
         result.entry = list(entry.outcomes)
         result.entered = [o.decision.plate for o in entry.outcomes if o.decision.opens]

@@ -6,7 +6,7 @@ so its peak RSS is its own and not the sum of both models; inside that process i
 warm (--warmup untimed frames first) and limited to --threads threads (torch and OpenCV).
 
   python scripts/benchmark.py                       # synthetic frames if plategen imports, else the dev set
-  python scripts/benchmark.py --frames /work/shared/real-plates --n 30 --engine all --json bench.json
+  python scripts/benchmark.py --frames ../shared/real-plates --n 30 --engine all --json bench.json
 
 --json writes {"lpr": {"p50_ms", "p95_ms", "peak_rss_mb", "stages_ms", ...}, "easyocr": {...}}.
 """
@@ -25,7 +25,7 @@ import numpy as np
 
 FRAME_W, FRAME_H = 1280, 720
 STAGES = ("detect", "rectify", "ocr")
-DEFAULT_DEV_SET = "/work/shared/real-plates"
+DEFAULT_DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "real-plates"  # ../shared beside the checkout
 
 
 def letterbox(img: np.ndarray, w: int = FRAME_W, h: int = FRAME_H) -> np.ndarray:
@@ -85,6 +85,7 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     from lpr.evaluate import best_read, make_engine
+    from lpr.metrics import percentiles
 
     folder = Path(args.worker_frames)
     truths = json.loads((folder / "truth.json").read_text())
@@ -107,14 +108,13 @@ def worker(args: argparse.Namespace) -> None:
             for s in STAGES:
                 if s in best.timings_ms:
                     stages[s].append(float(best.timings_ms[s]))
-    t = np.array(totals)
+    total = percentiles(totals)
     result = {
         "n": len(totals),
-        "p50_ms": round(float(np.percentile(t, 50)), 2),
-        "p95_ms": round(float(np.percentile(t, 95)), 2),
-        "mean_ms": round(float(t.mean()), 2),
-        "stages_ms": {s: {"p50": round(float(np.percentile(v, 50)), 2), "p95": round(float(np.percentile(v, 95)), 2)}
-                      for s, v in stages.items() if v},
+        "p50_ms": total["p50"],
+        "p95_ms": total["p95"],
+        "mean_ms": total["mean"],
+        "stages_ms": {s: {k: percentiles(v)[k] for k in ("p50", "p95")} for s, v in stages.items() if v},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
         "model_load_s": round(load_s, 2),
         "plates_found": found,
@@ -138,7 +138,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="auto",
                     help="'synthetic', a dev-set folder (images/ + labels.csv), or 'auto': synthetic if plategen "
-                         f"imports, else --dev-set")
+                         "imports, else --dev-set")
     ap.add_argument("--dev-set", default=DEFAULT_DEV_SET, help="folder used by --frames auto without plategen")
     ap.add_argument("--n", type=int, default=50, help="timed frames per engine")
     ap.add_argument("--warmup", type=int, default=5, help="untimed frames first")

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 class TimedRead(ReadLike, Protocol):
     """What the process needs of lpr.types.PlateRead: the tracker's fields and the stage timings."""
 
-    timings_ms: Mapping[str, float]
+    @property
+    def timings_ms(self) -> Mapping[str, float]: ...
 
 
 class ReaderLike(Protocol):

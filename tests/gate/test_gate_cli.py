@@ -122,6 +122,7 @@ def test_the_ledger_is_plategate_db_in_the_working_directory_unless_told(tmp_pat
     assert (tmp_path / "env.db").exists()
 
 
+@pytest.mark.slow
 def test_the_installed_gate_command_runs(tmp_path):
     db = f"sqlite:///{tmp_path / 'x.db'}"
     proc = subprocess.run(

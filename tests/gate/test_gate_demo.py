@@ -44,14 +44,15 @@ def test_demo_story_on_the_bundled_clips(tmp_path: Path, capsys):
     assert "denied:  66-402-71" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DETECTOR_ONNX.exists() and OCR_PT.exists()),
                     reason="real-reader test needs lpr/weights/detector.onnx and ocr.pt (not trained yet)")
 def test_real_reader_decides_a_car_of_the_entry_clip(ledger):
     import cv2
 
     from gate.lane.process import GateProcess
-    from gate.lane.sources import InOrderSource, ReconnectingCapture, SourceSpec
     from gate.lane.relay import RetryingRelay, SimulatedRelay
+    from gate.lane.sources import InOrderSource, ReconnectingCapture, SourceSpec
     from lpr import Reader
 
     truth = ScriptedReader.for_clip(ENTRY).frames

@@ -40,6 +40,7 @@ def gate_run(tmp_path: Path, frames: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_sigterm_exits_cleanly_with_stats(tmp_path: Path, frames_dir: Path):
     proc = gate_run(tmp_path, frames_dir, "--max-fps", "20")  # 400 frames = 20 s unless stopped
     lines = []

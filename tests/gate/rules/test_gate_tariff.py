@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from gate_support import T0, at
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,8 +12,6 @@ from gate.rules.config import load_config
 from gate.rules.errors import ClockError, ConfigError
 from gate.rules.policy import Policy
 from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
-
-from gate_support import T0, at
 
 DEFAULT = Tariff()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from gate_support import at
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -11,8 +12,6 @@ from gate.rules.codes import DuplicateEntry
 from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict
 from gate.store.models import visits
 from lpr.plate_format import PlateFormatError
-
-from gate_support import at
 
 CAR, OTHER = "12-345-67", "765-43-218"
 

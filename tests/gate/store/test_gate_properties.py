@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from gate_support import at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from gate.rules.errors import GateError
-from gate.store.models import metadata, payments
 from gate.rules.tariff import Tariff, fee_agorot
+from gate.store.models import metadata, payments
 
-from gate_support import at
+pytestmark = pytest.mark.slow  # a property search: hundreds of ledgers
 
 # near plates on purpose: misreads must not let the wrong car out unpaid
 PLATES = ["1234567", "1234568", "7654321", "76543210"]

@@ -6,9 +6,9 @@ import os
 import signal
 import subprocess
 from collections import Counter
-from datetime import timedelta
 
 import pytest
+from gate_support import PYTHON, WORKER, at
 from sqlalchemy import func, select, text
 
 from gate.store.ledger import Ledger
@@ -16,7 +16,7 @@ from gate.store.models import decisions as D
 from gate.store.models import payments as P
 from gate.store.models import visits as V
 
-from gate_support import PYTHON, WORKER, at
+pytestmark = pytest.mark.slow  # gate processes as subprocesses
 
 
 def _spawn(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
