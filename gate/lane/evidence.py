@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gate.rules.codes import Lane
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -23,7 +25,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 class EvidenceStore:
     root: Path
 
-    def save(self, lane: str, plate: str, at: datetime, crop: Any) -> str | None:
+    def save(self, lane: Lane, plate: str, at: datetime, crop: Any) -> str | None:
         """Write ``<root>/<lane>/<UTC time>_<plate>.jpg``; None when there is no crop or the write fails."""
         if crop is None or getattr(crop, "size", 0) == 0:
             return None

@@ -13,11 +13,13 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from gate.rules.codes import Lane
+
 log = logging.getLogger(__name__)
 
 
 class Relay(Protocol):
-    def pulse(self, lane: str, info: dict[str, Any]) -> None:
+    def pulse(self, lane: Lane, info: dict[str, Any]) -> None:
         """Open the barrier once; raise on failure."""
 
 
@@ -27,7 +29,7 @@ class SimulatedRelay:
 
     pulses: int = 0
 
-    def pulse(self, lane: str, info: dict[str, Any]) -> None:
+    def pulse(self, lane: Lane, info: dict[str, Any]) -> None:
         self.pulses += 1
         log.info("relay %s: pulse (simulated) plate=%s visit=%s", lane, info.get("plate"), info.get("visit_id"))
 
@@ -39,7 +41,7 @@ class HttpRelay:
     url: str
     timeout_s: float = 2.0
 
-    def pulse(self, lane: str, info: dict[str, Any]) -> None:
+    def pulse(self, lane: Lane, info: dict[str, Any]) -> None:
         body = json.dumps({"lane": lane, "action": "open", **info}, default=str).encode()
         req = urllib.request.Request(self.url, data=body, method="POST", headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
@@ -56,7 +58,7 @@ class RetryingRelay:
     backoff_s: float = 0.2
     sleep: Callable[[float], None] = time.sleep
 
-    def pulse(self, lane: str, info: dict[str, Any]) -> bool:
+    def pulse(self, lane: Lane, info: dict[str, Any]) -> bool:
         delay = self.backoff_s
         for attempt in range(1, self.tries + 1):
             try:

@@ -148,10 +148,6 @@ class PassTracker:
         self._tracks: list[_Track] = []
         self._ids = itertools.count(1)
 
-    @property
-    def active(self) -> int:
-        return len(self._tracks)
-
     def feed(self, t: float, reads: Sequence[ReadLike]) -> list[PassResult]:
         """One frame's reads at stream time ``t`` (seconds); returns passes to decide now."""
         ready = self._expire(t)
