@@ -121,7 +121,7 @@ def _condition_job(row: dict[str, str], src: Path, out: Path, condition: str, se
         raise ValueError(f"{src / 'images' / row['image']}: cannot decode image")
     # one stream per (image, condition): any worker count, any order, same output
     rng = np.random.default_rng([seed, zlib.crc32(row["image"].encode()), zlib.crc32(condition.encode())])
-    new = apply(img, condition, rng)
+    new = apply(img, condition, rng, crop=row.get("kind") == "crop")
     sx, sy = new.shape[1] / img.shape[1], new.shape[0] / img.shape[0]
     row = dict(row)
     for k in ("x1", "x2", "x3", "x4"):
@@ -155,8 +155,10 @@ def conditions(src: Path = typer.Argument(..., help="labelled folder: images/ an
     with open(src / "labels.csv", newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = list(reader.fieldnames or [])
-        rows = [r for r in reader if r.get("image")]
+        all_rows = [r for r in reader if r.get("image")]
     for c in chosen:
+        # a tight crop is the plate at the frame's own resolution already: there is no smaller version of it
+        rows = [r for r in all_rows if not (c is Condition.SMALL and r.get("kind") == "crop")]
         dst = out / c.value
         (dst / "images").mkdir(parents=True, exist_ok=True)
         job = partial(_condition_job, src=src, out=dst, condition=c.value, seed=seed)

@@ -86,20 +86,23 @@ def _headlights(img: np.ndarray, rng: np.random.Generator, n: int, strength: tup
     return img
 
 
-def daylight(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
+def daylight(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
     img = _travel_blur(img, rng, rng.uniform(0.0, 0.012) * severity)
     img = _noise(img, rng, (1, 4 * severity))
     return _video_codec(img, rng, (int(max(8, 60 - 25 * severity)), 85))
 
 
-def dusk(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
-    """Light at 10-35 % of day, a cold or sodium cast, noise lifted by the camera's gain, headlights."""
+def dusk(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
+    """Light at 10-35 % of day, a cold or sodium cast, noise lifted by the camera's gain, headlights.
+
+    `crop`: the image is a tight plate crop, so a headlight (beside the plate in the frame) is left out.
+    """
     gain = rng.uniform(0.1, 0.35) / max(1.0, severity ** 0.5)
     cast = np.array([1.15, 1.0, 0.8]) if rng.random() < 0.5 else np.array([0.75, 0.95, 1.2])  # BGR
     f = img.astype(np.float32) * gain * cast * rng.uniform(0.9, 1.1, 3)
     f = 255.0 * (np.clip(f, 0, 255) / 255.0) ** rng.uniform(1.0, 1.3)
     img = f.astype(np.uint8)
-    if rng.random() < 0.6:
+    if rng.random() < 0.6 and not crop:
         img = _headlights(img, rng, int(rng.integers(1, 3)), (60, 160))
     img = _travel_blur(img, rng, rng.uniform(0.0, 0.015) * severity)
     img = _noise(img, rng, (3 * severity, 10 * severity))
@@ -107,12 +110,13 @@ def dusk(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np
     return _video_codec(img, rng, (int(max(8, 45 - 20 * severity)), 80))
 
 
-def ir(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
+def ir(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
     """Greyscale under an IR illuminator: the retro-reflective plate glows, paint and glass go dark.
 
     Near-IR reflectance follows the red channel more than the eye's luminance, so yellow (and white)
     surfaces come out bright while blue turns dark; a steep tone curve then pushes the bright plate
     towards clipping (washed out) and the rest towards black. Headlights bloom on the sensor.
+    A tight `crop` gets neither the hot spot's fall-off nor headlights: both are larger than a plate.
     """
     b, g, r = cv2.split(img.astype(np.float32))
     grey = 0.55 * r + 0.35 * g + 0.10 * b
@@ -120,11 +124,11 @@ def ir(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.n
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     cx, cy = rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.8) * h  # the illuminator's hot spot
     fall = np.exp(-(((xs - cx) / w) ** 2 + ((ys - cy) / h) ** 2) / (2 * rng.uniform(0.15, 0.4) ** 2))
-    grey = grey * (0.35 + 0.65 * fall)
+    grey = grey * (0.35 + 0.65 * fall) if not crop else grey
     lo, hi = np.percentile(grey, [rng.uniform(1, 15), rng.uniform(93, 99.8)])
     grey = np.clip((grey - lo) / max(hi - lo, 1.0), 0, 1) ** (rng.uniform(0.7, 1.4) * severity ** 0.5)
     out = cv2.cvtColor((grey * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    if rng.random() < 0.7:
+    if rng.random() < 0.7 and not crop:
         out = _headlights(out, rng, int(rng.integers(1, 4)), (80, 200))
         out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     if rng.random() < 0.5:  # soft bloom round the glowing plate and lights
@@ -136,20 +140,22 @@ def ir(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.n
     return _video_codec(out, rng, (int(max(8, 50 - 20 * severity)), 85))
 
 
-def motion(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
+def motion(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
     img = _travel_blur(img, rng, rng.uniform(0.01, 0.03) * severity)
     return _video_codec(img, rng, (50, 90))
 
 
-def compression(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
+def compression(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
+    """Low bitrate: resolution dropped, then blocks. A `crop` is already at the frame's resolution (a real
+    crop is ~30 px high), so it keeps its size and only gets the blocks."""
     h, w = img.shape[:2]
-    s = rng.uniform(0.5, 0.8) / max(1.0, severity ** 0.5)  # encoders drop resolution before quality
+    s = 1.0 if crop else rng.uniform(0.5, 0.8) / max(1.0, severity ** 0.5)  # encoders drop resolution first
     small = cv2.resize(img, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
     small = _video_codec(small, rng, (int(max(5, 12 - 4 * severity)), int(max(10, 30 - 8 * severity))))
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def small(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
+def small(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
     """The whole frame shrunk (a distant car): the caller scales any corners by the returned size."""
     h, w = img.shape[:2]
     s = rng.uniform(0.3, 0.5) / severity
@@ -157,8 +163,9 @@ def small(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> n
     return effects.jpeg(out, rng, 50, 90)
 
 
-def rain(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
-    """Rain streaks in front, out-of-focus drops on the housing window, a film of dirt."""
+def rain(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0, crop: bool = False) -> np.ndarray:
+    """Rain streaks in front, out-of-focus drops on the housing window (not on a `crop`: a drop is larger
+    than a plate), a film of dirt."""
     h, w = img.shape[:2]
     out = img.astype(np.float32)
     streaks = np.zeros((h, w), np.float32)
@@ -171,7 +178,7 @@ def rain(img: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np
     out = out * (1 - 0.35 * streaks[:, :, None]) + 200 * 0.35 * streaks[:, :, None]
     blurred = cv2.GaussianBlur(out, (0, 0), max(1.0, min(h, w) / 60))
     drops = np.zeros((h, w), np.float32)
-    for _ in range(int(rng.integers(3, 15 * severity + 4))):
+    for _ in range(0 if crop else int(rng.integers(3, 15 * severity + 4))):
         cv2.circle(drops, (int(rng.uniform(0, w)), int(rng.uniform(0, h))),
                    int(min(h, w) * rng.uniform(0.02, 0.08)), 1.0, -1)
     drops = cv2.GaussianBlur(drops, (0, 0), max(1.0, min(h, w) / 100))[:, :, None]
@@ -193,8 +200,11 @@ APPLY = {
 }
 
 
-def apply(img: np.ndarray, condition: Condition | str, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
-    return APPLY[Condition(condition)](img, rng, severity)
+def apply(img: np.ndarray, condition: Condition | str, rng: np.random.Generator, severity: float = 1.0,
+          crop: bool = False) -> np.ndarray:
+    """One condition on a frame, or on a tight plate crop (`crop`): lamps and drops bigger than a plate
+    are left out of crops, and a crop is never shrunk further (`plategen conditions` skips SMALL for them)."""
+    return APPLY[Condition(condition)](img, rng, severity, crop)
 
 
 def random_condition(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:

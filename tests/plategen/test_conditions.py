@@ -94,3 +94,18 @@ def test_clips_command_writes_one_pass_per_car_with_gaps_and_a_truth_file(frame,
     while cap.read()[0]:
         n += 1
     assert n == 3 + 5 + 3 + 5 + 3
+
+
+def test_a_tight_crop_is_degraded_as_a_crop_and_never_shrunk(tmp_path):
+    crop = render_plate(np.random.default_rng(4), "1234567", px_per_mm=0.3).image  # ~30 px high, as real crops
+    out = apply(crop, Condition.COMPRESSION, np.random.default_rng(0), crop=True)
+    assert out.shape == crop.shape
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    cv2.imwrite(str(src / "images" / "c.png"), crop)
+    (src / "labels.csv").write_text("image,plate,kind\nc.png,1234567,crop\n")
+    r = CliRunner().invoke(plategen_cli.app, ["conditions", str(src), "--out", str(tmp_path / "o"), "--only", "small",
+                                              "--only", "dusk", "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert len(list(csv.DictReader(open(tmp_path / "o" / "small" / "labels.csv")))) == 0
+    assert len(list(csv.DictReader(open(tmp_path / "o" / "dusk" / "labels.csv")))) == 1
