@@ -5,7 +5,8 @@ Three layers, each importing only the ones above it:
 - gate.rules: the lot's rules, pure (codes, tariff, policy, config,
   matching, decision, money, clock, errors);
 - gate.store: the ledger on SQLAlchemy Core (models, migrations, schema,
-  db, queries, records, ledger: ``Ledger``, the one front of the database);
+  db, queries, records, decide, ledger: ``Ledger``, the one front of the
+  database);
 - gate.lane: one lane's camera process (sources, voting, process, stats,
   evidence, relay).
 

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from gate.rules.codes import Lane
 
@@ -25,9 +26,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 class EvidenceStore:
     root: Path
 
-    def save(self, lane: Lane, plate: str, at: datetime, crop: Any) -> str | None:
+    def save(self, lane: Lane, plate: str, at: datetime, crop: np.ndarray | None) -> str | None:
         """Write ``<root>/<lane>/<UTC time>_<plate>.jpg``; None when there is no crop or the write fails."""
-        if crop is None or getattr(crop, "size", 0) == 0:
+        if crop is None or crop.size == 0:
             return None
         import cv2  # only the process that saves needs OpenCV
 

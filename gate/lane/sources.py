@@ -35,7 +35,7 @@ class Capture(Protocol):
     """The slice of cv2.VideoCapture the process uses (fakes in tests provide the same)."""
 
     def isOpened(self) -> bool: ...
-    def read(self) -> tuple[bool, Any]: ...
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
     def get(self, prop: int) -> float: ...
     def release(self) -> None: ...
 
@@ -72,7 +72,7 @@ class FolderCapture:
     def isOpened(self) -> bool:
         return bool(self.files)
 
-    def read(self) -> tuple[bool, Any]:
+    def read(self) -> tuple[bool, np.ndarray | None]:
         import cv2
 
         while self.pos < len(self.files):
@@ -155,7 +155,7 @@ class ReconnectingCapture:
                 pass
             self._cap = None
 
-    def _grab(self) -> Any | None:
+    def _grab(self) -> np.ndarray | None:
         if self._cap is None:
             return None
         try:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,6 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    def _on_begin(conn: Connection) -> None:
         mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
         conn.exec_driver_sql(f"BEGIN {mode}")

@@ -4,7 +4,8 @@ Every public write runs in one transaction (``Engine.begin()``) that is
 committed before the method returns, so the caller may pulse the relay only
 after the decision is durable. Reads and writes are SQLAlchemy Core on the
 gate.store.models tables; the queries and the locking rules are in
-gate.store.queries. A lost race (a concurrent writer closed the visit, a
+gate.store.queries, the entry and exit rules of a read in gate.store.decide.
+A lost race (a concurrent writer closed the visit, a
 unique index refused a second open visit, SQLite busy, a PostgreSQL
 serialization failure) rolls the transaction back and runs it again from the
 start.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -23,25 +23,21 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gate.rules.clock import now_utc, to_utc
 from gate.rules.codes import (
-    Action,
     CloseReason,
-    DuplicateEntry,
     Lane,
     ListKind,
-    MatchKind,
     OverrideAction,
-    Reason,
     ReviewKind,
     VisitState,
 )
 from gate.rules.config import load_config
 from gate.rules.decision import Decision
 from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict, UnknownVisit
-from gate.rules.matching import Match, match_plate
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
-from gate.rules.tariff import Tariff, amount_due_agorot, billed_until, fee_agorot
+from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
 from gate.store import db, models, queries, schema
+from gate.store.decide import Read, decide_entry, decide_exit
 from gate.store.queries import LostRace
 from gate.store.records import PaymentReceipt, ReviewEntry, VisitRecord
 from lpr.plate_format import format_plate, normalize_plate
@@ -51,28 +47,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_ATTEMPTS = 8
-
-
-@dataclass(frozen=True)
-class _Read:
-    """One accepted plate read, as the reads table stores it."""
-
-    lane: Lane
-    plate: str
-    at: datetime
-    confidence: float | None
-    char_conf: list[float] | None
-    evidence_path: str | None
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "lane": self.lane.value,
-            "plate": self.plate,
-            "confidence": self.confidence,
-            "char_conf": self.char_conf,
-            "at": self.at,
-            "evidence_path": self.evidence_path,
-        }
 
 
 class Ledger:
@@ -134,7 +108,7 @@ class Ledger:
             lane = Lane(lane)
         except ValueError:
             raise ValueError(f"invalid lane {lane!r}: expected entry or exit") from None
-        read = _Read(
+        read = Read(
             lane=lane,
             plate=normalize_plate(plate),
             at=to_utc(at),
@@ -143,8 +117,8 @@ class Ledger:
             evidence_path=evidence_path,
         )
         low_conf = confidence is not None and confidence < self.policy.min_confidence
-        step = self._entry if lane is Lane.ENTRY else self._exit
-        decision = self._transaction(lambda conn: step(conn, read, low_conf))
+        step = decide_entry if lane is Lane.ENTRY else decide_exit
+        decision = self._transaction(lambda conn: step(conn, read, low_conf, self.tariff, self.policy))
         log.info(
             "%s %s -> %s (%s) visit=%s due=%s%s",
             lane,
@@ -156,124 +130,6 @@ class Ledger:
             " flagged" if decision.flagged else "",
         )
         return decision
-
-    def _entry(self, conn: Connection, read: _Read, low_conf: bool) -> Decision:
-        plate, at = read.plate, read.at
-        rec = _Recorder(conn, read)
-        lists = queries.lists_of(conn, plate)
-        if ListKind.DENY in lists:
-            return rec.decide(Action.DENY, Reason.DENY_LISTED, None)
-        queries.take_entry_lock(conn)
-        note = ""
-        existing = queries.open_visit(conn, plate)
-        if existing is not None:
-            since_entry = at - existing.entry_at
-            if abs(since_entry) <= timedelta(seconds=self.policy.repeat_window_s):
-                return rec.decide(Action.OPEN, Reason.REPEAT_READ, existing.id, flagged=low_conf)
-            if since_entry < timedelta(0):
-                rec.review(ReviewKind.CLOCK_SKEW, existing.id, f"entry read earlier than the open visit {existing.id}")
-                return rec.decide(
-                    Action.REVIEW, Reason.CLOCK_SKEW, existing.id, note="entry before the open visit's entry"
-                )
-            if self.policy.duplicate_entry is DuplicateEntry.KEEP:
-                rec.review(ReviewKind.DUPLICATE_ENTRY, existing.id, "plate entered again while its visit is open; kept")
-                return rec.decide(Action.OPEN, Reason.ALREADY_INSIDE, existing.id, flagged=True)
-            if self.policy.duplicate_entry is DuplicateEntry.DENY:
-                rec.review(
-                    ReviewKind.DUPLICATE_ENTRY, existing.id, "plate entered again while its visit is open; denied"
-                )
-                return rec.decide(Action.DENY, Reason.ALREADY_INSIDE, existing.id, flagged=True)
-            queries.close_visit(
-                conn,
-                existing,
-                exit_at=at,
-                fee=fee_agorot(self.tariff, existing.entry_at, at),
-                close_reason=CloseReason.STALE,
-                flag_reason="stale: the plate entered again; its exit was never read",
-            )
-            rec.review(ReviewKind.STALE_VISIT, existing.id, "closed because the plate entered again; exit never read")
-            note = f"stale visit {existing.id} closed"
-        subscriber = ListKind.ALLOW in lists
-        if not subscriber:
-            inside = queries.count_open(conn)
-            if inside >= self.policy.capacity:
-                return rec.decide(
-                    Action.DENY, Reason.LOT_FULL, None, note=f"{inside} of {self.policy.capacity} places taken"
-                )
-        visit_id = queries.insert_visit(conn, plate, at, "low-confidence entry read" if low_conf else None)
-        reason = Reason.ALLOW_LISTED if subscriber else Reason.ENTERED
-        decision = rec.decide(Action.OPEN, reason, visit_id, flagged=low_conf, note=note)
-        if low_conf:
-            rec.review(ReviewKind.LOW_CONFIDENCE, visit_id, f"entry read confidence {read.confidence:.2f}")
-        return decision
-
-    def _exit(self, conn: Connection, read: _Read, low_conf: bool) -> Decision:
-        plate, at = read.plate, read.at
-        rec = _Recorder(conn, read)
-        subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
-        visit = queries.open_visit(conn, plate)
-        match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else self._fuzzy(conn, read)
-        if match is None:
-            if subscriber:
-                return rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, note="no open visit")
-            window = timedelta(seconds=self.policy.repeat_window_s)
-            recent = queries.recent_exit(conn, plate, at - window, at)
-            if recent is not None:
-                return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
-            decision = rec.decide(
-                Action.REVIEW, Reason.NO_OPEN_VISIT, None, note="gate stays closed; attendant to check"
-            )
-            rec.review(ReviewKind.NO_OPEN_VISIT, None, "exit read matches no open visit", decision.decision_id)
-            return decision
-
-        if visit is None:
-            visit = queries.visit_by_id(conn, match.visit_id)
-        if visit is None or not visit.is_open:
-            raise LostRace(f"visit {match.visit_id} closed concurrently")
-        flagged = match.flagged or low_conf
-        matched = match.plate if match.flagged else None
-        note = f"{match.kind} match to {format_plate(match.plate)}" if matched else ""
-        if at < visit.entry_at:
-            decision = rec.decide(Action.REVIEW, Reason.CLOCK_SKEW, visit.id, flagged=True, matched=matched, note=note)
-            rec.review(ReviewKind.CLOCK_SKEW, visit.id, "exit read earlier than the entry", decision.decision_id)
-            return decision
-
-        if subscriber:
-            due, charged, reason = 0, 0, Reason.ALLOW_LISTED
-        elif visit.waived:
-            due, charged, reason = 0, fee_agorot(self.tariff, visit.entry_at, at), Reason.NO_FEE
-        else:
-            charged = fee_agorot(self.tariff, visit.entry_at, billed_until(self.tariff, at, visit.last_paid_at))
-            due = max(0, charged - visit.paid_agorot)
-            reason = Reason.PAID if visit.paid_agorot else Reason.NO_FEE
-        if due > 0:
-            return rec.decide(
-                Action.DENY, Reason.UNPAID, visit.id, due=due, flagged=flagged, matched=matched, note=note
-            )
-
-        flag_reason = None
-        if match.flagged:
-            flag_reason = f"exit read {plate} matched by {match.kind}"
-        elif low_conf:
-            flag_reason = "low-confidence exit read"
-        queries.close_visit(
-            conn, visit, exit_at=at, fee=charged, close_reason=CloseReason.EXIT, flag_reason=flag_reason
-        )
-        decision = rec.decide(Action.OPEN, reason, visit.id, flagged=flagged, matched=matched, note=note)
-        if flag_reason:
-            kind = ReviewKind.FUZZY_MATCH if match.flagged else ReviewKind.LOW_CONFIDENCE
-            rec.review(kind, visit.id, flag_reason, decision.decision_id)
-        return decision
-
-    def _fuzzy(self, conn: Connection, read: _Read) -> Match | None:
-        """No open visit has exactly this plate: try the near ones (gate.rules.matching)."""
-        return match_plate(
-            read.plate,
-            queries.open_plates(conn),
-            read.char_conf,
-            max_digits=self.policy.fuzzy_max_digits,
-            uncertain_char=self.policy.uncertain_char,
-        )
 
     # ------------------------------------------------------------------ payments
 
@@ -450,11 +306,7 @@ class Ledger:
 
     def add_plate(self, plate: str, kind: ListKind, note: str | None = None) -> None:
         """Put a plate on the allow (subscribers) or deny list; idempotent."""
-        digits = normalize_plate(plate)
-        try:
-            kind = ListKind(kind)
-        except ValueError:
-            raise GateError(f"invalid list {kind!r}: expected allow or deny") from None
+        digits, kind = normalize_plate(plate), _list_kind(kind)
 
         def run(conn: Connection) -> None:
             if kind not in queries.lists_of(conn, digits):
@@ -464,8 +316,8 @@ class Ledger:
 
     def remove_plate(self, plate: str, kind: ListKind) -> bool:
         """Take a plate off a list; False if it was not on it."""
-        digits = normalize_plate(plate)
-        return self._transaction(lambda conn: queries.delete_list_entry(conn, digits, ListKind(kind)))
+        digits, kind = normalize_plate(plate), _list_kind(kind)
+        return self._transaction(lambda conn: queries.delete_list_entry(conn, digits, kind))
 
     def plate_lists(self) -> list[dict[str, Any]]:
         with self._reader() as conn:
@@ -575,60 +427,11 @@ class Ledger:
         raise AssertionError("unreachable")
 
 
-class _Recorder:
-    """Records the decision (and review items) of one read in its transaction."""
-
-    def __init__(self, conn: Connection, read: _Read) -> None:
-        self.conn, self.read = conn, read
-        self.read_id = queries.insert_row(conn, models.reads, read.row())
-
-    def decide(
-        self,
-        action: Action,
-        reason: Reason,
-        visit_id: int | None,
-        *,
-        due: int = 0,
-        flagged: bool = False,
-        matched: str | None = None,
-        note: str = "",
-    ) -> Decision:
-        read = self.read
-        row = {
-            "read_id": self.read_id,
-            "lane": read.lane.value,
-            "plate": read.plate,
-            "action": action.value,
-            "reason": reason.value,
-            "visit_id": visit_id,
-            "amount_due_agorot": due,
-            "flagged": flagged,
-            "at": read.at,
-        }
-        return Decision(
-            action=action,
-            reason=reason,
-            visit_id=visit_id,
-            amount_due=to_shekels(due),
-            lane=read.lane,
-            plate=read.plate,
-            flagged=flagged,
-            matched_plate=matched,
-            note=note,
-            decision_id=queries.insert_row(self.conn, models.decisions, row),
-            at=read.at,
-        )
-
-    def review(self, kind: ReviewKind, visit_id: int | None, reason: str, decision_id: int | None = None) -> None:
-        row = {
-            "kind": kind.value,
-            "plate": self.read.plate,
-            "visit_id": visit_id,
-            "decision_id": decision_id,
-            "reason": reason,
-            "created_at": self.read.at,
-        }
-        queries.insert_row(self.conn, models.review_items, row)
+def _list_kind(kind: str) -> ListKind:
+    try:
+        return ListKind(kind)
+    except ValueError:
+        raise GateError(f"invalid list {kind!r}: expected allow or deny") from None
 
 
 def _require_open_visit(conn: Connection, plate: str) -> VisitRecord:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, literal_column, select, update
 
 from gate.rules.codes import CloseReason, ListKind, VisitState
 from gate.store.models import (
@@ -173,7 +173,7 @@ def add_payment(conn: Connection, visit_id: int, amount: int, paid_at: datetime)
         raise LostRace(f"visit {visit_id} closed concurrently")
 
 
-def payment(conn: Connection, payment_id: str) -> Any:
+def payment(conn: Connection, payment_id: str) -> Row[Any] | None:
     """The payments row with this idempotency key, or None."""
     return conn.execute(_PAYMENT_BY_ID, {"payment_id": payment_id}).first()
 

@@ -1,0 +1,232 @@
+"""One read, one decision: the entry and exit rules, run inside the ledger's transaction.
+
+Ledger.decide opens the transaction and calls ``decide_entry`` or
+``decide_exit``; each records the read, its decision and any review item in
+that transaction, so they commit (or roll back and retry) together. The
+money and matching rules themselves are pure, in gate.rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from gate.rules.codes import (
+    Action,
+    CloseReason,
+    DuplicateEntry,
+    Lane,
+    ListKind,
+    MatchKind,
+    Reason,
+    ReviewKind,
+)
+from gate.rules.decision import Decision
+from gate.rules.matching import Match, match_plate
+from gate.rules.money import to_shekels
+from gate.rules.policy import Policy
+from gate.rules.tariff import Tariff, billed_until, fee_agorot
+from gate.store import models, queries
+from gate.store.queries import LostRace
+from lpr.plate_format import format_plate
+
+
+@dataclass(frozen=True)
+class Read:
+    """One accepted plate read, as the reads table stores it."""
+
+    lane: Lane
+    plate: str
+    at: datetime
+    confidence: float | None
+    char_conf: list[float] | None
+    evidence_path: str | None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "lane": self.lane.value,
+            "plate": self.plate,
+            "confidence": self.confidence,
+            "char_conf": self.char_conf,
+            "at": self.at,
+            "evidence_path": self.evidence_path,
+        }
+
+
+def decide_entry(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, policy: Policy) -> Decision:
+    """An entry read: deny-listed, repeat read, duplicate (per policy), lot full, or a new visit."""
+    plate, at = read.plate, read.at
+    rec = _Recorder(conn, read)
+    lists = queries.lists_of(conn, plate)
+    if ListKind.DENY in lists:
+        return rec.decide(Action.DENY, Reason.DENY_LISTED, None)
+    queries.take_entry_lock(conn)
+    note = ""
+    existing = queries.open_visit(conn, plate)
+    if existing is not None:
+        since_entry = at - existing.entry_at
+        if abs(since_entry) <= timedelta(seconds=policy.repeat_window_s):
+            return rec.decide(Action.OPEN, Reason.REPEAT_READ, existing.id, flagged=low_conf)
+        if since_entry < timedelta(0):
+            rec.review(ReviewKind.CLOCK_SKEW, existing.id, f"entry read earlier than the open visit {existing.id}")
+            return rec.decide(
+                Action.REVIEW, Reason.CLOCK_SKEW, existing.id, note="entry before the open visit's entry"
+            )
+        if policy.duplicate_entry is DuplicateEntry.KEEP:
+            rec.review(ReviewKind.DUPLICATE_ENTRY, existing.id, "plate entered again while its visit is open; kept")
+            return rec.decide(Action.OPEN, Reason.ALREADY_INSIDE, existing.id, flagged=True)
+        if policy.duplicate_entry is DuplicateEntry.DENY:
+            rec.review(
+                ReviewKind.DUPLICATE_ENTRY, existing.id, "plate entered again while its visit is open; denied"
+            )
+            return rec.decide(Action.DENY, Reason.ALREADY_INSIDE, existing.id, flagged=True)
+        queries.close_visit(
+            conn,
+            existing,
+            exit_at=at,
+            fee=fee_agorot(tariff, existing.entry_at, at),
+            close_reason=CloseReason.STALE,
+            flag_reason="stale: the plate entered again; its exit was never read",
+        )
+        rec.review(ReviewKind.STALE_VISIT, existing.id, "closed because the plate entered again; exit never read")
+        note = f"stale visit {existing.id} closed"
+    subscriber = ListKind.ALLOW in lists
+    if not subscriber:
+        inside = queries.count_open(conn)
+        if inside >= policy.capacity:
+            return rec.decide(
+                Action.DENY, Reason.LOT_FULL, None, note=f"{inside} of {policy.capacity} places taken"
+            )
+    visit_id = queries.insert_visit(conn, plate, at, "low-confidence entry read" if low_conf else None)
+    reason = Reason.ALLOW_LISTED if subscriber else Reason.ENTERED
+    decision = rec.decide(Action.OPEN, reason, visit_id, flagged=low_conf, note=note)
+    if low_conf:
+        rec.review(ReviewKind.LOW_CONFIDENCE, visit_id, f"entry read confidence {read.confidence:.2f}")
+    return decision
+
+def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, policy: Policy) -> Decision:
+    """An exit read: find its visit (exactly or fuzzily), open when nothing is due and close it."""
+    plate, at = read.plate, read.at
+    rec = _Recorder(conn, read)
+    subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
+    visit = queries.open_visit(conn, plate)
+    match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else _fuzzy(conn, read, policy)
+    if match is None:
+        if subscriber:
+            return rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, note="no open visit")
+        window = timedelta(seconds=policy.repeat_window_s)
+        recent = queries.recent_exit(conn, plate, at - window, at)
+        if recent is not None:
+            return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
+        decision = rec.decide(
+            Action.REVIEW, Reason.NO_OPEN_VISIT, None, note="gate stays closed; attendant to check"
+        )
+        rec.review(ReviewKind.NO_OPEN_VISIT, None, "exit read matches no open visit", decision.decision_id)
+        return decision
+
+    if visit is None:
+        visit = queries.visit_by_id(conn, match.visit_id)
+    if visit is None or not visit.is_open:
+        raise LostRace(f"visit {match.visit_id} closed concurrently")
+    flagged = match.flagged or low_conf
+    matched = match.plate if match.flagged else None
+    note = f"{match.kind} match to {format_plate(match.plate)}" if matched else ""
+    if at < visit.entry_at:
+        decision = rec.decide(Action.REVIEW, Reason.CLOCK_SKEW, visit.id, flagged=True, matched=matched, note=note)
+        rec.review(ReviewKind.CLOCK_SKEW, visit.id, "exit read earlier than the entry", decision.decision_id)
+        return decision
+
+    if subscriber:
+        due, charged, reason = 0, 0, Reason.ALLOW_LISTED
+    elif visit.waived:
+        due, charged, reason = 0, fee_agorot(tariff, visit.entry_at, at), Reason.NO_FEE
+    else:
+        charged = fee_agorot(tariff, visit.entry_at, billed_until(tariff, at, visit.last_paid_at))
+        due = max(0, charged - visit.paid_agorot)
+        reason = Reason.PAID if visit.paid_agorot else Reason.NO_FEE
+    if due > 0:
+        return rec.decide(
+            Action.DENY, Reason.UNPAID, visit.id, due=due, flagged=flagged, matched=matched, note=note
+        )
+
+    flag_reason = None
+    if match.flagged:
+        flag_reason = f"exit read {plate} matched by {match.kind}"
+    elif low_conf:
+        flag_reason = "low-confidence exit read"
+    queries.close_visit(
+        conn, visit, exit_at=at, fee=charged, close_reason=CloseReason.EXIT, flag_reason=flag_reason
+    )
+    decision = rec.decide(Action.OPEN, reason, visit.id, flagged=flagged, matched=matched, note=note)
+    if flag_reason:
+        kind = ReviewKind.FUZZY_MATCH if match.flagged else ReviewKind.LOW_CONFIDENCE
+        rec.review(kind, visit.id, flag_reason, decision.decision_id)
+    return decision
+
+def _fuzzy(conn: Connection, read: Read, policy: Policy) -> Match | None:
+    """No open visit has exactly this plate: try the near ones (gate.rules.matching)."""
+    return match_plate(
+        read.plate,
+        queries.open_plates(conn),
+        read.char_conf,
+        max_digits=policy.fuzzy_max_digits,
+        uncertain_char=policy.uncertain_char,
+    )
+
+
+class _Recorder:
+    """Records the decision (and review items) of one read in its transaction."""
+
+    def __init__(self, conn: Connection, read: Read) -> None:
+        self.conn, self.read = conn, read
+        self.read_id = queries.insert_row(conn, models.reads, read.row())
+
+    def decide(
+        self,
+        action: Action,
+        reason: Reason,
+        visit_id: int | None,
+        *,
+        due: int = 0,
+        flagged: bool = False,
+        matched: str | None = None,
+        note: str = "",
+    ) -> Decision:
+        read = self.read
+        row = {
+            "read_id": self.read_id,
+            "lane": read.lane.value,
+            "plate": read.plate,
+            "action": action.value,
+            "reason": reason.value,
+            "visit_id": visit_id,
+            "amount_due_agorot": due,
+            "flagged": flagged,
+            "at": read.at,
+        }
+        return Decision(
+            action=action,
+            reason=reason,
+            visit_id=visit_id,
+            amount_due=to_shekels(due),
+            lane=read.lane,
+            plate=read.plate,
+            flagged=flagged,
+            matched_plate=matched,
+            note=note,
+            decision_id=queries.insert_row(self.conn, models.decisions, row),
+            at=read.at,
+        )
+
+    def review(self, kind: ReviewKind, visit_id: int | None, reason: str, decision_id: int | None = None) -> None:
+        row = {
+            "kind": kind.value,
+            "plate": self.read.plate,
+            "visit_id": visit_id,
+            "decision_id": decision_id,
+            "reason": reason,
+            "created_at": self.read.at,
+        }
+        queries.insert_row(self.conn, models.review_items, row)
