@@ -10,6 +10,7 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights"
 DETECTOR_PT = WEIGHTS_DIR / "detector.pt"
 DETECTOR_ONNX = WEIGHTS_DIR / "detector.onnx"
 OCR_PT = WEIGHTS_DIR / "ocr.pt"
+OCR_ONNX = WEIGHTS_DIR / "ocr.onnx"  # what the gate runs; exported from ocr.pt by scripts/export_ocr.py
 DET_IMGSZ = 256  # detector training input side (CPU budget)
 INFER_IMGSZ = 384  # inference input side: trained at 256, the model finds more small plates at 384 (20 ms here)
 ALPHABET = "0123456789"

@@ -53,10 +53,9 @@ class Reader:
         self.zoom_out = zoom_out
         self.detector = PlateDetector(backend=backend, weights=detector_weights, conf=det_conf, threads=threads)
         if ocr == "crnn":
-            from lpr.config import OCR_PT
             from lpr.ocr import CrnnOcr
 
-            self.ocr = CrnnOcr(ocr_weights or OCR_PT, threads=threads)
+            self.ocr = CrnnOcr(ocr_weights, threads=threads, backend=backend)
         elif ocr == "easyocr":
             self.ocr = EasyOcrStage()
         else:

@@ -25,7 +25,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lpr.config import ALPHABET, OCR_PT, SEPARATOR  # noqa: E402
 from lpr.image_io import ImageLoadError, load_image  # noqa: E402
-from lpr.ocr import CRNN, ctc_greedy, preprocess  # noqa: E402
+from lpr.crnn import CRNN, preprocess  # noqa: E402
+from lpr.ctc import ctc_greedy  # noqa: E402
 from lpr.plate_format import format_plate  # noqa: E402
 from lpr.rectify import RECT_SIZE, crop_as_plate  # noqa: E402
 

@@ -1,13 +1,12 @@
 """CTC greedy decoding, the CRNN's shapes, and Israeli plate format rules."""
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import torch
-
 import itertools
 
-from lpr.ocr import BLANK, CRNN, ctc_constrained, ctc_greedy, decode_plate, preprocess
+import numpy as np
+import pytest
+
+from lpr.ctc import BLANK, ctc_constrained, ctc_greedy, decode_plate
 from lpr.plate_format import PlateFormatError, format_plate, is_valid_plate, normalize_plate
 from lpr.rectify import RECT_SIZE
 
@@ -99,6 +98,9 @@ def test_layout_decoding_finds_the_most_probable_path_of_that_length(seed):
 
 
 def test_crnn_gives_one_frame_per_four_columns_and_no_nan():
+    torch = pytest.importorskip("torch", reason="the network needs the train extra")
+    from lpr.crnn import CRNN, preprocess
+
     m = CRNN().eval()
     crops = [np.random.default_rng(0).integers(0, 255, (RECT_SIZE[1], RECT_SIZE[0], 3), dtype=np.uint8)] * 2
     with torch.inference_mode():
