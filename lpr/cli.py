@@ -70,10 +70,12 @@ def _describe(reads) -> str:
 def read_cmd(
     images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, ...).", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of text.")] = False,
-    save_crops: Annotated[Optional[Path], typer.Option(help="Write each rectified plate as DIR/<stem>_<i>.png.")] = None,
+    save_crops: Annotated[Optional[Path],
+                          typer.Option(help="Write each rectified plate as DIR/<stem>_<i>.png.")] = None,
     ocr: Annotated[Ocr, typer.Option(help="Recogniser used by the lpr reader.")] = Ocr.crnn,
     engine: Annotated[EngineChoice, typer.Option(help="lpr (ours) or easyocr (the peer).")] = EngineChoice.lpr,
-    crop: Annotated[bool, typer.Option("--crop", help="Each image is a tight plate crop: OCR only, no detector.")] = False,
+    crop: Annotated[bool,
+                    typer.Option("--crop", help="Each image is a tight plate crop: OCR only, no detector.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Read plates: one line per image, `path: 12-345-67 (0.97)`, `path: no plate` or `path: error: <reason>`.
@@ -134,10 +136,15 @@ def _summary_table(summaries: dict[str, dict]) -> Table:
     row("plate accuracy", lambda s: _fmt(s["plate_accuracy"], pct=True))
     row("char accuracy (1-CER)", lambda s: _fmt(s["char_accuracy"], pct=True))
     row("detection recall", lambda s: _fmt(s["detection_recall"], pct=True))
-    row("corner error, % width", lambda s: "-" if s["corner_error_pct"]["mean"] is None else f"{s['corner_error_pct']['mean']:.1f} (n={s['corner_error_pct']['n']})")
+    def corner(s: dict) -> str:
+        c = s["corner_error_pct"]
+        return "-" if c["mean"] is None else f"{c['mean']:.1f} (n={c['n']})"
+
+    row("corner error, % width", corner)
     row("latency p50 / p95", lambda s: f"{_fmt(s['latency_ms']['p50'])} / {_fmt(s['latency_ms']['p95'])} ms")
     for stage in ev.STAGES:
-        row(f"  {stage} p50 / p95", lambda s, st=stage: f"{_fmt(s['stages_ms'][st]['p50'])} / {_fmt(s['stages_ms'][st]['p95'])} ms")
+        row(f"  {stage} p50 / p95",
+            lambda s, st=stage: f"{_fmt(s['stages_ms'][st]['p50'])} / {_fmt(s['stages_ms'][st]['p95'])} ms")
     t.add_section()
     row("split: plate / char / det", lambda s: "")
     for group, label in (("by_kind", "kind"), ("by_length", "digits"), ("by_source", "source")):
@@ -164,13 +171,16 @@ def _failure_table(name: str, failures: list[dict]) -> Table:
 
 def eval_cmd(
     folder: Annotated[Path, typer.Argument(help="Folder with images/ and labels.csv.", show_default=False)],
-    engine: Annotated[EngineChoice, typer.Option(help="lpr, easyocr, fast-alpr, or all (side by side on the same images).")] = EngineChoice.lpr,
+    engine: Annotated[EngineChoice, typer.Option(
+        help="lpr, easyocr, fast-alpr, or all (side by side on the same images).")] = EngineChoice.lpr,
     ocr: Annotated[Ocr, typer.Option(help="Recogniser for the lpr engine.")] = Ocr.crnn,
-    half: Annotated[Optional[str], typer.Option(help="Only this half of the fixed dev split: train or held-out "
-                                                "(a model fine-tuned on the train half is measured on held-out).")] = None,
+    half: Annotated[Optional[str], typer.Option(
+        help="Only this half of the fixed dev split: train or held-out "
+             "(a model fine-tuned on the train half is measured on held-out).")] = None,
     detector_weights: Annotated[Optional[Path], typer.Option(help="lpr: a candidate detector (.onnx/.pt).")] = None,
     ocr_weights: Annotated[Optional[Path], typer.Option(help="lpr: a candidate OCR (.pt).")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write per-engine metrics and failures as JSON.")] = None,
+    json_path: Annotated[Optional[Path],
+                         typer.Option("--json", help="Write per-engine metrics and failures as JSON.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write PNGs: worst cases, digit confusion, latency.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N labelled images.")] = None,
     failures: Annotated[bool, typer.Option(help="Print the failure list.")] = True,

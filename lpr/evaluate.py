@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from lpr.image_io import ImageLoadError, load_image
-from lpr.plate_format import PlateFormatError, normalize_plate
 from lpr.metrics import box_iou, char_accuracy, corner_error_pct, corners_to_box, edit_distance, percentiles
+from lpr.plate_format import PlateFormatError, normalize_plate
 from lpr.types import PlateRead
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def load_labels(folder: str | Path) -> list[LabelRow]:
         reader.fieldnames = columns
         missing = [c for c in ("image", "plate") if c not in columns]
         if missing:
-            raise LabelsError(f"{path}: row 1: missing column(s) {', '.join(missing)} (have: {', '.join(columns) or 'none'})")
+            have = ", ".join(columns) or "none"
+            raise LabelsError(f"{path}: row 1: missing column(s) {', '.join(missing)} (have: {have})")
         has_corners = [c for c in CORNER_COLUMNS if c in columns]
         if has_corners and len(has_corners) != len(CORNER_COLUMNS):
             absent = [c for c in CORNER_COLUMNS if c not in columns]

@@ -1,7 +1,8 @@
 """Stage 3: read the digits of a rectified plate (grayscale, 32x128) with the CRNN + CTC (`lpr.crnn`).
 
-The gate runs the network's ONNX export on ONNX Runtime, so reading needs no torch. Decoding (greedy, or the best path that fits a layout) is in `lpr.ctc`, which
-needs no torch; each read keeps its posterior so the gate can decode a whole pass at once. Weights
+The gate runs the network's ONNX export on ONNX Runtime, so reading needs no torch. Decoding (greedy,
+or the best path that fits a layout) is in `lpr.ctc`; each read keeps its posterior so the gate can
+decode a whole pass at once. Weights
 trained with separators read the group gaps too, so a 7-digit plate with an extra digit at its edge no
 longer passes as 8 digits.
 """

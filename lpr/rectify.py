@@ -8,7 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-RECT_SIZE = (128, 32)  # (width, height) of the rectified crop fed to the OCR: ~12 px per digit, real crops are not sharper
+# (width, height) of the rectified crop fed to the OCR: ~12 px per digit, real crops are not sharper
+RECT_SIZE = (128, 32)
 MARGIN = (0.04, 0.1)  # fraction of the output left round the plate (x, y), so edge digits are never cut
 
 

@@ -47,8 +47,10 @@ def worst_gallery(results: list[ImageResult], path: Path, title: str, n: int = 1
     """One row per failure, most character errors first: image region, rectified plate, text."""
     fails = sorted((r for r in results if not r.correct), key=lambda r: (-(r.error is not None), -r.edits, r.image))[:n]
     rows = max(1, len(fails))
-    fig, axes = plt.subplots(rows, 3, figsize=(12, 2.2 * rows), gridspec_kw={"width_ratios": [2.2, 1.6, 2.2]}, squeeze=False)
-    fig.suptitle(f"{title} ({sum(not r.correct for r in results)} failures of {len(results)}); green = truth corners, red = read", fontsize=11)
+    fig, axes = plt.subplots(rows, 3, figsize=(12, 2.2 * rows), gridspec_kw={"width_ratios": [2.2, 1.6, 2.2]},
+                             squeeze=False)
+    n_bad = sum(not r.correct for r in results)
+    fig.suptitle(f"{title} ({n_bad} failures of {len(results)}); green = truth corners, red = read", fontsize=11)
     for ax in axes.ravel():
         ax.axis("off")
     if not fails:

@@ -26,9 +26,8 @@ def main() -> None:
     out = export_onnx(args.weights, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     if args.check:
-        from plategen.ocr_crops import make_ocr_crop
-
         from lpr.ocr import CrnnOcr
+        from plategen.ocr_crops import make_ocr_crop
 
         crops = [make_ocr_crop(np.random.default_rng([5, i]))[0] for i in range(args.check)]
         onnx_p = CrnnOcr(out).probs(crops)

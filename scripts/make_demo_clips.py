@@ -23,9 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from plategen.render import render_plate
+from plategen.render import PLATE_MM, render_plate
 from plategen.scenes import _background, _car, paste, project_rect
-from plategen.render import PLATE_MM
 
 SEED = 20240611
 SIZE = (1280, 720)

@@ -1,4 +1,4 @@
-"""Train the 4-corner plate detector (YOLO11-pose, pico scale: scripts/plate-pose.yaml) from scratch on synthetic scenes, then ship it.
+"""Train the 4-corner plate detector (YOLO11-pose, pico: scripts/plate-pose.yaml) on synthetic scenes, then ship it.
 
 Reproduce the shipped weights (about 42 minutes on the 2-core box, 16,000 scenes, 8 epochs):
     plategen scenes --out data/det --n 8000 --seed 1 --car-scenes ../shared/car-scenes
@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offline  # noqa: E402
+from lpr.config import DET_IMGSZ, DETECTOR_ONNX, DETECTOR_PT, ultralytics_offline
 
 
 def main() -> None:

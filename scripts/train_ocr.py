@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -22,13 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lpr.config import ALPHABET, OCR_PT, SEPARATOR  # noqa: E402
-from lpr.image_io import ImageLoadError, load_image  # noqa: E402
-from lpr.crnn import CRNN, preprocess  # noqa: E402
-from lpr.ctc import ctc_greedy  # noqa: E402
-from lpr.plate_format import format_plate  # noqa: E402
-from lpr.rectify import RECT_SIZE, crop_as_plate  # noqa: E402
+from lpr.config import ALPHABET, OCR_PT, SEPARATOR
+from lpr.crnn import CRNN, preprocess
+from lpr.ctc import ctc_greedy
+from lpr.image_io import ImageLoadError, load_image
+from lpr.plate_format import format_plate
+from lpr.rectify import RECT_SIZE, crop_as_plate
 
 
 def load_set(root: Path) -> tuple[np.ndarray, list[str]]:
@@ -69,9 +67,8 @@ def real_train_crops(root: Path, copies: int, seed: int) -> tuple[np.ndarray, li
     the reader's own `crop_as_plate`, so 18 real crops teach the real-camera look under every condition
     without being memorised as they are.
     """
-    from plategen.conditions import random_condition
-
     from lpr.evaluate import dev_halves, load_labels
+    from plategen.conditions import random_condition
 
     rows = load_labels(root)
     halves = dev_halves(rows)

@@ -1,16 +1,14 @@
 """The synthetic generator: corners on the plate in TL, TR, BR, BL order, valid labels, determinism."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
+from lpr.rectify import RECT_SIZE
 from plategen.ocr_crops import make_ocr_crop
 from plategen.render import render_plate
 from plategen.scenes import make_scene, paste, project_rect
 from plategen.yolo import FLIP_IDX, label_lines
-from lpr.rectify import RECT_SIZE
 
 
 def _is_ordered(c: np.ndarray) -> bool:

@@ -1,9 +1,9 @@
 """The shipped reader on freshly generated plates and on every kind of bad input a gate sees."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
-import cv2
 
 from lpr.config import DETECTOR_ONNX, DETECTOR_PT, OCR_PT
 from lpr.image_io import ImageLoadError, load_image

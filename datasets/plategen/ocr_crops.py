@@ -7,7 +7,6 @@ learns to ignore them instead of inventing digits out of them.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from lpr.rectify import crop_as_plate, warp_plate
@@ -42,9 +41,9 @@ def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np
     else:  # loose crop: margins of car body round the plate, now and then a sliver cut off
         x0, y0 = corners.min(0)
         x1, y1 = corners.max(0)
-        l, r = rng.uniform(-0.02, 0.1, 2) * plate_w
+        left, right = rng.uniform(-0.02, 0.1, 2) * plate_w
         t, b = rng.uniform(-0.06, 0.3, 2) * ph
-        X0, Y0 = int(max(0, x0 - l)), int(max(0, y0 - t))
-        X1, Y1 = int(min(img.shape[1], x1 + r)), int(min(img.shape[0], y1 + b))
+        X0, Y0 = int(max(0, x0 - left)), int(max(0, y0 - t))
+        X1, Y1 = int(min(img.shape[1], x1 + right)), int(min(img.shape[0], y1 + b))
         crop = crop_as_plate(img[Y0:Y1, X0:X1])
     return crop, text

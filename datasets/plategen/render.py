@@ -46,9 +46,9 @@ GLYPH_SIZE = 96  # glyphs are rasterised once at this size and resized per plate
 def _glyph(path: str, ch: str, size: int = GLYPH_SIZE) -> np.ndarray:
     """Tight alpha mask of one character: digit shapes are reused across thousands of plates."""
     f = _font(path, size)
-    l, t, r, b = f.getbbox(ch)
-    im = Image.new("L", (r - l + 4, b - t + 4), 0)
-    ImageDraw.Draw(im).text((2 - l, 2 - t), ch, font=f, fill=255)
+    left, top, right, bottom = f.getbbox(ch)
+    im = Image.new("L", (right - left + 4, bottom - top + 4), 0)
+    ImageDraw.Draw(im).text((2 - left, 2 - top), ch, font=f, fill=255)
     a = np.asarray(im)
     ys, xs = np.nonzero(a > 8)
     if len(ys) == 0:  # a space

@@ -138,7 +138,8 @@ def _paint_out(img: np.ndarray, box) -> None:
     if roi.size == 0:
         return
     s = min(1.0, 48 / max(1, roi.shape[1]))
-    small = cv2.resize(roi, (max(2, int(roi.shape[1] * s)), max(2, int(roi.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(roi, (max(2, int(roi.shape[1] * s)), max(2, int(roi.shape[0] * s))),
+                       interpolation=cv2.INTER_AREA)
     mask = np.zeros(small.shape[:2], np.uint8)
     mx1, my1 = int((x1 - X1) * s), int((y1 - Y1) * s)
     mx2, my2 = int(np.ceil((x2 - X1) * s)), int(np.ceil((y2 - Y1) * s))
@@ -237,7 +238,8 @@ def procedural_scene(rng: np.random.Generator, w: int, h: int, n_plates: int):
         if rng.random() < 0.1:  # close-up photo of the plate itself (phone photos: a fifth of real dev scenes)
             pw = rng.uniform(0.4, 0.95) * w
         margin_out = 0.15 if rng.random() < 0.08 else -0.5  # now and then partly outside the frame
-        cx = rng.uniform(-margin_out * pw if margin_out > 0 else pw * 0.5, w + (margin_out * pw if margin_out > 0 else -pw * 0.5))
+        cx = rng.uniform(-margin_out * pw if margin_out > 0 else pw * 0.5,
+                         w + (margin_out * pw if margin_out > 0 else -pw * 0.5))
         cy = rng.uniform(pw * 0.15, h - pw * 0.15)
         yaw, pitch, roll = rng.uniform(-60, 60), rng.uniform(-30, 30), rng.uniform(-15, 15)
         if rng.random() < 0.5:  # most gate views are mild
