@@ -25,6 +25,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from lpr.ctc import decode_pass
 from lpr.metrics import box_iou, edit_distance
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class ReadLike(Protocol):
 class PassConfig:
     pass_gap_s: float = 2.0  # no matching read for this long ends the pass (a car is gone)
     settle_votes: int = 3  # this many reads equal to the voted text decide the pass early
+    # ... and only when their frame qualities (lpr: plate size x sharpness, 0-1; sharp gate frames score
+    # 0.5-0.8) add up to this: three small blurred frames at the start of a pass agreeing on a misread
+    # must not decide before the car comes close and sharp. Reads without a quality count 1 each.
+    settle_quality: float = 1.5
     min_reads: int = 2  # a pass that ends with fewer reads is noise (one odd frame), never decided
     max_text_diff: int = 2  # edit distance to the pass's voted text that still counts as the same plate
     min_iou: float = 0.3  # box overlap that joins an undecided pass even when the text is far off
@@ -106,10 +111,14 @@ class _Track:
 
 
 def vote(reads: Sequence[ReadLike]) -> Vote:
-    """Per-character vote weighted by character confidence, within the winning length.
+    """The pass's plate: decoded over every frame's OCR posterior when the reads carry one, else voted
+    per character (weighted by character confidence) within the winning length.
 
-    The length (7 or 8 digits) is chosen first by total confidence, so a read
-    that dropped a digit cannot shift the others' positions.
+    The length (7 or 8 digits) is chosen first by total confidence, so a read that dropped a digit cannot
+    shift the others' positions. With posteriors (`lpr.ctc.decode_pass`), each candidate plate (every
+    read's text and the per-character vote) is scored by its CTC likelihood in every frame, weighted by
+    the frame's quality, so one sharp frame outvotes five blurred ones; the winner's share of that
+    evidence caps the vote's confidence, so two plates the frames cannot tell apart go to review.
     """
     if not reads:
         return Vote("", (), 0, 0)
@@ -118,17 +127,29 @@ def vote(reads: Sequence[ReadLike]) -> Vote:
         by_len[len(r.text)].append(r)
     length = max(by_len, key=lambda n: (sum(_weight(r) for r in by_len[n]), len(by_len[n]), n))
     same = by_len[length]
-    chars, confs = [], []
+    chars = []
     for i in range(length):
         score: dict[str, float] = defaultdict(float)
         for r in same:
             score[r.text[i]] += _char_conf(r, i)
-        best = max(score, key=lambda ch: (score[ch], ch))
-        winners = [_char_conf(r, i) for r in same if r.text[i] == best]
-        chars.append(best)
-        confs.append(float(np.mean(winners)))
-    text = "".join(chars)
-    return Vote(text, tuple(confs), sum(r.text == text for r in reads), len(reads))
+        chars.append(max(score, key=lambda ch: (score[ch], ch)))
+    text, share = "".join(chars), 1.0
+    posteriors = [getattr(r, "posterior", None) for r in reads]
+    if all(p is not None for p in posteriors):
+        decoded, share = decode_pass(posteriors, [float(getattr(r, "quality", 1.0)) for r in reads],
+                                     [text, *(r.text for r in reads)])
+        text = decoded or text
+    return Vote(text, _position_conf(text, reads, share), sum(r.text == text for r in reads), len(reads))
+
+
+def _position_conf(text: str, reads: Sequence[ReadLike], cap: float) -> tuple[float, ...]:
+    """Per position, the mean confidence of the reads of this length that agree there, capped."""
+    same = [r for r in reads if len(r.text) == len(text)]
+    confs = []
+    for i, ch in enumerate(text):
+        agree = [_char_conf(r, i) for r in same if r.text[i] == ch]
+        confs.append(min(cap, float(np.mean(agree))) if agree else 0.0)
+    return tuple(confs)
 
 
 def _char_conf(r: ReadLike, i: int) -> float:
@@ -197,6 +218,9 @@ class PassTracker:
         for 3 of 7 reads at confidence 0.09).
         """
         if v.agree < self.config.settle_votes:
+            return False
+        seen = sum(float(getattr(r, "quality", 1.0)) for r in track.reads if r.text == v.text)
+        if seen < self.config.settle_quality:
             return False
         return v.confidence >= self.config.min_confidence or 2 * v.agree > len(track.reads)
 
