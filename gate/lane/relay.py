@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from gate.rules.codes import Lane
+from gate.rules.codes import Action, Lane
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class HttpRelay:
     timeout_s: float = 2.0
 
     def pulse(self, lane: Lane, info: dict[str, Any]) -> None:
-        body = json.dumps({"lane": lane, "action": "open", **info}, default=str).encode()
+        body = json.dumps({"lane": lane, "action": Action.OPEN, **info}, default=str).encode()
         req = urllib.request.Request(self.url, data=body, method="POST", headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
             if not 200 <= resp.status < 300:
