@@ -134,8 +134,8 @@ def vote(reads: Sequence[ReadLike]) -> Vote:
             score[r.text[i]] += _char_conf(r, i)
         chars.append(max(score, key=lambda ch: (score[ch], ch)))
     text, share = "".join(chars), 1.0
-    posteriors = [getattr(r, "posterior", None) for r in reads]
-    if all(p is not None for p in posteriors):
+    posteriors = [p for r in reads if (p := getattr(r, "posterior", None)) is not None]
+    if len(posteriors) == len(reads):  # every read carries its OCR posterior
         decoded, share = decode_pass(posteriors, [float(getattr(r, "quality", 1.0)) for r in reads],
                                      [text, *(r.text for r in reads)])
         text = decoded or text
