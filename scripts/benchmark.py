@@ -128,7 +128,8 @@ def run_engine(name: str, frames_dir: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--worker-frames", str(frames_dir),
            "--warmup", str(args.warmup), "--threads", str(args.threads), "--ocr", args.ocr]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)  # stderr (progress bar, errors) passes through
+    # stderr (progress bar, errors) passes through
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"error: {name} benchmark failed (exit {proc.returncode}); see the messages above")
     return json.loads(proc.stdout.strip().splitlines()[-1])
