@@ -7,7 +7,8 @@
 Each clip folder holds clip.mp4 and truth.csv (`plategen clips`). The entry gate runs with the shipped
 reader on a fresh SQLite ledger, exactly as at a lot; then each car counts as
 - right: a visit opened under its plate;
-- wrong: a visit opened under a plate that no car in the clip has (a visit under a wrong plate);
+- wrong: a visit opened under a plate that no car in the clip has (a visit under a wrong plate), counted
+  apart when the visit is flagged for review (low confidence) and when it is not (nobody will look);
 - missed: no visit under its plate (an unsure pass that went to review, or nothing read).
 Runs `gate` as a subprocess so it measures the product's command, not a copy of its wiring.
 """
@@ -41,11 +42,14 @@ def score_clip(folder: Path, extra: list[str]) -> dict:
             raise SystemExit(f"{folder}: gate run exited {run.returncode}: {run.stderr.strip()[-400:]}")
         visits = subprocess.run([str(BIN / "gate"), "visits", "--format", "json", "--db", db],
                                 capture_output=True, text=True, env=env, check=True)
-    plates = [v["plate"].replace("-", "") for v in json.loads(visits.stdout)]
+    opened = [(v["plate"].replace("-", ""), bool(v["flagged"])) for v in json.loads(visits.stdout)]
+    plates = [p for p, _ in opened]
     right = sorted(set(truth) & set(plates))
-    wrong = [p for p in plates if p not in set(truth)]
+    wrong = [p for p, _ in opened if p not in set(truth)]
+    wrong_unflagged = [p for p, flagged in opened if p not in set(truth) and not flagged]
     missed = sorted(set(truth) - set(plates))
-    return {"clip": folder.name, "cars": len(truth), "right": len(right), "wrong": len(wrong), "missed": len(missed),
+    return {"clip": folder.name, "cars": len(truth), "right": len(right), "wrong": len(wrong),
+            "wrong_unflagged": len(wrong_unflagged), "missed": len(missed),
             "per_car": round(len(right) / max(1, len(truth)), 4), "wrong_plates": wrong, "missed_plates": missed,
             "visits": len(plates), "wall_s": round(wall, 1)}
 
@@ -60,8 +64,8 @@ def main() -> None:
     for folder in args.clips:
         r = score_clip(folder, args.gate_arg)
         results.append(r)
-        print(f"{r['clip']:<12} per car {r['per_car']:.1%} ({r['right']}/{r['cars']}), wrong visits {r['wrong']}, "
-              f"missed {r['missed']}  [{r['wall_s']} s]", flush=True)
+        print(f"{r['clip']:<12} per car {r['per_car']:.1%} ({r['right']}/{r['cars']}), wrong visits {r['wrong']} "
+              f"({r['wrong_unflagged']} not flagged), missed {r['missed']}  [{r['wall_s']} s]", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

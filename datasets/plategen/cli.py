@@ -177,12 +177,13 @@ def conditions(src: Path = typer.Argument(..., help="labelled folder: images/ an
 @app.command()
 def clips(src: Path = typer.Argument(..., help="labelled folder: images/ and labels.csv (e.g. a condition variant)"),
           out: Path = typer.Option(..., help="writes clip.mp4 and truth.csv here"), seed: int = 3,
-          fps: float = 10.0, pass_frames: int = 10, gap_frames: int = 25, limit: int | None = None):
+          fps: float = 10.0, pass_frames: int = 10, gap_frames: int = 25, limit: int | None = None,
+          kind: str | None = typer.Option(None, help="only rows of this kind, e.g. scene (whole cars)")):
     """A test clip for `gate run`: each labelled photo drives through the frame once, empty lane between."""
     from plategen.clips import ClipSpec, render_clip
 
     path = render_clip(src, out, seed=seed, spec=ClipSpec(fps=fps, pass_frames=pass_frames, gap_frames=gap_frames),
-                       limit=limit)
+                       limit=limit, kind=kind)
     typer.echo(f"wrote {path} and {out / 'truth.csv'}")
 
 

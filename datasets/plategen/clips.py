@@ -76,10 +76,15 @@ def pass_frames(photo: np.ndarray, lane: np.ndarray, rng: np.random.Generator, s
     return frames
 
 
-def render_clip(src: Path, out: Path, seed: int = 3, spec: ClipSpec = ClipSpec(), limit: int | None = None) -> Path:
-    """`src` (images/ + labels.csv) -> `out`/clip.mp4 and `out`/truth.csv (one row per car pass)."""
+def render_clip(src: Path, out: Path, seed: int = 3, spec: ClipSpec = ClipSpec(), limit: int | None = None,
+                kind: str | None = None) -> Path:
+    """`src` (images/ + labels.csv) -> `out`/clip.mp4 and `out`/truth.csv (one row per car pass).
+
+    `kind` keeps only rows of that kind (`scene`: photos of whole cars, not tight plate crops).
+    """
     with open(src / "labels.csv", newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("image") and r.get("plate")]
+        rows = [r for r in csv.DictReader(f) if r.get("image") and r.get("plate")
+                and (kind is None or (r.get("kind") or "scene") == kind)]
     rows = rows[:limit] if limit else rows
     if not rows:
         raise ValueError(f"{src / 'labels.csv'}: no labelled rows")
