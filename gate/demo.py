@@ -73,8 +73,9 @@ class ScriptedReader:
             corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
             h, w = image.shape[:2]
             crop = image[max(0, int(y1)) : min(h, int(y2)), max(0, int(x1)) : min(w, int(x2))].copy()
-            out.append(PlateRead(text, min(conf), tuple(conf), corners, (x1, y1, x2, y2), 0.97, True, crop,
-                                 {"detect": 0.0, "rectify": 0.0, "ocr": 0.0}))
+            out.append(PlateRead(text=text, confidence=min(conf), char_conf=tuple(conf), corners=corners,
+                                 box=(x1, y1, x2, y2), det_score=0.97, crop=crop,
+                                 timings_ms={"detect": 0.0, "rectify": 0.0, "ocr": 0.0}))
         return out
 
 

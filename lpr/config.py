@@ -15,7 +15,18 @@ DET_IMGSZ = 256  # detector training input side (CPU budget)
 INFER_IMGSZ = 384  # inference input side: trained at 256, the model finds more small plates at 384 (20 ms here)
 ALPHABET = "0123456789"
 SEPARATOR = "-"  # an OCR trained with separators also reads the gaps between digit groups
-FONT_FOR_ULTRALYTICS = PACKAGE_DIR.parent / "datasets" / "plategen" / "fonts" / "roboto-condensed-500.ttf"
+FONT_FOR_ULTRALYTICS = "roboto-condensed-500.ttf"  # one of plategen's vendored OFL fonts (installed with it)
+
+
+def _plotting_font() -> Path | None:
+    """The generator's font file, found through the installed package (works from a wheel too)."""
+    try:
+        from importlib.resources import files
+
+        font = files("plategen") / "fonts" / FONT_FOR_ULTRALYTICS
+        return Path(str(font)) if font.is_file() else None
+    except ModuleNotFoundError:
+        return None
 
 
 def ultralytics_offline(config_dir: str | Path | None = None) -> Path:
@@ -25,10 +36,11 @@ def ultralytics_offline(config_dir: str | Path | None = None) -> Path:
     """
     cfg = Path(config_dir or os.environ.get("YOLO_CONFIG_DIR") or Path.home() / ".cache" / "plategate-yolo")
     cfg.mkdir(parents=True, exist_ok=True)
+    font = _plotting_font()
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):
         target = cfg / name
-        if not target.exists() and FONT_FOR_ULTRALYTICS.exists():
-            shutil.copyfile(FONT_FOR_ULTRALYTICS, target)
+        if not target.exists() and font is not None:
+            shutil.copyfile(font, target)
     os.environ.setdefault("YOLO_CONFIG_DIR", str(cfg))
     os.environ["YOLO_OFFLINE"] = "true"
     os.environ.setdefault("YOLO_VERBOSE", "false")

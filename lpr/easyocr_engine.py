@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from lpr.image_io import to_bgr8
 from lpr.plate_format import digits_only, is_valid_plate
-from lpr.types import PlateRead
+from lpr.types import OcrResult, PlateRead
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +175,7 @@ class EasyOcrEngine:
         timings = {"detect": (t2 - t1) * 1e3, "rectify": (t1 - t0) * 1e3, "ocr": (t3 - t2) * 1e3}
         best = cands[0]
         best = Candidate(best.text, best.conf, best.corners / scale)
-        read = self._to_read(best, bgr, timings)
-        read.crop = bgr
-        return read
+        return replace(self._to_read(best, bgr, timings), crop=bgr)
 
     @staticmethod
     def _to_read(c: Candidate, bgr: np.ndarray, timings: dict[str, float]) -> PlateRead:
@@ -193,7 +191,20 @@ class EasyOcrEngine:
             corners=corners,
             box=(float(x1), float(y1), float(x2), float(y2)),
             det_score=c.conf,
-            valid=is_valid_plate(c.text),
             crop=crop if crop.size else None,
             timings_ms=dict(timings),
         )
+
+
+class EasyOcrStage:
+    """EasyOCR's recogniser as a drop-in OCR stage on the same rectified crops (`--ocr easyocr`)."""
+
+    def __init__(self) -> None:
+        self.engine = EasyOcrEngine()
+
+    def read(self, crops: list[np.ndarray]) -> list[OcrResult]:
+        out = []
+        for c in crops:
+            r = self.engine.read_crop(c)
+            out.append(OcrResult(r.text, r.char_conf) if r else OcrResult("", ()))
+        return out

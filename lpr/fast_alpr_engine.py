@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lpr.image_io import to_bgr8
-from lpr.plate_format import digits_only, is_valid_plate
+from lpr.plate_format import digits_only
 from lpr.rectify import box_corners
 from lpr.types import PlateRead
 
@@ -99,5 +99,4 @@ class FastAlprEngine:
 def _read(text: str, conf: tuple[float, ...], det_score: float, box: tuple[float, float, float, float],
           crop: np.ndarray, timings: dict[str, float]) -> PlateRead:
     return PlateRead(text=text, confidence=(min(conf) if conf else 0.0) * det_score, char_conf=conf,
-                     corners=box_corners(box), box=box, det_score=det_score, valid=is_valid_plate(text), crop=crop,
-                     timings_ms=timings)
+                     corners=box_corners(box), box=box, det_score=det_score, crop=crop, timings_ms=timings)

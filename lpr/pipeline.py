@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -29,20 +31,8 @@ ZOOM_OUT = 2.0
 ZOOM_BELOW = 0.5
 
 
-class EasyOcrStage:
-    """EasyOCR's recogniser as a drop-in OCR stage on the same rectified crops (`--ocr easyocr`)."""
-
-    def __init__(self):
-        from lpr.easyocr_engine import EasyOcrEngine
-
-        self.engine = EasyOcrEngine()
-
-    def read(self, crops: list[np.ndarray]) -> list[OcrResult]:
-        out = []
-        for c in crops:
-            r = self.engine.read_crop(c)
-            out.append(OcrResult(r.text, r.char_conf) if r else OcrResult("", ()))
-        return out
+OcrName = Literal["crnn", "easyocr"]
+Backend = Literal["onnx", "torch"]  # ONNX Runtime at the gate; torch (ultralytics, the .pt OCR) to check
 
 
 class Reader:
@@ -52,7 +42,7 @@ class Reader:
     (`valid=False`) after the valid ones, so a caller never mistakes them for plates.
     """
 
-    def __init__(self, ocr: str = "crnn", backend: str = "onnx", det_conf: float = 0.3, threads: int = 2,
+    def __init__(self, ocr: OcrName = "crnn", backend: Backend = "onnx", det_conf: float = 0.3, threads: int = 2,
                  detector_weights: str | Path | None = None, ocr_weights: str | Path | None = None,
                  zoom_out: float = ZOOM_OUT):
         self.zoom_out = zoom_out
@@ -62,6 +52,8 @@ class Reader:
 
             self.ocr = CrnnOcr(ocr_weights, threads=threads, backend=backend)
         elif ocr == "easyocr":
+            from lpr.easyocr_engine import EasyOcrStage
+
             self.ocr = EasyOcrStage()
         else:
             raise ValueError(f"ocr {ocr!r}: expected 'crnn' or 'easyocr'")
@@ -83,8 +75,7 @@ class Reader:
                 more, more_t = self._read_dets(img, zoomed, t0z, time.perf_counter())
                 reads += more
                 timings = {k: timings[k] + more_t[k] for k in timings}
-                for r in reads:
-                    r.timings_ms = dict(timings)
+                reads = [replace(r, timings_ms=dict(timings)) for r in reads]
         return sorted(reads, key=lambda r: (not r.valid, -r.confidence))
 
     def _detect_zoomed_out(self, img: np.ndarray) -> list[Detection]:
@@ -154,5 +145,5 @@ def frame_quality(crop: np.ndarray, plate_width_px: float) -> float:
 def _make_read(t: OcrResult, d: Detection, quad: np.ndarray, crop: np.ndarray, timings: dict) -> PlateRead:
     width = float(np.linalg.norm(quad[1] - quad[0]))
     return PlateRead(text=t.text, confidence=t.confidence * d.score, char_conf=t.char_conf, corners=quad,
-                     box=d.box, det_score=d.score, valid=is_valid_plate(t.text), crop=crop,
+                     box=d.box, det_score=d.score, crop=crop,
                      timings_ms=dict(timings), posterior=t.posterior, quality=frame_quality(crop, width))

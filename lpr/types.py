@@ -44,9 +44,13 @@ class OcrResult:
         return float(min(self.char_conf)) if self.char_conf else 0.0
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True, eq=False)
 class PlateRead:
-    """A plate read from an image, with where it was and how long each stage took."""
+    """A plate read from an image, with where it was and how long each stage took.
+
+    Frozen and keyword-only: engines, fakes and the gate build it the same way, and `valid` is derived
+    from the text, so no caller can mark a misfit read as a plate.
+    """
 
     text: str  # digits only, e.g. "1234567"
     confidence: float  # min of per-character confidences times detector score
@@ -54,11 +58,17 @@ class PlateRead:
     corners: np.ndarray  # (4, 2) TL TR BR BL in image pixels
     box: tuple[float, float, float, float]
     det_score: float
-    valid: bool  # True when text fits an Israeli layout (7 or 8 digits)
     crop: np.ndarray | None = None  # rectified plate (BGR)
     timings_ms: dict[str, float] = field(default_factory=dict)  # detect, rectify, ocr
     posterior: CtcPosterior | None = None  # the OCR's column probabilities, for decoding a whole pass
     quality: float = 1.0  # 0-1, how much this frame should weigh in a pass: plate size x sharpness
+
+    @property
+    def valid(self) -> bool:
+        """The text fits an Israeli layout (7 or 8 ASCII digits)."""
+        from lpr.plate_format import is_valid_plate
+
+        return is_valid_plate(self.text)
 
     @property
     def formatted(self) -> str:
@@ -66,7 +76,7 @@ class PlateRead:
 
         return format_plate(self.text) if self.valid else self.text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "plate": self.text,
             "formatted": self.formatted,

@@ -141,11 +141,11 @@ def accuracy(model: nn.Module, crops, texts, alphabet: str = ALPHABET, batch: in
     return ok / max(1, len(texts))
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("data/ocr"))
     ap.add_argument("--val", type=Path, default=Path("data/ocr_val"))
-    ap.add_argument("--real", type=Path, default=None, help="real-plates folder: report crop accuracy only")
+    ap.add_argument("--real", type=Path, default=None, help="real-plates folder: report held-out crop accuracy only")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -164,13 +164,11 @@ def main() -> None:
     ap.add_argument("--init", type=Path, default=None,
                     help="start from these shipped weights (fine-tune; same width and alphabet) instead of scratch")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after checkpointing) past this budget")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    auto = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(auto if args.device == "auto" else args.device)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+
+def load_data(args: argparse.Namespace):
+    """(train crops, texts), (val crops, texts), (real held-out crops, texts) as the arguments ask."""
     x, texts = load_set(args.data)
     vx, vtexts = load_set(args.val)
     real = load_real_crops(args.real) if args.real else ([], [])
@@ -178,6 +176,65 @@ def main() -> None:
         rx, rtexts = real_train_crops(args.real_train, args.real_copies, args.seed)
         x, texts = np.concatenate([x, rx]), texts + rtexts
     print(f"train {len(texts)}  val {len(vtexts)}  real crops {len(real[1])}", flush=True)
+    return (x, texts), (vx, vtexts), real
+
+
+def start_or_resume(args: argparse.Namespace, model: nn.Module, opt, sched, device, rng: np.random.Generator):
+    """Resume from OUT/last.pt when it exists, else start from --init or scratch: (first epoch, rng)."""
+    last = args.out / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        print(f"resumed from {last} at epoch {ck['epoch'] + 1}", flush=True)
+        return ck["epoch"] + 1, ck["rng"]
+    if args.init:
+        init = torch.load(args.init, map_location=device, weights_only=False)
+        arch = {"width": args.width, "n_classes": model.head[-1].out_channels}
+        if init["arch"] != arch:
+            raise SystemExit(f"--init {args.init}: arch {init['arch']} differs from this run's {arch}")
+        model.load_state_dict(init["model"])
+        print(f"fine-tuning from {args.init}", flush=True)
+    return 0, rng
+
+
+def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabet: str, device, epoch: int,
+                steps_per_epoch: int, t0: float) -> float:
+    """One pass over the training crops; returns the mean CTC loss."""
+    model.train()
+    tot, n = 0.0, 0
+    for step, (inputs, batch_texts) in enumerate(batches_):
+        logits = model(inputs.to(device, non_blocking=True))  # (B, T, C)
+        logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) for CTCLoss
+        targets, tlen = encode(batch_texts, alphabet)
+        loss = ctc(logp, targets.to(device), torch.full((len(batch_texts),), logp.shape[0], dtype=torch.long), tlen)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        tot, n = tot + loss.item(), n + 1
+        if step % 50 == 0:
+            print(f"epoch {epoch} step {step}/{steps_per_epoch} loss {tot / n:.4f} "
+                  f"({(time.time() - t0) / 60:.1f} min)", flush=True)
+    return tot / max(n, 1)
+
+
+def save_checkpoint(args: argparse.Namespace, model: nn.Module, opt, sched, epoch: int, rng, val_acc: float) -> None:
+    ck = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
+          "rng": rng, "args": vars(args), "val_acc": val_acc}
+    torch.save(ck, args.out / "last.pt.tmp")
+    (args.out / "last.pt.tmp").replace(args.out / "last.pt")  # a crash never leaves a half-written checkpoint
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(auto if args.device == "auto" else args.device)
+    torch.manual_seed(args.seed)
+    (x, texts), (vx, vtexts), real = load_data(args)
 
     alphabet = ALPHABET + (SEPARATOR if args.separators else "")
     arch = {"width": args.width, "n_classes": len(alphabet) + 1}
@@ -187,49 +244,17 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    last, start_epoch = args.out / "last.pt", 0
-    if args.init and not last.exists():
-        init = torch.load(args.init, map_location=device, weights_only=False)
-        if init["arch"] != arch or init["alphabet"] != alphabet:
-            raise SystemExit(f"--init {args.init}: arch {init['arch']} / alphabet {init['alphabet']!r} differ from "
-                             f"this run's {arch} / {alphabet!r}")
-        model.load_state_dict(init["model"])
-        print(f"fine-tuning from {args.init}", flush=True)
-    if last.exists():
-        ck = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        start_epoch, rng = ck["epoch"] + 1, ck["rng"]
-        print(f"resumed from {last} at epoch {start_epoch}", flush=True)
+    start_epoch, rng = start_or_resume(args, model, opt, sched, device, np.random.default_rng(args.seed))
 
     t0 = time.time()
     for epoch in range(start_epoch, args.epochs):
-        model.train()
-        tot, n = 0.0, 0
-        for step, (inputs, batch_texts) in enumerate(batches(x, texts, args, rng, epoch)):
-            logits = model(inputs.to(device, non_blocking=True))  # (B, T, C)
-            logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) for CTCLoss
-            targets, tlen = encode(batch_texts, alphabet)
-            loss = ctc(logp, targets.to(device), torch.full((len(batch_texts),), logp.shape[0], dtype=torch.long),
-                       tlen)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            tot, n = tot + loss.item(), n + 1
-            if step % 50 == 0:
-                print(f"epoch {epoch} step {step}/{steps_per_epoch} loss {tot / n:.4f} "
-                      f"({(time.time() - t0) / 60:.1f} min)", flush=True)
+        loss = train_epoch(model, batches(x, texts, args, rng, epoch), opt, sched, ctc, alphabet, device, epoch,
+                           steps_per_epoch, t0)
         val_acc = accuracy(model, list(vx), vtexts, alphabet)
         real_acc = accuracy(model, real[0], real[1], alphabet) if real[1] else float("nan")
-        print(f"== epoch {epoch} loss {tot / max(n, 1):.4f} synthetic-val exact {val_acc:.4f} "
+        print(f"== epoch {epoch} loss {loss:.4f} synthetic-val exact {val_acc:.4f} "
               f"real-crops exact {real_acc:.4f}", flush=True)
-        ck = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
-              "rng": rng, "args": vars(args), "val_acc": val_acc}
-        torch.save(ck, args.out / "last.pt.tmp")
-        (args.out / "last.pt.tmp").replace(last)  # a crash never leaves a half-written checkpoint
+        save_checkpoint(args, model, opt, sched, epoch, rng, val_acc)
         ship(model, args.ship, arch, alphabet,
              {"epoch": epoch, "synthetic_val_exact": val_acc, "real_crops_exact": real_acc})
         if args.max_minutes and (time.time() - t0) / 60 > args.max_minutes:

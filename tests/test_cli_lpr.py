@@ -21,8 +21,8 @@ class FakeReader:
     def read(self, image):
         if image.mean() < 128:
             return []
-        return [PlateRead("1234567", 0.97, (0.97,) * 7, CORNERS, (10, 10, 110, 40), 0.99, True,
-                          crop=np.full((32, 128, 3), 200, np.uint8), timings_ms={"detect": 3.0, "rectify": 0.5, "ocr": 1.5})]
+        return [PlateRead(text="1234567", confidence=0.97, char_conf=(0.97,) * 7, corners=CORNERS, box=(10, 10, 110, 40),
+                          det_score=0.99, crop=np.full((32, 128, 3), 200, np.uint8), timings_ms={"detect": 3.0, "rectify": 0.5, "ocr": 1.5})]
 
     def read_crop(self, image):
         reads = self.read(image)

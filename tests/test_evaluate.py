@@ -28,8 +28,8 @@ class FakeEngine:
     def _plate(self, text: str, corners: np.ndarray) -> PlateRead:
         x1, y1 = corners.min(axis=0)
         x2, y2 = corners.max(axis=0)
-        return PlateRead(text, 0.9, (0.9,) * len(text), corners, (x1, y1, x2, y2), 0.95, len(text) in (7, 8),
-                         crop=np.zeros((20, 80, 3), np.uint8), timings_ms={"detect": 5.0, "rectify": 1.0, "ocr": 2.0})
+        return PlateRead(text=text, confidence=0.9, char_conf=(0.9,) * len(text), corners=corners,
+                         box=(x1, y1, x2, y2), det_score=0.95, crop=np.zeros((20, 80, 3), np.uint8), timings_ms={"detect": 5.0, "rectify": 1.0, "ocr": 2.0})
 
     def read(self, image):
         self.calls += 1

@@ -89,7 +89,8 @@ def test_percentiles_empty_and_filled():
 # --- choosing the read and summarising ----------------------------------------------------------
 
 def _read(text: str) -> PlateRead:
-    return PlateRead(text, 0.9, (0.9,) * len(text), PLATE, (100, 50, 300, 100), 0.9, len(text) in (7, 8))
+    return PlateRead(text=text, confidence=0.9, char_conf=(0.9,) * len(text), corners=PLATE, box=(100, 50, 300, 100),
+                     det_score=0.9)
 
 
 def test_best_read_is_first_valid_else_first():

@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from lpr.plate_format import LAYOUTS  # one table of layouts for the reader and the generator
+
 FONT_DIR = Path(__file__).parent / "fonts"
 PX_PER_MM = 2.0  # 1040x220 px: sharp enough for plates up to ~40 % of a 1920-px frame
 PLATE_MM = (520, 110)
-LAYOUTS = {7: (2, 3, 2), 8: (3, 2, 3)}
 
 
 @dataclass
@@ -138,10 +139,10 @@ def _draw_strip(canvas: np.ndarray, x0: int, x1: int, rng: np.random.Generator, 
 def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: float = PX_PER_MM) -> RenderedPlate:
     """Draw one plate. `text` is 7 or 8 digits; a random one is drawn when omitted.
 
-    OCR crops end up ~100 px wide, so they use px_per_mm=1 to render four times fewer pixels.
+    OCR crops end up ~100 px wide, so they use px_per_mm=1 to render four times fewer pixels. The steps
+    draw from `rng` in a fixed order, so a seed always renders the same plate.
     """
     text = text or random_plate_text(rng)
-    groups = LAYOUTS[len(text)]
     fonts = font_paths()
     font = str(fonts[rng.integers(len(fonts))])
     W, H = int(PLATE_MM[0] * px_per_mm), int(PLATE_MM[1] * px_per_mm)
@@ -156,22 +157,40 @@ def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: f
     border = max(2, int(H * rng.uniform(0.02, 0.045)))
     if strip:
         _draw_strip(canvas, border, border + strip_w, rng, font)
+    left = border + strip_w  # the digits' area starts after the strip
+    y, digit_h, x0, avail = _draw_digits(canvas, rng, text, font, ink, left, border)
+    _draw_dealer_text(canvas, rng, font, ink, x0, avail, y + digit_h, border)
+    _draw_border_and_screws(canvas, rng, ink, bg, border)
+    _wear(canvas, rng, bg)
+    return RenderedPlate(np.clip(canvas, 0, 255).astype(np.uint8), text)
 
-    # digits: height ~64-76 % of the plate, narrow font stretched to fill the usable width
-    digit_h = int(H * rng.uniform(0.62, 0.74))
+
+def _digit_glyphs(rng: np.random.Generator, text: str, font: str, digit_h: int) -> list[np.ndarray]:
+    """The text's glyphs at digit height, a per-plate width and weight (real plate digits are bold)."""
     glyphs = [_glyph(font, c) for c in text]
     glyphs = [cv2.resize(g, (max(1, int(g.shape[1] * digit_h / g.shape[0])), digit_h)) for g in glyphs]
     width_scale = rng.uniform(0.85, 1.2)
     glyphs = [cv2.resize(g, (max(1, int(g.shape[1] * width_scale)), digit_h)) for g in glyphs]
-    if rng.random() < 0.5:  # weight variation: real plate digits are bold, so mostly thicken
+    if rng.random() < 0.5:  # weight variation: mostly thicken
         k = np.ones((3, 3), np.uint8)
         op = cv2.dilate if rng.random() < 0.8 else cv2.erode
         glyphs = [op(g, k) for g in glyphs]
+    return glyphs
+
+
+def _draw_digits(canvas: np.ndarray, rng: np.random.Generator, text: str, font: str, ink: np.ndarray, left: int,
+                 border: int) -> tuple[int, int, int, int]:
+    """Digits in their layout's groups with separator dashes; returns (top, height, area left, area width)."""
+    H, W = canvas.shape[:2]
+    groups = LAYOUTS[len(text)]
+    # height ~62-74 % of the plate, narrow font stretched to fill the usable width
+    digit_h = int(H * rng.uniform(0.62, 0.74))
+    glyphs = _digit_glyphs(rng, text, font, digit_h)
     gap = digit_h * rng.uniform(0.05, 0.12)
     sep_w = digit_h * rng.uniform(0.1, 0.2)
     sep_gap = digit_h * rng.uniform(0.08, 0.16)
     total = sum(g.shape[1] for g in glyphs) + gap * (len(text) - len(groups)) + 2 * (sep_w + 2 * sep_gap)
-    left = border + strip_w + int(rng.integers(1, 8))
+    left = left + int(rng.integers(1, 8))
     avail = W - left - border - 4
     # Real plates fill their width in both layouts: 7-digit plates have wider digits, not more empty
     # space (narrow 7-digit renders taught the OCR a shape real 7-digit plates do not have). Widen
@@ -192,19 +211,30 @@ def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: f
             _paste_mask(canvas, g, int(round(x)), y + int(rng.integers(-1, 2)), ink)
             x += g.shape[1] + (gap if j < n - 1 else 0)
             i += 1
-        if gi < len(groups) - 1:  # separator: short thick dash at mid height
+        if gi < len(groups) - 1:
             x += sep_gap
-            sh = max(2, int(digit_h * rng.uniform(0.08, 0.15)))
-            sy = y + digit_h // 2 - sh // 2
-            canvas[sy : sy + sh, int(x) : int(x + sep_w)] = ink
-            if rng.random() < 0.35:  # the ministry's small triangle mark under a separator
-                cx, by = int(x + sep_w / 2), int(y + digit_h * 0.95)
-                r = max(2, int(digit_h * 0.07))
-                tri = np.array([[cx, by - 2 * r], [cx + r, by], [cx - r, by]], np.int32)
-                cv2.fillPoly(canvas, [tri], ink.tolist())
+            _draw_separator(canvas, rng, ink, x, y, sep_w, digit_h)
             x += sep_w + sep_gap
+    return y, digit_h, left, avail
 
-    # dealer text under the digits
+
+def _draw_separator(canvas: np.ndarray, rng: np.random.Generator, ink: np.ndarray, x: float, y: int, sep_w: float,
+                    digit_h: int) -> None:
+    """A short thick dash at mid height, now and then with the ministry's small triangle under it."""
+    sh = max(2, int(digit_h * rng.uniform(0.08, 0.15)))
+    sy = y + digit_h // 2 - sh // 2
+    canvas[sy : sy + sh, int(x) : int(x + sep_w)] = ink
+    if rng.random() < 0.35:
+        cx, by = int(x + sep_w / 2), int(y + digit_h * 0.95)
+        r = max(2, int(digit_h * 0.07))
+        tri = np.array([[cx, by - 2 * r], [cx + r, by], [cx - r, by]], np.int32)
+        cv2.fillPoly(canvas, [tri], ink.tolist())
+
+
+def _draw_dealer_text(canvas: np.ndarray, rng: np.random.Generator, font: str, ink: np.ndarray, left: int,
+                      avail: int, digits_bottom: int, border: int) -> None:
+    """The dealer's name or phone in small print under the digits (most plates)."""
+    H = canvas.shape[0]
     if rng.random() < 0.75:
         dealer_h = max(3, int(H * rng.uniform(0.06, 0.1)))
         words = "".join(rng.choice(list("0123456789 -ABCDEFGHKLMNOPRSTUZ"), int(rng.integers(12, 30))))
@@ -213,18 +243,18 @@ def render_plate(rng: np.random.Generator, text: str | None = None, px_per_mm: f
         if dm.shape[1] > maxw:
             dm = cv2.resize(dm, (maxw, dm.shape[0]))
         dx = left + int((avail - dm.shape[1]) * rng.uniform(0.2, 0.8))
-        _paste_mask(canvas, dm, dx, min(H - border - dealer_h - 1, y + digit_h + int(H * 0.03)), ink)
+        _paste_mask(canvas, dm, dx, min(H - border - dealer_h - 1, digits_bottom + int(H * 0.03)), ink)
 
-    # border
+
+def _draw_border_and_screws(canvas: np.ndarray, rng: np.random.Generator, ink: np.ndarray, bg: np.ndarray,
+                            border: int) -> None:
+    H, W = canvas.shape[:2]
     cv2.rectangle(canvas, (border // 2, border // 2), (W - 1 - border // 2, H - 1 - border // 2), ink.tolist(),
                   border)
-    # screws
     if rng.random() < 0.5:
         for sx in (rng.uniform(0.2, 0.3), rng.uniform(0.7, 0.8)):
             cv2.circle(canvas, (int(W * sx), int(H * rng.uniform(0.08, 0.14))), max(2, H // 40),
                        (bg * rng.uniform(0.5, 0.9)).tolist(), -1)
-    _wear(canvas, rng, bg)
-    return RenderedPlate(np.clip(canvas, 0, 255).astype(np.uint8), text)
 
 
 def _wear(canvas: np.ndarray, rng: np.random.Generator, bg: np.ndarray) -> None:

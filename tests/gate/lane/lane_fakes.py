@@ -17,8 +17,8 @@ def plate_read(text: str, conf: float = 0.9, box=BOX, char_conf=None) -> PlateRe
     x1, y1, x2, y2 = box
     corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
     crop = np.full((32, 128, 3), 200, np.uint8)
-    return PlateRead(text, min(cc), cc, corners, tuple(box), 0.95, len(text) in (7, 8) and text.isdigit(), crop,
-                     {"detect": 1.0, "rectify": 0.1, "ocr": 0.5})
+    return PlateRead(text=text, confidence=min(cc), char_conf=cc, corners=corners, box=tuple(box), det_score=0.95,
+                     crop=crop, timings_ms={"detect": 1.0, "rectify": 0.1, "ocr": 0.5})
 
 
 class FixedPlateReader:
