@@ -32,14 +32,21 @@ log = logging.getLogger(__name__)
 
 
 class ReadLike(Protocol):
-    """What the tracker needs of lpr.types.PlateRead (fakes in tests provide the same)."""
+    """What the tracker needs of lpr.types.PlateRead (fakes in tests provide the same); read-only, as
+    PlateRead is frozen."""
 
-    text: str
-    confidence: float
-    char_conf: tuple[float, ...]
-    box: tuple[float, float, float, float]
-    valid: bool
-    crop: Any
+    @property
+    def text(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def char_conf(self) -> tuple[float, ...]: ...
+    @property
+    def box(self) -> tuple[float, float, float, float]: ...
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def crop(self) -> Any: ...
 
 
 @dataclass(frozen=True)
