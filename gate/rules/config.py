@@ -13,6 +13,13 @@ defaults in gate.rules.tariff and gate.rules.policy apply. Layout (TOML)::
     [policy]
     capacity = 500
     duplicate_entry = "close-stale"
+    decision_wait_s = 5       # the longest a decision waits for the database
+    earliest_time = 2000-01-01
+    future_days = 1
+
+Every value is checked for type and range when the file is loaded (in
+Tariff and Policy themselves), so a bad file stops ``gate`` at start with
+one line naming the key, the value and what is allowed, never at a decision.
 """
 from __future__ import annotations
 
@@ -37,15 +44,25 @@ def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Tariff, Pol
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read config {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"invalid config {file}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"invalid config {file}: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
+        raise ConfigError(f"invalid config {file}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {file}: expected a table with [tariff] and [policy], got {data!r:.40}")
     unknown = set(data) - {"tariff", "policy"}
     if unknown:
-        raise ConfigError(f"config {file}: unknown section(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(f"config {file}: unknown section(s) {', '.join(sorted(map(str, unknown)))}")
+    sections = {name: data.get(name, {}) for name in ("tariff", "policy")}
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"config {file}: {name} = {section!r:.40}: expected a table of settings")
     try:
-        return Tariff.from_mapping(data.get("tariff", {})), Policy.from_mapping(data.get("policy", {}))
-    except (TypeError, ValueError) as exc:
+        return Tariff.from_mapping(sections["tariff"]), Policy.from_mapping(sections["policy"])
+    except ConfigError as exc:
+        raise ConfigError(f"config {file}: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a check missed: still one line, never a traceback
         raise ConfigError(f"config {file}: {exc}") from None

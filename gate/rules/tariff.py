@@ -17,10 +17,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from gate.rules import checks
 from gate.rules.errors import ClockError, ConfigError
 from gate.rules.money import json_amount, to_agorot
 
 _DAY = timedelta(days=1)
+WEEK_MINUTES = 7 * 24 * 60
+MAX_HOURLY_RATE = 10_000  # shekels: far above any lot, far below an overflow
+MAX_DAILY_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,17 @@ class Tariff:
     currency: str = "ILS"
 
     def __post_init__(self) -> None:
-        if self.free_minutes < 0 or self.grace_minutes < 0:
-            raise ConfigError("tariff: free_minutes and grace_minutes must be >= 0")
-        if self.hourly_rate_agorot < 0 or (self.daily_max_agorot is not None and self.daily_max_agorot < 0):
-            raise ConfigError("tariff: rates must be >= 0")
-        if self.unit_minutes <= 0 or 60 % self.unit_minutes and self.unit_minutes % 60:
-            raise ConfigError("tariff: unit_minutes must divide an hour or be whole hours")
+        checks.integer("tariff.free_minutes", self.free_minutes, 0, WEEK_MINUTES)
+        checks.integer("tariff.grace_minutes", self.grace_minutes, 0, WEEK_MINUTES)
+        checks.integer("tariff.unit_minutes", self.unit_minutes, 1, 24 * 60)
+        checks.integer("tariff.hourly_rate_agorot", self.hourly_rate_agorot, 0, MAX_HOURLY_RATE * 100)
+        if self.daily_max_agorot is not None:
+            checks.integer("tariff.daily_max_agorot", self.daily_max_agorot, 0, MAX_DAILY_MAX * 100)
+        if 60 % self.unit_minutes and self.unit_minutes % 60:
+            raise ConfigError(f"tariff.unit_minutes = {self.unit_minutes!r}: expected a divisor of 60 or whole hours")
+        if not (isinstance(self.currency, str) and len(self.currency) == 3 and self.currency.isascii()
+                and self.currency.isalpha() and self.currency.isupper()):
+            raise ConfigError(f"tariff.currency = {self.currency!r}: expected a 3-letter code such as ILS")
 
     @property
     def unit_rate_agorot(self) -> int:
@@ -59,15 +68,17 @@ class Tariff:
         if unknown:
             raise ConfigError(f"tariff: unknown setting(s) {', '.join(sorted(unknown))}")
         kwargs: dict[str, Any] = {}
-        for key in ("free_minutes", "unit_minutes", "grace_minutes"):
+        for key in ("free_minutes", "unit_minutes", "grace_minutes", "currency"):
             if key in data:
-                kwargs[key] = int(data[key])
+                kwargs[key] = data[key]
         if "hourly_rate" in data:
-            kwargs["hourly_rate_agorot"] = to_agorot(data["hourly_rate"])
+            kwargs["hourly_rate_agorot"] = to_agorot(checks.number("tariff.hourly_rate", data["hourly_rate"], 0,
+                                                                   MAX_HOURLY_RATE))
         if "daily_max" in data:
-            kwargs["daily_max_agorot"] = None if data["daily_max"] in (None, 0) else to_agorot(data["daily_max"])
-        if "currency" in data:
-            kwargs["currency"] = str(data["currency"])
+            daily = data["daily_max"]  # 0 or null (JSON): no daily maximum
+            if daily is not None:
+                daily = checks.number("tariff.daily_max", daily, 0, MAX_DAILY_MAX)
+            kwargs["daily_max_agorot"] = None if not daily else to_agorot(daily)
         return cls(**kwargs)
 
     def describe(self) -> dict[str, Any]:
