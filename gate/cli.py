@@ -2,31 +2,35 @@
 
 Every command takes ``--db URL`` (else $PLATEGATE_DB, else ./plategate.db) and
 ``--config PATH`` (else $PLATEGATE_CONFIG, else the default tariff/policy).
-Errors are one line on stderr: exit 2 for bad input (plate, time, option),
-exit 1 for a refused operation (no open visit, clock went back, ...).
+Errors are one line on stderr: exit 2 for bad input (plate, time, id, text
+length, option, database URL, a schema version that is not this code's), exit
+1 for a refused operation (no open visit, clock went back), a bad config file,
+or a database that is locked, read-only, full or broken (nothing is written).
 ``--at`` takes ISO 8601; a time without offset is the machine's local time.
+
+Imports are lazy: ``gate --help`` loads neither SQLAlchemy nor the reader, and
+only ``gate db upgrade`` (or a first start on an empty database) loads Alembic.
 """
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import json
+import logging
 import sys
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from gate.rules.clock import parse_time
 from gate.rules.codes import Lane, ListKind
-from gate.rules.config import load_config
-from gate.rules.errors import GateError
-from gate.store.ledger import Ledger
-from gate.text_table import format_table
-from lpr.plate_format import PlateFormatError, format_plate
+from gate.rules.errors import GateError, InvalidInput
+
+if TYPE_CHECKING:
+    from gate.store.ledger import Ledger
+
+# the commands print their own one-line errors; the library's log lines are for `gate run` (which logs to stderr)
+logging.getLogger("gate").addHandler(logging.NullHandler())
 
 app = typer.Typer(
     add_completion=False,
@@ -36,8 +40,10 @@ app = typer.Typer(
 )
 override_app = typer.Typer(no_args_is_help=True, help="Operator actions, always recorded with who and why.")
 plates_app = typer.Typer(no_args_is_help=True, help="Allow list (subscribers) and deny list.")
+db_app = typer.Typer(no_args_is_help=True, help="The ledger database: schema version and migration.")
 app.add_typer(override_app, name="override")
 app.add_typer(plates_app, name="plates")
+app.add_typer(db_app, name="db")
 
 
 class Format(enum.StrEnum):
@@ -71,22 +77,41 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _exit_code(exc: Exception) -> int | None:
+    """2 for bad input, 1 for a refused operation or a failed database, None: not ours (a bug)."""
+    plate_format = sys.modules.get("lpr.plate_format")  # loaded by whatever raised its error
+    if isinstance(exc, (InvalidInput, _BadInput)) or (
+        plate_format is not None and isinstance(exc, plate_format.PlateFormatError)
+    ):
+        return 2
+    if isinstance(exc, GateError):
+        return 1
+    sa_exc, sqlite3 = sys.modules.get("sqlalchemy.exc"), sys.modules.get("sqlite3")
+    if (sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)) or (
+        sqlite3 is not None and isinstance(exc, sqlite3.Error)
+    ):
+        return 1  # a safety net: the ledger already turns these into LedgerUnavailable
+    return None
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
     """Domain exceptions -> one line on stderr and an exit code."""
     try:
         yield
-    except (PlateFormatError, _BadInput) as exc:
-        _fail(str(exc), 2)
-    except GateError as exc:
-        _fail(str(exc), 1)
-    except SQLAlchemyError as exc:
-        _fail(f"database: {str(getattr(exc, 'orig', exc) or exc).splitlines()[0]}", 1)
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise
+        message = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        _fail(message[0] if code == 2 or isinstance(exc, GateError) else f"database: {message[0]}", code)
 
 
 @contextmanager
-def _ledger(db: str | None, config: str | None) -> Iterator[Ledger]:
+def _ledger(db: str | None, config: str | None) -> Iterator["Ledger"]:
     with _errors():
+        from gate.store.ledger import Ledger
+
         ledger = Ledger.open(db, config=config)
         try:
             yield ledger
@@ -95,12 +120,12 @@ def _ledger(db: str | None, config: str | None) -> Iterator[Ledger]:
 
 
 def _time(value: str | None) -> datetime | None:
+    """ISO 8601 from the command line; the ledger checks it against the policy's time window."""
     if value is None:
         return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise _BadInput(str(exc)) from None
+    from gate.rules.clock import parse_time
+
+    return parse_time(value)
 
 
 def _emit(obj: Any) -> None:
@@ -159,6 +184,9 @@ def _print_rows(rows: list[dict[str, Any]], fmt: Format) -> None:
         return
     columns = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason"]
     if fmt is Format.CSV:
+        import csv
+        import io
+
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -166,6 +194,8 @@ def _print_rows(rows: list[dict[str, Any]], fmt: Format) -> None:
             writer.writerow({k: (f"{v:.2f}" if k in ("fee", "paid") and v is not None else v) for k, v in row.items()})
         sys.stdout.write(out.getvalue())
         return
+    from gate.text_table import format_table
+
     typer.echo(format_table(columns, [[_cell(c, r.get(c)) for c in columns] for r in rows]))
 
 
@@ -173,6 +203,8 @@ def _cell(column: str, value: Any) -> str:
     if value is None:
         return "-"
     if column == "plate":
+        from lpr.plate_format import format_plate
+
         return format_plate(value)
     if column in ("fee", "paid"):
         return f"{value:.2f}"
@@ -200,6 +232,8 @@ def review(
 @app.command()
 def tariff(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Show the active tariff and policy (defaults unless --config / $PLATEGATE_CONFIG)."""
+    from gate.rules.config import load_config
+
     with _errors():
         active_tariff, policy = load_config(config)
     _emit({"tariff": active_tariff.describe(), "policy": policy.describe()})
@@ -280,6 +314,31 @@ def plates_show(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """List allow- and deny-listed plates."""
     with _ledger(db, config) as ledger:
         _emit(ledger.plate_lists())
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Migrate the database to this code's schema (the only command that does, besides a first start)."""
+    with _errors():
+        from gate.store.ledger import Ledger
+
+        before, after = Ledger.upgrade_schema(db)
+    _emit({"before": before, "after": after, "migrated": before != after})
+
+
+@db_app.command("version")
+def db_version(db: DbOpt = None) -> None:
+    """The database's schema version and this code's; reads only, takes no lock."""
+    with _errors():
+        from gate.store import db as store_db
+        from gate.store import schema
+
+        engine = store_db.make_engine(db)
+        try:
+            current = schema.current_revision(engine)
+        finally:
+            engine.dispose()
+    _emit({"database": current, "code": schema.HEAD, "up_to_date": current == schema.HEAD})
 
 
 @app.command()

@@ -8,20 +8,31 @@ gate.store.queries, the entry and exit rules of a read in gate.store.decide.
 A lost race (a concurrent writer closed the visit, a
 unique index refused a second open visit, SQLite busy, a PostgreSQL
 serialization failure) rolls the transaction back and runs it again from the
-start.
+start, for at most the policy's ``decision_wait_s`` in all: then LedgerBusy,
+nothing written, and the gate stays shut.
+
+The public methods are the API edge: every plate goes through
+lpr.plate_format.normalize_plate, every time through the policy's time
+window, every id and text through a range or length check, before anything
+is written (InvalidInput). Database failures (locked, read-only, full,
+corrupt, a column gone) come out as LedgerUnavailable with the driver's first
+line; the transaction is rolled back.
 """
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar, overload
 
-from sqlalchemy import Connection, Engine, or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Column, Connection, Engine, String, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from gate.rules.clock import now_utc, to_utc
+from gate.rules.clock import check_window, now_utc, to_utc
 from gate.rules.codes import (
     CloseReason,
     Lane,
@@ -32,7 +43,16 @@ from gate.rules.codes import (
 )
 from gate.rules.config import load_config
 from gate.rules.decision import Decision
-from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict, UnknownVisit
+from gate.rules.errors import (
+    ClockError,
+    GateError,
+    InvalidInput,
+    LedgerBusy,
+    LedgerUnavailable,
+    NoOpenVisit,
+    PaymentConflict,
+    UnknownVisit,
+)
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
 from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
@@ -47,6 +67,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_ATTEMPTS = 8
+MAX_ID = 2**31 - 1  # INTEGER ids on PostgreSQL; larger ones overflowed SQLite's driver
 
 
 class Ledger:
@@ -68,20 +89,33 @@ class Ledger:
         migrate: bool = True,
         sqlite_synchronous: str = "NORMAL",
     ) -> "Ledger":
-        """Connect (``url`` > $PLATEGATE_DB > ./plategate.db) and upgrade the schema.
+        """Connect (``url`` > $PLATEGATE_DB > ./plategate.db) and check the schema version, without a lock.
 
-        A tariff or policy not given comes from ``config`` (or $PLATEGATE_CONFIG),
-        else the defaults of gate.rules.tariff and gate.rules.policy.
+        An empty database gets the schema when ``migrate`` (the first start);
+        any other version than this code's raises SchemaMismatch (``gate db
+        upgrade`` migrates). A tariff or policy not given comes from ``config``
+        (or $PLATEGATE_CONFIG), else the defaults of gate.rules.tariff and
+        gate.rules.policy.
         """
         file_tariff, file_policy = load_config(config)
         engine = db.make_engine(url, sqlite_synchronous=sqlite_synchronous)
         try:
-            if migrate:
-                schema.upgrade(engine)
+            with _database_errors():
+                schema.check(engine, create=migrate)
         except Exception:
             engine.dispose()
             raise
         return cls(engine, tariff or file_tariff, policy or file_policy)
+
+    @staticmethod
+    def upgrade_schema(url: str | None = None) -> tuple[str | None, str]:
+        """Migrate the database to this code's schema (``gate db upgrade``): (before, after)."""
+        engine = db.make_engine(url)
+        try:
+            with _database_errors():
+                return schema.upgrade(engine)
+        finally:
+            engine.dispose()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -107,18 +141,26 @@ class Ledger:
         try:
             lane = Lane(lane)
         except ValueError:
-            raise ValueError(f"invalid lane {lane!r}: expected entry or exit") from None
+            raise InvalidInput(f"invalid lane {lane!r}: expected entry or exit") from None
         read = Read(
             lane=lane,
             plate=normalize_plate(plate),
-            at=to_utc(at),
-            confidence=confidence,
-            char_conf=None if char_conf is None else [float(c) for c in char_conf],
-            evidence_path=evidence_path,
+            at=self._when(at),
+            confidence=None if confidence is None else _fraction("confidence", confidence),
+            char_conf=None if char_conf is None else [_fraction("char_conf", c) for c in char_conf],
+            evidence_path=_text(models.reads.c.evidence_path, evidence_path),
         )
-        low_conf = confidence is not None and confidence < self.policy.min_confidence
+        low_conf = read.confidence is not None and read.confidence < self.policy.min_confidence
         step = decide_entry if lane is Lane.ENTRY else decide_exit
-        decision = self._transaction(lambda conn: step(conn, read, low_conf, self.tariff, self.policy))
+        try:
+            decision = self._transaction(lambda conn: step(conn, read, low_conf, self.tariff, self.policy))
+        except LedgerUnavailable as exc:
+            # nothing was written: this log line is the read's only record; an attendant enters it by hand
+            log.error(
+                "UNRECORDED %s read %s at %s (confidence %s): %s; the gate stays closed",
+                lane, read.plate, read.at.isoformat(), read.confidence, exc,
+            )
+            raise
         log.info(
             "%s %s -> %s (%s) visit=%s due=%s%s",
             lane,
@@ -140,8 +182,8 @@ class Ledger:
         PaymentConflict (payment id used for another plate), PlateFormatError.
         """
         digits = normalize_plate(plate)
-        when = to_utc(at)
-        pid = payment_id or uuid.uuid4().hex
+        when = self._when(at)
+        pid = _text(models.payments.c.payment_id, payment_id) or uuid.uuid4().hex
         receipt = self._transaction(lambda conn: self._pay(conn, digits, when, pid))
         log.info(
             "pay %s visit=%s amount=%s fee=%s%s",
@@ -208,7 +250,7 @@ class Ledger:
     def amount_due(self, plate: str, at: datetime | None = None) -> int:
         """Agorot the open visit for ``plate`` would owe at an exit at ``at`` (no write)."""
         digits = normalize_plate(plate)
-        when = to_utc(at)
+        when = self._when(at)
 
         def look(conn: Connection) -> int:
             visit = _require_open_visit(conn, digits)
@@ -222,7 +264,7 @@ class Ledger:
 
     def override_open(self, plate: str, operator: str, reason: str, at: datetime | None = None) -> VisitRecord:
         """Open a visit by hand (e.g. the car came in while the camera was down)."""
-        digits, when = normalize_plate(plate), to_utc(at)
+        digits, when = normalize_plate(plate), self._when(at)
         _require_who_why(operator, reason)
 
         def run(conn: Connection) -> int:
@@ -286,8 +328,12 @@ class Ledger:
         at: datetime | None,
     ) -> VisitRecord:
         """An operator's change to one open visit (by id or plate), recorded with the amount it returns."""
-        when = to_utc(at)
+        when = self._when(at)
         _require_who_why(operator, reason)
+        if (visit_id is None) == (plate is None):
+            raise InvalidInput("give exactly one of a visit id or a plate")
+        visit_id = None if visit_id is None else _id("visit id", visit_id)
+        plate = None if plate is None else normalize_plate(plate)
 
         def run(conn: Connection) -> int:
             visit = _open_visit_for_override(conn, visit_id, plate)
@@ -307,6 +353,7 @@ class Ledger:
     def add_plate(self, plate: str, kind: ListKind, note: str | None = None) -> None:
         """Put a plate on the allow (subscribers) or deny list; idempotent."""
         digits, kind = normalize_plate(plate), _list_kind(kind)
+        note = _text(models.plate_lists.c.note, note)
 
         def run(conn: Connection) -> None:
             if kind not in queries.lists_of(conn, digits):
@@ -341,13 +388,14 @@ class Ledger:
         if inside:
             query = query.where(models.visits.c.state == VisitState.OPEN.value)
         if since is not None:
-            query = query.where(or_(models.visits.c.exit_at.is_(None), models.visits.c.exit_at >= to_utc(since)))
+            query = query.where(or_(models.visits.c.exit_at.is_(None), models.visits.c.exit_at >= self._when(since)))
         if until is not None:
-            query = query.where(models.visits.c.entry_at <= to_utc(until))
+            query = query.where(models.visits.c.entry_at <= self._when(until))
         with self._reader() as conn:
             return [VisitRecord.from_row(r) for r in conn.execute(query)]
 
     def visit(self, visit_id: int) -> VisitRecord:
+        visit_id = _id("visit id", visit_id)
         with self._reader() as conn:
             return self._visit(conn, visit_id)
 
@@ -359,7 +407,7 @@ class Ledger:
 
     def overstays(self, now: datetime | None = None) -> list[VisitRecord]:
         """Open visits longer than the policy's maximum stay."""
-        limit = to_utc(now) - timedelta(hours=self.policy.max_stay_hours)
+        limit = self._when(now) - timedelta(hours=self.policy.max_stay_hours)
         v = models.visits
         query = select(v).where(v.c.state == VisitState.OPEN.value, v.c.entry_at < limit).order_by(v.c.entry_at)
         with self._reader() as conn:
@@ -391,40 +439,137 @@ class Ledger:
         """The decision log (oldest first), optionally for one visit."""
         query = select(models.decisions).order_by(models.decisions.c.id)
         if visit_id is not None:
-            query = query.where(models.decisions.c.visit_id == visit_id)
+            query = query.where(models.decisions.c.visit_id == _id("visit id", visit_id))
         with self._reader() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def resolve_review(self, item_id: int, operator: str, resolution: str) -> None:
         """Mark a review item handled, with who and how."""
         _require_who_why(operator, resolution)
-        who, how = operator.strip(), resolution.strip()
+        item_id = _id("review item id", item_id)
+        who = _text(models.review_items.c.resolved_by, operator.strip())
+        how = _text(models.review_items.c.resolution, resolution.strip())
         if not self._transaction(lambda conn: queries.resolve_review(conn, item_id, who, how, now_utc())):
             raise GateError(f"no unresolved review item {item_id}")
 
     # ------------------------------------------------------------------ plumbing
 
-    def _reader(self) -> Connection:
-        """A connection for reads: BEGIN DEFERRED on SQLite, so it takes no write lock."""
-        return self.engine.connect().execution_options(readonly=True)
+    def _when(self, at: datetime | None) -> datetime:
+        """None -> now; else aware UTC inside the policy's time window (InvalidInput outside it)."""
+        if at is None:
+            return now_utc()
+        earliest, latest = self.policy.time_window(now_utc())
+        return check_window(to_utc(at), earliest, latest)
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        """A connection for reads: BEGIN DEFERRED on SQLite, so it takes no write lock (WAL readers)."""
+        with _database_errors(), self.engine.connect().execution_options(readonly=True) as conn:
+            yield conn
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one committed transaction; retry when a concurrent writer won."""
+        """Run ``work`` in one committed transaction; retry when a concurrent writer won.
+
+        All attempts together wait at most ``policy.decision_wait_s`` for locks (a
+        gate answers while the car waits), then LedgerBusy; nothing is written.
+        """
+        wait_s = self.policy.decision_wait_s
+        deadline = time.monotonic() + wait_s
         for attempt in range(1, _MAX_ATTEMPTS + 1):
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                break
             try:
-                with self.engine.begin() as conn:
+                with _database_errors(retry=True), self.engine.connect().execution_options(
+                    lock_wait_ms=left_ms
+                ) as conn, conn.begin():
                     return work(conn)
             except LostRace as exc:
                 reason = str(exc)
-            except (IntegrityError, OperationalError) as exc:
-                if not _retryable(exc) or attempt == _MAX_ATTEMPTS:
-                    raise
-                reason = f"{type(exc.orig).__name__}: {exc.orig}"
-            if attempt == _MAX_ATTEMPTS:
-                raise GateError(f"gave up after {attempt} attempts: {reason}")
+            except _Retry as exc:
+                reason = str(exc)
             log.debug("transaction retry %d: %s", attempt, reason)
-            time.sleep(0.002 * attempt)
-        raise AssertionError("unreachable")
+            time.sleep(min(0.002 * attempt, max(0.0, deadline - time.monotonic())))
+        else:
+            raise LedgerUnavailable(f"database: gave up after {_MAX_ATTEMPTS} attempts: {reason}")
+        raise LedgerBusy(
+            f"database busy: another process held the write lock for {wait_s:g} s (policy.decision_wait_s);"
+            " nothing was recorded and the gate stays closed"
+        )
+
+
+class _Retry(Exception):
+    """A lost race inside _database_errors: run the transaction again."""
+
+
+@contextmanager
+def _database_errors(*, retry: bool = False) -> Iterator[None]:
+    """Driver and SQLAlchemy errors -> LedgerUnavailable with the driver's first line (or _Retry)."""
+    try:
+        yield
+    except (IntegrityError, OperationalError) as exc:
+        if retry and _retryable(exc):
+            raise _Retry(f"{type(exc.orig).__name__}: {exc.orig}") from None
+        raise LedgerUnavailable(f"database: {_first_line(exc.orig)}") from exc
+    except DBAPIError as exc:
+        raise LedgerUnavailable(f"database: {_first_line(exc.orig)}") from exc
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        raise LedgerUnavailable(f"database: {_first_line(exc)}") from exc
+
+
+_HINTS = {  # driver message -> what the operator can do
+    "unable to open database file": "missing folder, no permission or a read-only disk?",
+    "readonly database": "the file or its disk is read-only",
+    "disk is full": "free space on the ledger's disk",
+    "disk image is malformed": "the file is damaged: restore it from a backup",
+    "file is not a database": "the file is not a SQLite ledger",
+    "no such column": "the schema was changed outside plategate: restore it or run `gate db upgrade`",
+    "no such table": "the schema was changed outside plategate: restore it or run `gate db upgrade`",
+}
+
+
+def _first_line(exc: BaseException | None) -> str:
+    """The driver's first line, with a hint for the failures an operator meets."""
+    lines = str(exc).strip().splitlines()
+    line = lines[0] if lines else type(exc).__name__
+    hint = next((h for key, h in _HINTS.items() if key in line), None)
+    return f"{line} ({hint})" if hint else line
+
+
+@overload
+def _text(column: Column[Any], value: str) -> str: ...
+@overload
+def _text(column: Column[Any], value: None) -> None: ...
+@overload
+def _text(column: Column[Any], value: str | None) -> str | None: ...
+def _text(column: Column[Any], value: str | None) -> str | None:
+    """A text for ``column``: at most its length (PostgreSQL refused longer ones, SQLite kept them), no NUL."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidInput(f"{column.name} {value!r:.40}: expected text without NUL characters")
+    limit = column.type.length if isinstance(column.type, String) else None
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(f"{column.name} is {len(value)} characters long: expected at most {limit}")
+    return value
+
+
+def _id(name: str, value: int) -> int:
+    """An id as the tables hold them: 1 .. 2**31 - 1 (a 23-digit --visit overflowed the driver)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise InvalidInput(f"{name} {value!r}: expected a whole number from 1 to {MAX_ID}")
+    return value
+
+
+def _fraction(name: str, value: float) -> float:
+    """A confidence in [0, 1]: NaN or 7 from a reader would flag (or not) at random."""
+    try:
+        number = float(value)  # numpy floats too
+    except (TypeError, ValueError):
+        number = math.nan
+    if not -1e-6 <= number <= 1 + 1e-6:  # NaN fails too
+        raise InvalidInput(f"{name} {value!r}: expected a number from 0 to 1")
+    return min(1.0, max(0.0, number))
 
 
 def _list_kind(kind: str) -> ListKind:
@@ -482,7 +627,7 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
     text = str(exc.orig).lower()
     if "unique" in text or "duplicate key" in text:
         return True
-    return any(s in text for s in ("database is locked", "deadlock", "could not serialize", "busy"))
+    return any(s in text for s in ("database is locked", "deadlock", "could not serialize", "busy", "lock timeout"))
 
 
 def _require_who_why(operator: str, reason: str) -> None:
@@ -490,3 +635,5 @@ def _require_who_why(operator: str, reason: str) -> None:
         raise GateError("an operator name is required")
     if not reason or not reason.strip():
         raise GateError("a reason is required")
+    _text(models.overrides.c.operator, operator.strip())
+    _text(models.overrides.c.reason, reason.strip())
