@@ -1,13 +1,16 @@
 """Evidence crops: one image per decision, and retention that deletes old ones.
 
 The crop is saved before the ledger decides so the decision row records its
-path. Retention deletes only image files under the evidence folder whose
-modification time is older than N days, never anything else.
+path. Why retention matches names and not just "images under the folder": an
+operator may point ``--evidence-dir`` at a folder that already holds other
+photos (``photos/holiday.jpg`` was deleted once). Retention deletes only what
+``save`` writes: files directly in ``<root>/entry`` or ``<root>/exit`` named
+``<UTC time>_<plate>.jpg``, older than N days; never anything else.
 """
 from __future__ import annotations
 
 import logging
-import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +22,8 @@ from gate.rules.codes import Lane
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+STAMP_FORMAT = "%Y%m%dT%H%M%S_%fZ"
+EVIDENCE_NAME = re.compile(r"^\d{8}T\d{6}_\d{6}Z_\d{7,8}\.jpg$")  # what save() writes, nothing else
 
 
 @dataclass
@@ -32,9 +36,9 @@ class EvidenceStore:
             return None
         import cv2  # only the process that saves needs OpenCV
 
-        folder = self.root / lane
+        folder = self.root / Lane(lane)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S_%fZ")
+        stamp = at.astimezone(timezone.utc).strftime(STAMP_FORMAT)
         path = folder / f"{stamp}_{plate}.jpg"
         if not cv2.imwrite(str(path), crop):
             log.warning("evidence: could not write %s", path)
@@ -42,18 +46,18 @@ class EvidenceStore:
         return str(path)
 
     def purge(self, days: float, now: float | None = None) -> int:
-        """Delete evidence images older than ``days`` (by mtime); returns how many."""
-        if not self.root.is_dir():
-            return 0
+        """Delete the gate's own evidence files older than ``days`` (by mtime); returns how many."""
         cutoff = (time.time() if now is None else now) - days * 86400.0
         removed = 0
-        for dirpath, _dirs, files in os.walk(self.root):
-            for name in files:
-                path = Path(dirpath) / name
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
+        for lane in Lane:
+            folder = self.root / lane
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            for path in folder.iterdir():
+                if not EVIDENCE_NAME.match(path.name) or path.is_symlink():
                     continue
                 try:
-                    if path.stat().st_mtime < cutoff:
+                    if path.is_file() and path.stat().st_mtime < cutoff:
                         path.unlink()
                         removed += 1
                 except FileNotFoundError:

@@ -1,4 +1,4 @@
-"""Evidence retention deletes only evidence images older than N days."""
+"""Evidence retention deletes only the gate's own evidence files older than N days, never anything else."""
 from __future__ import annotations
 
 import os
@@ -23,13 +23,26 @@ def touch(path: Path, age_days: float) -> Path:
 
 def test_retention_deletes_only_old_evidence(tmp_path: Path):
     root = tmp_path / "evidence"
-    old = [touch(root / "entry" / "a_1234567.jpg", 40), touch(root / "exit" / "b_7654321.png", 31)]
-    young = [touch(root / "entry" / "c_1234567.jpg", 29), touch(root / "exit" / "d_7654321.jpg", 0)]
+    old = [touch(root / "entry" / "20250101T080000_000000Z_1234567.jpg", 40),
+           touch(root / "exit" / "20250102T080000_000000Z_76543210.jpg", 31)]
+    young = [touch(root / "entry" / "20250301T080000_000000Z_1234567.jpg", 29),
+             touch(root / "exit" / "20250302T080000_000000Z_7654321.jpg", 0)]
     not_evidence = [touch(root / "notes.txt", 400), touch(tmp_path / "outside.jpg", 400)]
     removed = EvidenceStore(root).purge(days=30)
     assert removed == 2
     assert [p.exists() for p in old] == [False, False]
     assert all(p.exists() for p in young + not_evidence)
+
+
+def test_retention_never_deletes_photos_the_gate_did_not_write(tmp_path: Path):
+    """Issue 11.7: `--evidence-dir photos` once deleted photos/holiday.jpg and photos/2019/wedding.png."""
+    root = tmp_path / "photos"
+    theirs = [touch(root / "holiday.jpg", 400), touch(root / "2019" / "wedding.png", 400),
+              touch(root / "entry" / "holiday.jpg", 400), touch(root / "exit" / "2019" / "wedding.jpg", 400),
+              touch(root / "2019" / "20190101T080000_000000Z_1234567.jpg", 400)]  # our naming, not our folder
+    ours = touch(root / "entry" / "20190101T080000_000000Z_1234567.jpg", 400)
+    assert EvidenceStore(root).purge(days=30) == 1
+    assert not ours.exists() and all(p.exists() for p in theirs)
 
 
 def test_retention_on_a_missing_folder_is_a_no_op(tmp_path: Path):
@@ -42,3 +55,5 @@ def test_save_names_the_crop_by_lane_time_and_plate(tmp_path: Path):
     path = store.save("exit", "1234567", at, np.full((32, 128, 3), 128, np.uint8))
     assert path == str(tmp_path / "exit" / "20250302T080001_500000Z_1234567.jpg") and Path(path).is_file()
     assert store.save("exit", "1234567", at, None) is None
+    os.utime(path, (0, 0))  # what save() writes, retention takes back
+    assert store.purge(days=30) == 1 and not Path(path).exists()
