@@ -348,30 +348,62 @@ def run(
     relay: Annotated[
         Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")
     ] = None,
+    relay_timeout: Annotated[
+        float, typer.Option("--relay-timeout", min=0.01, help="seconds per relay try (3 tries, off the decision path)")
+    ] = 0.5,
     evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="where decision crops go")] = "evidence",
     retention_days: Annotated[
-        Optional[float], typer.Option("--retention-days", min=0.0, help="delete evidence older than N days")
+        Optional[float],
+        typer.Option("--retention-days", min=0.0, help="delete the gate's own evidence files older than N days"),
     ] = None,
     max_fps: Annotated[Optional[float], typer.Option("--max-fps", min=0.1, help="cap frames read per second")] = None,
     pass_gap: Annotated[
         float, typer.Option("--pass-gap", min=0.1, help="seconds without the plate that end a pass")
     ] = 2.0,
+    give_up_after: Annotated[
+        Optional[int],
+        typer.Option("--give-up-after", min=0, help="live camera: exit 3 after N failed reconnects in a row "
+                     "(default: keep trying)"),
+    ] = None,
+    stills: Annotated[
+        bool, typer.Option("--stills", help="the source folder holds one still per car: each image is one pass")
+    ] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="with --stills: keep taking new images until stopped")] = False,
+    stills_done: Annotated[
+        Optional[str], typer.Option("--stills-done", help="with --stills: move decided images here (else left)")
+    ] = None,
+    poll: Annotated[float, typer.Option("--poll", min=0.01, help="with --watch: seconds between looks")] = 0.25,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """The camera process of one lane: one decision per car, relay pulse on open. Stats on exit."""
+    """The camera process of one lane: one decision per car, relay pulse on open. Stats on exit.
+
+    Exit codes: 0 stopped by SIGTERM/SIGINT or the recording/stills read to the end; 1 database or config
+    error; 2 bad option; 3 the source could not be opened, gave no frame, or a live camera's reconnects
+    gave up (--give-up-after).
+    """
+    from pathlib import Path
+
     from gate.lane.process import build_process, log_to_stderr
+    from gate.lane.redact import redact
+    from gate.lane.stills import StillsConfig
 
     log_to_stderr()
     with _ledger(db, config) as ledger:
         try:
-            process = build_process(lane, source, ledger, relay=relay, evidence_dir=evidence_dir,
-                                    retention_days=retention_days, max_fps=max_fps, pass_gap_s=pass_gap)
+            if (watch or stills_done) and not stills:
+                raise ValueError(f"{'--watch' if watch else '--stills-done'}: expected together with --stills")
+            still_mode = StillsConfig(watch, Path(stills_done) if stills_done else None, poll) if stills else None
+            process = build_process(lane, source, ledger, relay=relay, relay_timeout_s=relay_timeout,
+                                    evidence_dir=evidence_dir, retention_days=retention_days, max_fps=max_fps,
+                                    pass_gap_s=pass_gap, give_up_after=give_up_after, stills=still_mode)
         except (FileNotFoundError, ValueError) as exc:
-            raise _BadInput(str(exc)) from None
+            raise _BadInput(redact(exc)) from None
         process.install_signal_handlers()
         stats = process.run()
-    typer.echo(stats.summary(), err=True)
+        typer.echo(stats.summary(), err=True)
+        if stats.end.exit_code:
+            _fail(f"source {process.source.name}: {stats.failure}", stats.end.exit_code)
 
 
 def main() -> None:

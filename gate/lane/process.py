@@ -2,20 +2,27 @@
 
 The loop: read a frame (gate.lane.sources) -> reader -> tracker
 (gate.lane.voting) -> for each settled pass: save the evidence crop,
-``ledger.decide`` (committed on return), log one line, pulse the relay when
-the decision opens (retried, never touching the ledger). SIGTERM/SIGINT set a
-flag; the frame in hand, and its decision, finish before the loop exits.
+``ledger.decide`` (committed on return), log one line, hand the relay pulse
+to its worker thread when the decision opens (retried there, never touching
+the ledger, never holding up the next car). SIGTERM/SIGINT set a flag; the
+frame in hand, and its decision, finish before the loop exits.
 
-``build_process`` wires a lane from the CLI's options; the reader, the
-capture factory and the clock are injected, so tests run it with fakes.
+In stills mode (gate.lane.stills) each image is one pass and the source is
+told when its decision is committed, so it can move the file away.
+
+``build_process`` wires a lane from the CLI's options and validates them in
+one place (ValueError naming the value: `gate run` exits 2); the reader,
+the capture factory and the clock are injected, so tests run it with fakes.
 """
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,9 +32,11 @@ from typing import Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from gate.lane.evidence import EvidenceStore
-from gate.lane.relay import RetryingRelay, make_relay
+from gate.lane.redact import RedactingFormatter, redact
+from gate.lane.relay import DEFAULT_MAX_AGE_S, DEFAULT_TIMEOUT_S, RelayWorker, RetryingRelay, make_relay
 from gate.lane.sources import CaptureFactory, Frame, FrameSource, make_source, open_capture, parse_source
-from gate.lane.stats import RunStats
+from gate.lane.stats import RunEnd, RunStats
+from gate.lane.stills import StillPasses, StillsConfig, StillsSource
 from gate.lane.voting import PassConfig, PassResult, PassTracker, ReadLike
 from gate.rules.clock import now_utc
 from gate.rules.codes import Lane
@@ -64,14 +73,26 @@ class LedgerLike(Protocol):
     ) -> Decision: ...
 
 
-@dataclass
+class Passes(Protocol):
+    """Frames' reads -> passes to decide: PassTracker (video) or StillPasses (one still, one pass)."""
+
+    def feed(self, t: float, reads: Sequence[ReadLike]) -> list[PassResult]: ...
+    def flush(self, t: float | None = None) -> list[PassResult]: ...
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One pass and what the ledger made of it (kept for the demo and tests)."""
 
     passed: PassResult
     at: datetime
     decision: Decision
-    relay_ok: bool | None  # None: the relay was not pulsed (deny / review)
+    pulse: Future[bool] | None  # None: the relay was not pulsed (deny / review)
+
+    @property
+    def relay_ok(self) -> bool | None:
+        """Whether the barrier got its pulse (waits for the relay worker); None when not pulsed."""
+        return None if self.pulse is None else self.pulse.result()
 
 
 class GateProcess:
@@ -84,13 +105,14 @@ class GateProcess:
         reader: ReaderLike,
         ledger: LedgerLike,
         relay: RetryingRelay,
-        tracker: PassTracker | None = None,
+        tracker: Passes | None = None,
         evidence: EvidenceStore | None = None,
         *,
         start_at: datetime | None = None,
         max_fps: float | None = None,
         retention_days: float | None = None,
         retention_every_s: float = 3600.0,
+        relay_max_age_s: float = DEFAULT_MAX_AGE_S,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,13 +124,14 @@ class GateProcess:
         self.reader = reader
         self.ledger = ledger
         self.relay = relay
-        self.tracker = tracker or PassTracker()
+        self.tracker: Passes = tracker or PassTracker()
         self.evidence = evidence
         self.start_at = start_at or now_utc()
         self.max_fps = max_fps
         self.retention_days = retention_days
         self.retention_every_s = retention_every_s
-        self.stop_event = stop or source.inner.stop
+        self.relay_max_age_s = relay_max_age_s
+        self.stop_event = stop or source.stop
         self.clock = clock  # seconds, for the retention schedule; tests pass a fake one
         self.stats = RunStats()
         self.outcomes: deque[Outcome] = deque(maxlen=1000)  # recent decisions; bounded for a gate that runs for months
@@ -124,6 +147,7 @@ class GateProcess:
 
     def run(self) -> RunStats:
         self.stats = RunStats()
+        self._pulses = RelayWorker(self.relay, self.relay_max_age_s)
         self._purge_if_due(force=True)
         period = 1.0 / self.max_fps if self.max_fps else 0.0
         next_at = time.perf_counter()
@@ -141,19 +165,24 @@ class GateProcess:
                 if frame is None:
                     ended = not self.stop_event.is_set()
                     break
-                self._frame(frame)
+                self.source.done(frame, self._frame(frame))
                 self._purge_if_due()
             if ended:  # the recording ended: its last passes are over
                 for p in self.tracker.flush():
                     self._decide(p)
         finally:
+            self.source.close()
+            self._pulses.close()  # the pulses handed over are delivered (or given up) before we exit
             self.stats.ended = time.perf_counter()
             self.stats.dropped = self.source.dropped
             self.stats.reconnects = self.source.reconnects
-            self.source.close()
+            self.stats.failure = self.source.failure
+            self.stats.end = (RunEnd.SOURCE_FAILED if self.source.failure
+                              else RunEnd.ENDED if ended else RunEnd.STOPPED)
         return self.stats
 
-    def _frame(self, frame: Frame) -> None:
+    def _frame(self, frame: Frame) -> bool:
+        """Read one frame and decide the passes it settles; False when a decision could not be committed."""
         t0 = time.perf_counter()
         try:
             reads = list(self.reader.read(frame.image))
@@ -165,10 +194,12 @@ class GateProcess:
         if reads:
             for stage, ms in reads[0].timings_ms.items():
                 self.stats.add(stage, float(ms))
-        for p in self.tracker.feed(frame.t, reads):
-            self._decide(p)
+        ready = self.tracker.feed(frame.t, reads)
+        if frame.origin and not ready:
+            log.warning("%s: no plate read in %s", self.lane, redact(frame.origin))
+        return all([self._decide(p) for p in ready])
 
-    def _decide(self, p: PassResult) -> None:
+    def _decide(self, p: PassResult) -> bool:
         at = self.start_at + timedelta(seconds=p.decided_t)
         plate = p.vote.text
         t0 = time.perf_counter()
@@ -176,8 +207,8 @@ class GateProcess:
         if self.evidence is not None:
             try:
                 evidence_path = self.evidence.save(self.lane, plate, at, p.crop)
-            except Exception:  # noqa: BLE001 - no evidence is better than no decision
-                log.exception("%s: could not save evidence for %s", self.lane, plate)
+            except Exception as exc:  # noqa: BLE001 - no evidence is better than no decision
+                log.warning("%s: could not save evidence for %s: %s", self.lane, format_plate(plate), redact(exc))
         t1 = time.perf_counter()
         self.stats.add("evidence", (t1 - t0) * 1e3)
         try:
@@ -186,7 +217,7 @@ class GateProcess:
         except Exception:  # noqa: BLE001 - database down etc.: log loudly, keep the gate running
             self.stats.failed_decisions += 1
             log.exception("%s %s: ledger decision failed; gate stays closed", self.lane, format_plate(plate))
-            return
+            return False
         t2 = time.perf_counter()
         self.stats.add("decide", (t2 - t1) * 1e3)
         self.stats.decisions += 1
@@ -196,14 +227,19 @@ class GateProcess:
             decision.amount_due, " flagged" if decision.flagged else "", p.vote.agree, p.vote.reads,
             p.vote.confidence, p.decided_t - p.first_t, evidence_path or "-",
         )
-        relay_ok = None
+        pulse = None
         if decision.opens:
-            relay_ok = self.relay.pulse(self.lane, {"plate": plate, "visit_id": decision.visit_id,
+            pulse = self._pulses.submit(self.lane, {"plate": plate, "visit_id": decision.visit_id,
                                                     "decision_id": decision.decision_id})
-            self.stats.add("relay", (time.perf_counter() - t2) * 1e3)
-            if not relay_ok:
-                self.stats.relay_failures += 1
-        self.outcomes.append(Outcome(p, at, decision, relay_ok))
+            pulse.add_done_callback(lambda f: self._pulsed(f, t2))
+        self.outcomes.append(Outcome(p, at, decision, pulse))
+        return True
+
+    def _pulsed(self, pulse: Future[bool], handed_over: float) -> None:
+        """On the relay worker: the pulse's latency from the decision, and whether it failed."""
+        self.stats.add("relay", (time.perf_counter() - handed_over) * 1e3)
+        if not pulse.result():
+            self.stats.relay_failures += 1
 
     def _purge_if_due(self, force: bool = False) -> None:
         if self.evidence is None or self.retention_days is None:
@@ -218,8 +254,13 @@ class GateProcess:
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:
-    """The lane's log: one line per decision from this module; the ledger's own line is muted."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """The lane's log: one line per decision from this module; the ledger's own line is muted.
+
+    Every line goes through RedactingFormatter: no camera or relay password reaches the log.
+    """
+    logging.basicConfig(level=level)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("gate.store.ledger").setLevel(logging.WARNING)
 
 
@@ -230,34 +271,62 @@ def build_process(
     *,
     reader: ReaderLike | None = None,
     relay: str | None = None,
+    relay_timeout_s: float = DEFAULT_TIMEOUT_S,
     evidence_dir: str | Path | None = "evidence",
     retention_days: float | None = None,
     max_fps: float | None = None,
     pass_gap_s: float = 2.0,
+    give_up_after: int | None = None,
+    stills: StillsConfig | None = None,
     start_at: datetime | None = None,
     factory: CaptureFactory = open_capture,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] | None = None,
 ) -> GateProcess:
-    """Wire a lane from options (used by ``gate run`` and the demo).
+    """Wire a lane from options (used by ``gate run`` and the demo); a bad option is a ValueError naming it.
 
-    Without ``reader`` the real lpr.Reader loads here (ONNX Runtime, OpenCV);
-    tests and the demo's ``--fake-reader`` pass their own.
+    ``stills`` (a folder only) makes each image one pass (gate.lane.stills). ``give_up_after``: a live
+    camera's reconnect attempts in a row before the process ends as SOURCE_FAILED (None: forever).
+    Without ``reader`` the real lpr.Reader loads here (ONNX Runtime, OpenCV); tests and the demo's
+    ``--fake-reader`` pass their own.
     """
+    try:
+        lane = Lane(lane)
+    except ValueError:
+        raise ValueError(f"lane {lane!r}: expected entry or exit") from None
+    spec = parse_source(source)
+    if stills is not None and (spec.live or not Path(str(spec.target)).is_dir()):
+        raise ValueError(f"source {spec.name!r}: stills mode expects a folder of images")
+    if give_up_after is not None and give_up_after < 0:
+        raise ValueError(f"reconnect attempts {give_up_after!r}: expected 0 or more")
+    pulses = RetryingRelay(make_relay(relay, relay_timeout_s))
+    evidence = _evidence_store(evidence_dir)
+    stop = threading.Event()
+    frames: FrameSource
+    passes: Passes
+    if stills is not None:
+        frames, passes = StillsSource(str(spec.target), stills, stop=stop, clock=clock, sleep=sleep), StillPasses()
+    else:
+        frames = make_source(spec, stop, factory, give_up_after=give_up_after)
+        passes = PassTracker(PassConfig(pass_gap_s=pass_gap_s))
     if reader is None:
         from lpr import Reader
 
         reader = Reader(threads=2)
-    stop = threading.Event()
-    frames = make_source(parse_source(source), stop, factory)
-    return GateProcess(
-        lane,
-        frames,
-        reader,
-        ledger,
-        RetryingRelay(make_relay(relay)),
-        PassTracker(PassConfig(pass_gap_s=pass_gap_s)),
-        EvidenceStore(Path(evidence_dir)) if evidence_dir else None,
-        start_at=start_at,
-        max_fps=max_fps,
-        retention_days=retention_days,
-        stop=stop,
-    )
+    return GateProcess(lane, frames, reader, ledger, pulses, passes, evidence, start_at=start_at, max_fps=max_fps,
+                       retention_days=retention_days, stop=stop, clock=clock)
+
+
+def _evidence_store(folder: str | Path | None) -> EvidenceStore | None:
+    """The evidence folder, created now: one that cannot be written is a bad option, not a failure per car."""
+    if not folder:
+        return None
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"evidence dir {redact(str(path))!r}: cannot create it ({exc.strerror or exc}), "
+                         "expected a writable folder") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"evidence dir {redact(str(path))!r}: not writable, expected a writable folder")
+    return EvidenceStore(path)

@@ -3,6 +3,13 @@
 Why the retry wrapper never raises: the decision is already durable when the
 relay is pulsed; a relay fault must be retried and logged (an attendant can
 open by hand) but can never undo or repeat the ledger's decision.
+
+Why pulses run on a worker thread (``RelayWorker``) with a short timeout: a
+relay that accepted the connection but never answered once held every
+opening for 6.6 s (3 tries of 2 s), and the next car with it. The decision
+loop only hands the pulse over. A pulse not delivered within ``max_age_s``
+is given up rather than sent late: a late pulse would open the barrier for
+whichever car stands there by then.
 """
 from __future__ import annotations
 
@@ -10,12 +17,17 @@ import json
 import logging
 import time
 import urllib.request
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from gate.lane.redact import redact
 from gate.rules.codes import Action, Lane
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 0.5  # a relay controller on the lot's network answers in milliseconds
+DEFAULT_MAX_AGE_S = 5.0  # after this a pulse is given up: the attendant opens by hand
 
 
 class Relay(Protocol):
@@ -34,12 +46,12 @@ class SimulatedRelay:
         log.info("relay %s: pulse (simulated) plate=%s visit=%s", lane, info.get("plate"), info.get("visit_id"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class HttpRelay:
     """POST ``{"lane", "action": "open", ...}`` as JSON to a relay controller; any non-2xx is a failure."""
 
     url: str
-    timeout_s: float = 2.0
+    timeout_s: float = DEFAULT_TIMEOUT_S  # per try: connect, and each wait for the answer
 
     def pulse(self, lane: Lane, info: dict[str, Any]) -> None:
         body = json.dumps({"lane": lane, "action": Action.OPEN, **info}, default=str).encode()
@@ -57,15 +69,21 @@ class RetryingRelay:
     tries: int = 3
     backoff_s: float = 0.2
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
-    def pulse(self, lane: Lane, info: dict[str, Any]) -> bool:
+    def pulse(self, lane: Lane, info: dict[str, Any], deadline: float | None = None) -> bool:
+        """Pulse, retrying; no try starts after ``deadline`` (``clock`` seconds)."""
         delay = self.backoff_s
         for attempt in range(1, self.tries + 1):
+            if deadline is not None and self.clock() > deadline:
+                log.error("relay %s: pulse too late, not sent; decision stands, open by hand (plate=%s visit=%s)",
+                          lane, info.get("plate"), info.get("visit_id"))
+                return False
             try:
                 self.inner.pulse(lane, info)
                 return True
             except Exception as exc:  # noqa: BLE001 - any relay fault is retried, never raised
-                log.warning("relay %s: pulse failed (try %d/%d): %s", lane, attempt, self.tries, exc)
+                log.warning("relay %s: pulse failed (try %d/%d): %s", lane, attempt, self.tries, redact(exc))
                 if attempt < self.tries:
                     self.sleep(delay)
                     delay *= 2
@@ -74,10 +92,32 @@ class RetryingRelay:
         return False
 
 
-def make_relay(spec: str | None) -> Relay:
-    """``None``/"sim" -> SimulatedRelay; an http(s) URL -> HttpRelay."""
+@dataclass
+class RelayWorker:
+    """Pulses off the decision path: one thread, pulses in order, each given up ``max_age_s`` after it was due."""
+
+    relay: RetryingRelay
+    max_age_s: float = DEFAULT_MAX_AGE_S
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay"), init=False
+    )
+
+    def submit(self, lane: Lane, info: dict[str, Any]) -> Future[bool]:
+        """Hand a pulse over; the future says whether the barrier got it."""
+        deadline = self.relay.clock() + self.max_age_s
+        return self._pool.submit(self.relay.pulse, lane, info, deadline)
+
+    def close(self) -> None:
+        """Wait for the pulses handed over (each is bounded by its deadline and the relay's timeout)."""
+        self._pool.shutdown(wait=True)
+
+
+def make_relay(spec: str | None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Relay:
+    """``None``/"sim" -> SimulatedRelay; an http(s) URL -> HttpRelay with ``timeout_s`` per try."""
     if not spec or spec == "sim":
         return SimulatedRelay()
+    if timeout_s <= 0:
+        raise ValueError(f"relay timeout {timeout_s!r}: expected seconds > 0")
     if spec.startswith(("http://", "https://")):
-        return HttpRelay(spec)
-    raise ValueError(f"relay {spec!r}: expected 'sim' or an http(s) URL")
+        return HttpRelay(spec, timeout_s)
+    raise ValueError(f"relay {redact(repr(spec))}: expected 'sim' or an http(s) URL")

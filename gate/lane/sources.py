@@ -2,10 +2,15 @@
 
 - live (camera index, rtsp/http URL): a background thread keeps only the
   latest frame, so a slow reader drops stale frames instead of building a
-  backlog; a read failure reconnects with exponential backoff, forever;
+  backlog; a read failure reconnects with exponential backoff, forever
+  unless ``give_up_after`` attempts in a row fail;
 - video file or folder of images (name order): every frame in order, with
   the media clock (frame index / fps) as time, so runs are deterministic;
   ``--max-fps`` paces them instead of dropping.
+
+A source that cannot be opened, gives no frame at all, or whose reconnects
+give up says why in ``failure``: the process exits non-zero on it
+(``RunEnd.SOURCE_FAILED``). Source names are logged through ``redact`` only.
 """
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from gate.lane.redact import redact
+from lpr.image_io import ImageLoadError, load_image
+
 log = logging.getLogger(__name__)
 
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
@@ -29,6 +37,7 @@ class Frame:
     t: float  # stream seconds: media time for files/folders, wall seconds since start for live sources
     image: np.ndarray
     index: int
+    origin: str = ""  # the file a still came from (stills mode); empty for video frames
 
 
 class Capture(Protocol):
@@ -48,6 +57,11 @@ class SourceSpec:
     target: str | int  # what the capture factory opens
     live: bool  # a stream that can drop and come back, vs. a finite recording
 
+    @property
+    def name(self) -> str:
+        """The target as it may be logged: credentials masked."""
+        return redact(self.target)
+
 
 def parse_source(text: str | int) -> SourceSpec:
     """'0' -> camera 0 (live); rtsp/http URL -> live; folder or file -> recording."""
@@ -57,12 +71,17 @@ def parse_source(text: str | int) -> SourceSpec:
         return SourceSpec(str(text), live=True)
     path = Path(text)
     if not path.exists():
-        raise FileNotFoundError(f"source {text!r}: no such file or folder")
+        raise FileNotFoundError(f"source {redact(repr(text))}: no such file or folder, expected a camera index, "
+                                "an rtsp/http URL, a video file or a folder of images")
     return SourceSpec(str(path), live=False)
 
 
 class FolderCapture:
-    """A folder of images in name order, read like a video at ``fps``."""
+    """A folder of images in name order, read like a video at ``fps``.
+
+    Images are decoded by lpr.image_io.load_image, which refuses a decompression bomb (over MAX_PIXELS)
+    from its header: such a file, like any unreadable one, is skipped with one log line.
+    """
 
     def __init__(self, folder: str | Path, fps: float = 10.0) -> None:
         self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -73,14 +92,13 @@ class FolderCapture:
         return bool(self.files)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        import cv2
-
         while self.pos < len(self.files):
-            img = cv2.imread(str(self.files[self.pos]), cv2.IMREAD_COLOR)
+            path = self.files[self.pos]
             self.pos += 1
-            if img is not None:
-                return True, img
-            log.warning("source: skipping unreadable image %s", self.files[self.pos - 1])
+            try:
+                return True, load_image(path)
+            except (ImageLoadError, OSError) as exc:
+                log.warning("source: skipping %s", redact(exc))
         return False, None
 
     def get(self, prop: int) -> float:
@@ -127,6 +145,7 @@ class ReconnectingCapture:
         self.give_up_after = give_up_after
         self.stop = stop or threading.Event()
         self.reconnects = 0
+        self.failure: str | None = None  # why the source ended early, when it did
         self._cap: Capture | None = None
         self._fps = 0.0
         self._index = 0
@@ -144,7 +163,7 @@ class ReconnectingCapture:
             if cap is not None:
                 cap.release()
         except Exception as exc:  # noqa: BLE001 - a camera that cannot open is retried, not fatal
-            log.warning("source %s: open failed: %s", self.spec.target, exc)
+            log.warning("source %s: open failed: %s", self.spec.name, redact(exc))
         return False
 
     def _release(self) -> None:
@@ -161,25 +180,27 @@ class ReconnectingCapture:
         try:
             ok, img = self._cap.read()
         except Exception as exc:  # noqa: BLE001 - a driver error is a camera loss
-            log.warning("source %s: read raised %s", self.spec.target, exc)
+            log.warning("source %s: read raised %s", self.spec.name, redact(exc))
             return None
         return img if ok and img is not None else None
 
-    def _reconnect(self) -> bool:
+    def _reconnect(self, lost: bool = True) -> bool:
         """Live only: reopen with doubling backoff until it works, we give up, or stop is set."""
         self._release()
-        log.warning("source %s: camera lost; reconnecting", self.spec.target)
+        what = "camera lost" if lost else "cannot open"
+        log.warning("source %s: %s; reconnecting", self.spec.name, what)
         delay, attempt = self.backoff_s, 0
         while not self.stop.is_set():
             if self.give_up_after is not None and attempt >= self.give_up_after:
-                log.error("source %s: gave up after %d reconnect attempts", self.spec.target, attempt)
+                self.failure = f"{what}; gave up after {attempt} reconnect attempts"
+                log.error("source %s: %s", self.spec.name, self.failure)
                 return False
             attempt += 1
             if self._open():
                 self.reconnects += 1
-                log.warning("source %s: reconnected after %d attempt(s)", self.spec.target, attempt)
+                log.warning("source %s: reconnected after %d attempt(s)", self.spec.name, attempt)
                 return True
-            log.warning("source %s: reconnect attempt %d failed; next in %.1f s", self.spec.target, attempt, delay)
+            log.warning("source %s: reconnect attempt %d failed; next in %.1f s", self.spec.name, attempt, delay)
             self.stop.wait(delay)
             delay = min(delay * 2, self.max_backoff_s)
         return False
@@ -187,9 +208,11 @@ class ReconnectingCapture:
     def read(self) -> Frame | None:
         """The next frame, or None at the end of a recording / when stopped or given up."""
         if self._cap is None and not self._open():
-            if not self.spec.live or not self._reconnect():
-                if not self.spec.live:
-                    log.error("source %s: cannot open", self.spec.target)
+            if not self.spec.live:
+                self.failure = "cannot open: expected a video file, a folder of images or a camera OpenCV can read"
+                log.error("source %s: %s", self.spec.name, self.failure)
+                return None
+            if not self._reconnect(lost=self._index > 0 or self.reconnects > 0):
                 return None
         while not self.stop.is_set():
             img = self._grab()
@@ -197,8 +220,11 @@ class ReconnectingCapture:
                 frame = Frame(self._time(), img, self._index)
                 self._index += 1
                 return frame
-            if not self.spec.live:
-                return None  # end of the recording
+            if not self.spec.live:  # end of the recording
+                if self._index == 0:
+                    self.failure = "opened, but not one frame could be read"
+                    log.error("source %s: %s", self.spec.name, self.failure)
+                return None
             if not self._reconnect():
                 return None
         return None
@@ -229,6 +255,18 @@ class LatestFrameSource:
     def reconnects(self) -> int:
         return self.inner.reconnects
 
+    @property
+    def failure(self) -> str | None:
+        return self.inner.failure
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.inner.stop
+
+    @property
+    def name(self) -> str:
+        return self.inner.spec.name
+
     def _pump(self) -> None:
         while not self.inner.stop.is_set():
             frame = self.inner.read()
@@ -252,6 +290,9 @@ class LatestFrameSource:
             frame, self._latest = self._latest, None
             return frame
 
+    def done(self, frame: Frame, ok: bool) -> None:
+        """Video frames need no acknowledgement."""
+
     def close(self) -> None:
         self.inner.stop.set()
         self._thread.join(timeout=2.0)
@@ -269,14 +310,45 @@ class InOrderSource:
     def reconnects(self) -> int:
         return self.inner.reconnects
 
+    @property
+    def failure(self) -> str | None:
+        return self.inner.failure
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.inner.stop
+
+    @property
+    def name(self) -> str:
+        return self.inner.spec.name
+
     def read(self) -> Frame | None:
         return self.inner.read()
+
+    def done(self, frame: Frame, ok: bool) -> None:
+        """Video frames need no acknowledgement."""
 
     def close(self) -> None:
         self.inner.close()
 
 
-FrameSource = LatestFrameSource | InOrderSource
+class FrameSource(Protocol):
+    """What the process reads frames from: a camera or recording here, a stills folder (gate.lane.stills)."""
+
+    dropped: int
+
+    @property
+    def reconnects(self) -> int: ...
+    @property
+    def failure(self) -> str | None: ...
+    @property
+    def stop(self) -> threading.Event: ...
+    @property
+    def name(self) -> str: ...
+    def read(self) -> Frame | None: ...
+    def done(self, frame: Frame, ok: bool) -> None:
+        """``frame`` was handled; ``ok`` False when one of its decisions could not be committed."""
+    def close(self) -> None: ...
 
 
 def make_source(
@@ -288,7 +360,7 @@ def make_source(
     media_clock: bool | None = None,
     backoff_s: float = 0.5,
     give_up_after: int | None = None,
-) -> FrameSource:
+) -> LatestFrameSource | InOrderSource:
     """Live -> latest-frame thread; recording -> in order (``drop_stale`` overrides)."""
     inner = ReconnectingCapture(
         spec, factory, media_clock=media_clock, backoff_s=backoff_s, give_up_after=give_up_after, stop=stop

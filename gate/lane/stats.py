@@ -3,10 +3,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 STAGES = ("wait", "detect", "rectify", "ocr", "read", "evidence", "decide", "relay")  # the summary's order
+
+
+class RunEnd(StrEnum):
+    """Why a lane's process ended, and the exit code `gate run` gives it (a supervisor must see a dead camera)."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"  # SIGTERM/SIGINT: the frame in hand was finished
+    ENDED = "ended"  # a recording or a stills batch was read to its end
+    SOURCE_FAILED = "source-failed"  # could not be opened, gave no frame, or its reconnects gave up
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self is RunEnd.SOURCE_FAILED else 0
 
 
 @dataclass
@@ -19,6 +33,8 @@ class RunStats:
     relay_failures: int = 0
     dropped: int = 0
     reconnects: int = 0
+    end: RunEnd = RunEnd.RUNNING
+    failure: str | None = None  # the source's reason when it failed (credentials already masked)
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
     stages: dict[str, list[float]] = field(default_factory=dict)
@@ -38,7 +54,7 @@ class RunStats:
         lines = [
             f"frames {self.frames} in {self.elapsed_s:.1f} s = {self.fps:.1f} fps; dropped {self.dropped}; "
             f"reconnects {self.reconnects}; decisions {self.decisions} (failed {self.failed_decisions}, "
-            f"relay failures {self.relay_failures})"
+            f"relay failures {self.relay_failures}); {self.end}" + (f": {self.failure}" if self.failure else "")
         ]
         names = [s for s in STAGES if s in self.stages] + sorted(set(self.stages) - set(STAGES))
         for name in names:

@@ -1,0 +1,31 @@
+"""Keep secrets out of the lane's logs, errors and status output.
+
+Camera and relay URLs carry credentials (``rtsp://admin:pass@cam/stream``,
+``http://cam/snap.cgi?user=admin&pwd=pass``); one run once wrote a camera
+password to the log six times in 12 s. Every message that names a source or
+a relay goes through ``redact``, and ``RedactingFormatter`` redacts every
+formatted line (tracebacks included) as a second net.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+MASK = "***"
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<secret>[^/\s@]*)@")
+_QUERY = re.compile(r"(?P<key>[?&;](?:password|passwd|pass|pwd|secret|token|key|auth|apikey|api_key)=)"
+                    r"(?P<secret>[^&;#\s'\"]*)", re.IGNORECASE)
+
+
+def redact(text: object) -> str:
+    """``text`` with URL passwords and secret query values replaced by ***; the user name stays (it helps)."""
+    s = str(text)
+    s = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", s)
+    return _QUERY.sub(lambda m: f"{m['key']}{MASK}", s)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then redacts the whole line (message, arguments and traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
