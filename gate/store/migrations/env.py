@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gate.store.models import metadata
+from gate.store.models import schema_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -11,7 +11,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=schema_metadata(),
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER TABLE is limited
 )
 with context.begin_transaction():

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from gate.rules.errors import SchemaMismatch
 from gate.store import db, schema
 from gate.store.ledger import Ledger
-from gate.store.models import metadata
+from gate.store.models import schema_metadata
 
 
 def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):
@@ -21,7 +21,7 @@ def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):
     try:
         assert schema.current_revision(ledger.engine) == schema.head_revision()
         with ledger.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn), schema_metadata()) == []
     finally:
         ledger.close()
 
