@@ -17,7 +17,7 @@ if ! .venv/bin/python -c "import torch, torchvision" >/dev/null 2>&1; then
 fi
 stamp=.venv/.plategate-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/pip install -q -e ".[dev,peers]"
+  .venv/bin/pip install -q -e ".[dev,train,peers]"  # the gate box alone: pip install . (no torch)
   touch "$stamp"
 fi
 export YOLO_OFFLINE=true
