@@ -197,9 +197,9 @@ class GateProcess:
         ready = self.tracker.feed(frame.t, reads)
         if frame.origin and not ready:
             log.warning("%s: no plate read in %s", self.lane, redact(frame.origin))
-        return all([self._decide(p) for p in ready])
+        return all([self._decide(p, frame.origin) for p in ready])
 
-    def _decide(self, p: PassResult) -> bool:
+    def _decide(self, p: PassResult, origin: str = "") -> bool:
         at = self.start_at + timedelta(seconds=p.decided_t)
         plate = p.vote.text
         t0 = time.perf_counter()
@@ -222,10 +222,11 @@ class GateProcess:
         self.stats.add("decide", (t2 - t1) * 1e3)
         self.stats.decisions += 1
         log.info(
-            "decision %s %s -> %s (%s) visit=%s due=%s%s votes=%d/%d conf=%.2f pass=%.1fs evidence=%s",
+            "decision %s %s -> %s (%s) visit=%s due=%s%s votes=%d/%d conf=%.2f pass=%.1fs evidence=%s%s",
             self.lane, format_plate(plate), decision.action, decision.reason, decision.visit_id,
             decision.amount_due, " flagged" if decision.flagged else "", p.vote.agree, p.vote.reads,
             p.vote.confidence, p.decided_t - p.first_t, evidence_path or "-",
+            f" still={redact(Path(origin).name)}" if origin else "",
         )
         pulse = None
         if decision.opens:

@@ -200,6 +200,8 @@ class ReconnectingCapture:
                 self.reconnects += 1
                 log.warning("source %s: reconnected after %d attempt(s)", self.spec.name, attempt)
                 return True
+            if self.give_up_after is not None and attempt >= self.give_up_after:
+                continue  # that was the last attempt: give up now, not after one more wait
             log.warning("source %s: reconnect attempt %d failed; next in %.1f s", self.spec.name, attempt, delay)
             self.stop.wait(delay)
             delay = min(delay * 2, self.max_backoff_s)

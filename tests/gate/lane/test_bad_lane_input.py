@@ -374,10 +374,11 @@ def test_12_an_unsure_still_goes_to_review(ledger, tmp_path: Path):
 def test_12_a_still_without_a_plate_is_logged_and_the_next_one_decided(ledger, tmp_path: Path, caplog):
     write_still(tmp_path / "stills" / "a.png", 1)
     write_still(tmp_path / "stills" / "b.png", 2)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         stills_process(ledger, tmp_path / "stills", {2: [plate_read("1234567")]}).run()
     assert [d["plate"] for d in ledger.decisions()] == ["1234567"]
     assert "no plate read in" in caplog.text and "a.png" in caplog.text
+    assert "decision entry 12-345-67 -> open" in caplog.text and "still=b.png" in caplog.text  # which photo
 
 
 def test_12_a_watched_folder_takes_new_stills_once_complete_and_moves_them_to_done(ledger, tmp_path: Path):
