@@ -7,6 +7,10 @@ warm (--warmup untimed frames first) and limited to --threads threads (torch and
 
   python scripts/benchmark.py                       # synthetic frames if plategen imports, else the dev set
   python scripts/benchmark.py --frames ../shared/real-plates --n 30 --engine all --json bench.json
+  python scripts/benchmark.py --engine lpr --baseline da7665d    # also an older commit's reader, same frames
+
+Machines of one kind differ up to 3x in speed, so a latency target is checked against a baseline reader run
+on the same frames in the same invocation (--baseline REV: that commit's lpr/, unpacked with git archive).
 
 --json writes {"lpr": {"p50_ms", "p95_ms", "peak_rss_mb", "stages_ms", ...}, "easyocr": {...}}.
 """
@@ -79,10 +83,14 @@ def worker(args: argparse.Namespace) -> None:
     import resource
 
     import cv2
-    import torch
     from tqdm import tqdm
 
-    torch.set_num_threads(args.threads)
+    try:  # the gate box has no torch; an older reader (or --ocr on torch) may need it
+        import torch
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
     cv2.setNumThreads(args.threads)
     from lpr.evaluate import best_read, make_engine
     from lpr.metrics import percentiles
@@ -91,7 +99,7 @@ def worker(args: argparse.Namespace) -> None:
     truths = json.loads((folder / "truth.json").read_text())
     paths = [folder / f"{i:04d}.npy" for i in range(len(truths))]
     t_load = time.perf_counter()
-    engine = make_engine(args.worker, ocr=args.ocr, threads=args.threads)
+    engine = make_engine(args.worker.split("@")[0], ocr=args.ocr, threads=args.threads)
     load_s = time.perf_counter() - t_load
     for i in range(args.warmup):
         engine.read(np.load(paths[i % len(paths)]))
@@ -124,12 +132,15 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def run_engine(name: str, frames_dir: Path, args: argparse.Namespace) -> dict:
+def run_engine(name: str, frames_dir: Path, args: argparse.Namespace, tree: Path | None = None) -> dict:
+    """One engine in a fresh process; `tree` puts an unpacked older checkout first on the import path."""
     cmd = [sys.executable, __file__, "--worker", name, "--worker-frames", str(frames_dir),
            "--warmup", str(args.warmup), "--threads", str(args.threads), "--ocr", args.ocr]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "datasets"), env.get("PYTHONPATH", "")])
     # stderr (progress bar, errors) passes through
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=tree)
     if proc.returncode != 0:
         raise SystemExit(f"error: {name} benchmark failed (exit {proc.returncode}); see the messages above")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -148,6 +159,7 @@ def main() -> None:
     ap.add_argument("--ocr", choices=["crnn", "easyocr"], default="crnn", help="recogniser of the lpr engine")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="write per-engine p50_ms/p95_ms/peak_rss_mb/... here")
+    ap.add_argument("--baseline", help="also time the reader of this git revision on the same frames")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-frames", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -177,15 +189,27 @@ def main() -> None:
         del frames
         for name in names:
             results[name] = run_engine(name, tmp, args)
+        if args.baseline:
+            tree = tmp / "baseline"
+            tree.mkdir()
+            archive = subprocess.run(["git", "archive", args.baseline, "lpr", "datasets"], capture_output=True,
+                                     cwd=Path(__file__).resolve().parents[1], check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+            results[f"lpr@{args.baseline}"] = run_engine(f"lpr@{args.baseline}", tmp, args, tree)
 
-    print(f"\n{'engine':<8} {'p50 ms':>9} {'p95 ms':>9} {'detect p50':>11} {'rectify p50':>12} {'ocr p50':>9} "
+    width = max(8, *(len(n) for n in results))
+    print(f"\n{'engine':<{width}} {'p50 ms':>9} {'p95 ms':>9} {'detect p50':>11} {'rectify p50':>12} {'ocr p50':>9} "
           f"{'peak RSS MB':>12} {'correct':>9}")
     for name, r in results.items():
         st = {s: r["stages_ms"].get(s, {}).get("p50") for s in STAGES}
         cell = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
-        print(f"{name:<8} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {cell(st['detect']):>11} {cell(st['rectify']):>12} "
-              f"{cell(st['ocr']):>9} {r['peak_rss_mb']:>12.0f} {r['plates_correct']:>4}/{r['n']:<4}")
-    if len(results) == 2:
+        print(f"{name:<{width}} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} {cell(st['detect']):>11} "
+              f"{cell(st['rectify']):>12} {cell(st['ocr']):>9} {r['peak_rss_mb']:>12.0f} "
+              f"{r['plates_correct']:>4}/{r['n']:<4}")
+    if f"lpr@{args.baseline}" in results and "lpr" in results:
+        old, new = results[f"lpr@{args.baseline}"]["p50_ms"], results["lpr"]["p50_ms"]
+        print(f"\nlpr vs lpr@{args.baseline}: p50 {new:.1f} vs {old:.1f} ms ({(new / old - 1) * 100:+.0f} %)")
+    if "easyocr" in results and "lpr" in results:
         ratio = results["easyocr"]["p50_ms"] / results["lpr"]["p50_ms"]
         ratio95 = results["easyocr"]["p95_ms"] / results["lpr"]["p95_ms"]
         print(f"\neasyocr / lpr latency: {ratio:.1f}x at p50, {ratio95:.1f}x at p95 (each engine in its own process; "
