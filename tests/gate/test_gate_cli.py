@@ -133,3 +133,23 @@ def test_the_installed_gate_command_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["action"] == "open"
+
+
+def test_db_version_and_upgrade_report_the_schema(tmp_path):
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    assert gate("db", "upgrade", "--db", url)[:2] == (0, {"before": None, "after": "0001", "migrated": True})
+    assert gate("db", "upgrade", "--db", url)[1] == {"before": "0001", "after": "0001", "migrated": False}
+    assert gate("db", "version", "--db", url)[1] == {"database": "0001", "code": "0001", "up_to_date": True}
+
+
+def _commands(group, prefix=()):
+    for name, sub in getattr(group, "commands", {}).items():
+        yield (*prefix, name), sub
+        yield from _commands(sub, (*prefix, name))
+
+
+def test_every_command_has_help_text():
+    import typer
+
+    for path, command in _commands(typer.main.get_command(app)):
+        assert command.help or command.short_help, " ".join(path)
