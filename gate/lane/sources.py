@@ -241,17 +241,12 @@ class ReconnectingCapture:
         self._release()
 
 
-class LatestFrameSource:
-    """Live sources: a thread reads as fast as frames come and keeps only the newest."""
+class _CaptureSource:
+    """What both frame sources tell about their capture: reconnects, why it failed, its stop flag, its name."""
 
     def __init__(self, inner: ReconnectingCapture) -> None:
         self.inner = inner
         self.dropped = 0
-        self._cond = threading.Condition()
-        self._latest: Frame | None = None
-        self._ended = False
-        self._thread = threading.Thread(target=self._pump, name="frame-grabber", daemon=True)
-        self._thread.start()
 
     @property
     def reconnects(self) -> int:
@@ -268,6 +263,18 @@ class LatestFrameSource:
     @property
     def name(self) -> str:
         return self.inner.spec.name
+
+
+class LatestFrameSource(_CaptureSource):
+    """Live sources: a thread reads as fast as frames come and keeps only the newest."""
+
+    def __init__(self, inner: ReconnectingCapture) -> None:
+        super().__init__(inner)
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._ended = False
+        self._thread = threading.Thread(target=self._pump, name="frame-grabber", daemon=True)
+        self._thread.start()
 
     def _pump(self) -> None:
         while not self.inner.stop.is_set():
@@ -301,28 +308,8 @@ class LatestFrameSource:
         self.inner.close()
 
 
-class InOrderSource:
+class InOrderSource(_CaptureSource):
     """Recordings (and tests): every frame, in order, from the reading thread itself."""
-
-    def __init__(self, inner: ReconnectingCapture) -> None:
-        self.inner = inner
-        self.dropped = 0
-
-    @property
-    def reconnects(self) -> int:
-        return self.inner.reconnects
-
-    @property
-    def failure(self) -> str | None:
-        return self.inner.failure
-
-    @property
-    def stop(self) -> threading.Event:
-        return self.inner.stop
-
-    @property
-    def name(self) -> str:
-        return self.inner.spec.name
 
     def read(self) -> Frame | None:
         return self.inner.read()
