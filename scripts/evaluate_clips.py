@@ -41,7 +41,9 @@ def score_clip(folder: Path, extra: list[str]) -> dict:
         if run.returncode != 0:
             raise SystemExit(f"{folder}: gate run exited {run.returncode}: {run.stderr.strip()[-400:]}")
         visits = subprocess.run([str(BIN / "gate"), "visits", "--format", "json", "--db", db],
-                                capture_output=True, text=True, env=env, check=True)
+                                capture_output=True, text=True, env=env)
+        if visits.returncode != 0:
+            raise SystemExit(f"{folder}: gate visits exited {visits.returncode}: {visits.stderr.strip()[-400:]}")
     opened = [(v["plate"].replace("-", ""), bool(v["flagged"])) for v in json.loads(visits.stdout)]
     plates = [p for p, _ in opened]
     right = sorted(set(truth) & set(plates))
