@@ -96,3 +96,12 @@ class DuplicateEntry(StrEnum):
     CLOSE_STALE = "close-stale"
     DENY = "deny"
     KEEP = "keep"
+
+
+class Role(StrEnum):
+    """What an API token may do (``gate serve``); the operator may do everything."""
+
+    PAY_STATION = "pay-station"  # quote and pay
+    CAMERA = "camera"  # post reads
+    OPERATOR = "operator"  # everything, overrides and review included
+    VIEWER = "viewer"  # read only

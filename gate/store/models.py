@@ -161,6 +161,19 @@ review_items = Table(
 )
 
 
+# API tokens of `gate serve`: only a SHA-256 of the secret is kept; revoked tokens stay for the record.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),  # who acted, in overrides and reviews
+    Column("role", String(16), nullable=False),  # Role
+    Column("token_hash", String(64), nullable=False, unique=True),  # hex SHA-256 of the secret
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+
 def schema_metadata() -> MetaData:
     """``metadata`` with every index, for the migrations and the schema tests.
 

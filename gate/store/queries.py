@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, 
 from gate.rules.codes import CloseReason, ListKind, VisitState
 from gate.store.models import (
     UTCDateTime,
+    api_tokens,
     decisions,
     overrides,
     payments,
@@ -82,8 +83,19 @@ _RESOLVE_REVIEW = (
     .where(review_items.c.id == bindparam("item_id"), review_items.c.resolved_at.is_(None))
     .values(resolved_at=bindparam("at", type_=UTCDateTime()))
 )
+_TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
+_TOKEN_BY_NAME = select(api_tokens).where(api_tokens.c.name == bindparam("name")).with_for_update()
+_ALL_TOKENS = select(api_tokens).order_by(api_tokens.c.id)
+_REVOKE_TOKEN = (
+    update(api_tokens)
+    .where(api_tokens.c.name == bindparam("token_name"), api_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("at", type_=UTCDateTime()))
+)
 _ENTRY_LOCK = select(func.pg_advisory_xact_lock(ENTRY_LOCK_KEY))
-_INSERT = {table: insert(table) for table in (visits, reads, payments, decisions, overrides, plate_lists, review_items)}
+_INSERT = {
+    table: insert(table)
+    for table in (visits, reads, payments, decisions, overrides, plate_lists, review_items, api_tokens)
+}
 
 
 def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> int:
@@ -198,3 +210,21 @@ def resolve_review(conn: Connection, item_id: int, operator: str, resolution: st
     """Mark an unresolved item handled; False when there is none with that id."""
     params = {"item_id": item_id, "at": at, "resolved_by": operator, "resolution": resolution}
     return conn.execute(_RESOLVE_REVIEW, params).rowcount == 1
+
+
+def token_by_hash(conn: Connection, token_hash: str) -> Row[Any] | None:
+    """The api_tokens row whose secret hashes to ``token_hash`` (revoked or not)."""
+    return conn.execute(_TOKEN_BY_HASH, {"token_hash": token_hash}).first()
+
+
+def token_by_name(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(_TOKEN_BY_NAME, {"name": name}).first()
+
+
+def all_tokens(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(_ALL_TOKENS))
+
+
+def revoke_token(conn: Connection, name: str, at: datetime) -> bool:
+    """Revoke a live token; False when there is none of that name or it already was."""
+    return conn.execute(_REVOKE_TOKEN, {"token_name": name, "at": at}).rowcount == 1

@@ -17,7 +17,7 @@ from gate.rules.policy import Policy
 from gate.store.ledger import Ledger
 
 PG_ENV = "PLATEGATE_TEST_PG_URL"
-TABLES = "review_items, overrides, decisions, payments, reads, plate_lists, visits"
+TABLES = "review_items, overrides, decisions, payments, reads, plate_lists, visits, api_tokens"
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def pg_url() -> str:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"PostgreSQL tests need ${PG_ENV} (run: source .ci/start_postgres.sh)")
-    Ledger.open(url).close()  # migrate once
+    Ledger.upgrade_schema(url)  # migrate once (a test database left at an older schema too)
     return url
 
 

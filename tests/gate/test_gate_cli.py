@@ -137,9 +137,9 @@ def test_the_installed_gate_command_runs(tmp_path):
 
 def test_db_version_and_upgrade_report_the_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'd.db'}"
-    assert gate("db", "upgrade", "--db", url)[:2] == (0, {"before": None, "after": "0001", "migrated": True})
-    assert gate("db", "upgrade", "--db", url)[1] == {"before": "0001", "after": "0001", "migrated": False}
-    assert gate("db", "version", "--db", url)[1] == {"database": "0001", "code": "0001", "up_to_date": True}
+    assert gate("db", "upgrade", "--db", url)[:2] == (0, {"before": None, "after": "0002", "migrated": True})
+    assert gate("db", "upgrade", "--db", url)[1] == {"before": "0002", "after": "0002", "migrated": False}
+    assert gate("db", "version", "--db", url)[1] == {"database": "0002", "code": "0002", "up_to_date": True}
 
 
 def _commands(group, prefix=()):

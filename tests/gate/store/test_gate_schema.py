@@ -30,7 +30,7 @@ def test_opening_twice_does_not_migrate_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'l.db'}"
     Ledger.open(url).close()
     ledger = Ledger.open(url)
-    assert schema.current_revision(ledger.engine) == "0001"
+    assert schema.current_revision(ledger.engine) == schema.HEAD == "0002"
     ledger.close()
 
 
@@ -80,7 +80,7 @@ def test_a_newer_schema_than_the_code_is_refused_with_a_hint_and_never_migrated(
     path = tmp_path / "l.db"
     Ledger.open(str(path)).close()
     _set_revision(path, "0099")
-    with pytest.raises(SchemaMismatch, match="schema 0099 is newer than this code's .0001.: update plategate"):
+    with pytest.raises(SchemaMismatch, match="schema 0099 is newer than this code's .0002.: update plategate"):
         Ledger.open(str(path))
     with pytest.raises(SchemaMismatch):
         Ledger.upgrade_schema(str(path))
@@ -108,3 +108,24 @@ def test_the_schema_check_reads_the_version_on_postgresql_too(db_url):
     with Ledger.open(db_url) as ledger:
         with ledger.engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == schema.HEAD
+
+
+def test_an_0001_ledger_upgrades_to_api_tokens_and_keeps_its_visits(tmp_path):
+    from alembic import command
+
+    path = tmp_path / "old.db"
+    engine = db.make_engine(str(path))
+    cfg = schema.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO visits (plate, entry_at, state) VALUES ('1234567', '2025-03-02 08:00:00', 'open')"))
+    engine.dispose()
+    with pytest.raises(SchemaMismatch, match="schema 0001 is older than this code's .0002.: run `gate db upgrade`"):
+        Ledger.open(str(path))
+    assert Ledger.upgrade_schema(str(path)) == ("0001", "0002")
+    with Ledger.open(str(path)) as ledger:
+        assert [v.plate for v in ledger.visits()] == ["1234567"]
+        with ledger.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 0
