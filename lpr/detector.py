@@ -70,11 +70,13 @@ class PlateDetector:
             torch.set_num_threads(threads)
             self.model = YOLO(str(weights or DETECTOR_PT), task="pose")
 
-    def detect(self, img: np.ndarray) -> list[Detection]:
-        return self._detect_onnx(img) if self.backend == "onnx" else self._detect_torch(img)
+    def detect(self, img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
+        """`imgsz` overrides the input side for this call (a zoomed-out look needs fewer pixels)."""
+        size = imgsz or self.imgsz
+        return self._detect_onnx(img, size) if self.backend == "onnx" else self._detect_torch(img, size)
 
-    def _detect_onnx(self, img: np.ndarray) -> list[Detection]:
-        lb, r, (left, top) = letterbox(img, self.imgsz)
+    def _detect_onnx(self, img: np.ndarray, size: int) -> list[Detection]:
+        lb, r, (left, top) = letterbox(img, size)
         if self.fixed:  # a static model wants exactly imgsz x imgsz
             pad_b, pad_r = self.fixed - lb.shape[0], self.fixed - lb.shape[1]
             lb = cv2.copyMakeBorder(lb, 0, pad_b, 0, pad_r, cv2.BORDER_CONSTANT, value=(114, 114, 114))
@@ -92,14 +94,14 @@ class PlateDetector:
             dets.append(Detection(tuple(map(float, box)), corners, float(score), k[:, 2].astype(np.float32)))
         return dets
 
-    def _detect_torch(self, img: np.ndarray) -> list[Detection]:
+    def _detect_torch(self, img: np.ndarray, size: int) -> list[Detection]:
         # shrink with INTER_AREA first, as the onnx path does: ultralytics' linear resize aliases big photos,
         # which moved corners by ~5 % of the plate width and cost real phone photos most of their reads
-        r = min(1.0, self.imgsz / max(img.shape[:2]))
+        r = min(1.0, size / max(img.shape[:2]))
         if r < 1:
             img = cv2.resize(img, (max(1, round(img.shape[1] * r)), max(1, round(img.shape[0] * r))),
                              interpolation=cv2.INTER_AREA)
-        res = self.model.predict(img, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
+        res = self.model.predict(img, imgsz=size, conf=self.conf, iou=self.iou, max_det=self.max_det,
                                  verbose=False, device="cpu")[0]
         if res.boxes is None or not len(res.boxes):
             return []

@@ -10,7 +10,7 @@ from lpr.types import Detection, OcrResult
 class FakeDetector:
     """At full size it finds a decoy (the maker's stamp); in the zoomed-out canvas, the plate."""
 
-    def detect(self, img: np.ndarray) -> list[Detection]:
+    def detect(self, img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
         h, w = img.shape[:2]
         if w > 1000:  # the 2x canvas of a 640-px photo
             box = (w * 0.3, h * 0.4, w * 0.7, h * 0.6)
