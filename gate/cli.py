@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 
-from gate.rules.codes import Lane, ListKind
+from gate.rules.codes import Lane, ListKind, Role
 from gate.rules.errors import GateError, InvalidInput
 
 if TYPE_CHECKING:
@@ -41,9 +41,11 @@ app = typer.Typer(
 override_app = typer.Typer(no_args_is_help=True, help="Operator actions, always recorded with who and why.")
 plates_app = typer.Typer(no_args_is_help=True, help="Allow list (subscribers) and deny list.")
 db_app = typer.Typer(no_args_is_help=True, help="The ledger database: schema version and migration.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens of `gate serve`: one role each, stored hashed.")
 app.add_typer(override_app, name="override")
 app.add_typer(plates_app, name="plates")
 app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
 
 
 class Format(enum.StrEnum):
@@ -404,6 +406,67 @@ def run(
         typer.echo(stats.summary(), err=True)
         if stats.end.exit_code:
             _fail(f"source {process.source.name}: {stats.failure}", stats.end.exit_code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on; 0.0.0.0 opens it to the network")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The HTTP API (quote, pay, camera reads, visits) on uvicorn; every endpoint but /health needs a token."""
+    with _ledger(db, config):
+        pass  # a bad URL, schema or config is one line on stderr before the server starts
+    import uvicorn
+
+    from gate.serve.app import create_app
+    from gate.store.ledger import Ledger
+
+    def open_ledger() -> Ledger:
+        return Ledger.open(db, config=config, migrate=False)
+
+    uvicorn.run(create_app(open_ledger), host=host, port=port, log_level="info")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="who holds it (recorded as who acted)")],
+    role: Annotated[Role, typer.Option("--role", help="pay-station, camera, operator or viewer")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create an API token and print it once: only its SHA-256 is kept."""
+    with _ledger(db, config) as ledger:
+        from gate.store.tokens import Tokens
+
+        created = Tokens(ledger).create(name, role)
+        _emit({**created.token.to_dict(), "token": created.secret})
+    typer.echo("the token is shown only now: store it where its holder keeps secrets", err=True)
+
+
+@token_app.command("list")
+def token_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """Every API token (never the secrets), revoked ones too."""
+    with _ledger(db, config) as ledger:
+        from gate.store.tokens import Tokens
+
+        _emit([t.to_dict() for t in Tokens(ledger).list()])
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Option("--name")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Revoke an API token: its next request is refused (401)."""
+    with _ledger(db, config) as ledger:
+        from gate.store.tokens import Tokens
+
+        _emit(Tokens(ledger).revoke(name).to_dict())
 
 
 def main() -> None:

@@ -1,0 +1,141 @@
+"""The HTTP API's app: built by ``create_app(open_ledger)`` so a test can serve any database.
+
+One Ledger per process, opened when the server starts and closed when it
+stops; the endpoints are plain functions that FastAPI runs on its thread
+pool, and the Ledger's own transactions make several processes on one
+PostgreSQL safe. Every error is one JSON object ``{"detail": "..."}``: the
+ledger's errors by kind (404, 409, 422, 503 with Retry-After), a 422 naming
+the field, a 500 that says only "internal error" (the traceback goes to the
+server log, never to the client).
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from gate.rules.errors import (
+    ClockError,
+    GateError,
+    InvalidInput,
+    LedgerBusy,
+    LedgerUnavailable,
+    NoOpenVisit,
+    PaymentConflict,
+    SchemaMismatch,
+    UnknownVisit,
+)
+from gate.serve import auth
+from gate.serve.routes import router
+from gate.serve.schemas import HealthOut, error_body
+from gate.store import schema
+from gate.store.ledger import Ledger
+from lpr.plate_format import PlateFormatError
+
+log = logging.getLogger(__name__)
+
+# the first class that matches decides the status
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (LedgerUnavailable, 503),  # LedgerBusy included
+    (SchemaMismatch, 503),
+    (NoOpenVisit, 404),
+    (UnknownVisit, 404),
+    (PaymentConflict, 409),
+    (ClockError, 409),
+    (InvalidInput, 422),
+    (PlateFormatError, 422),
+    (GateError, 409),  # a refused operation
+)
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def create_app(open_ledger: Callable[[], Ledger]) -> FastAPI:
+    """The API over the ledger that ``open_ledger`` opens at start-up (and the app closes at shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ledger = open_ledger()
+        try:
+            yield
+        finally:
+            app.state.ledger.close()
+
+    app = FastAPI(
+        title="plategate",
+        summary="Parking gate ledger: quotes, payments, camera reads, visits",
+        lifespan=lifespan,
+        docs_url=None,  # served below, behind a token
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.include_router(router)
+    app.add_exception_handler(GateError, _ledger_error)
+    app.add_exception_handler(PlateFormatError, _ledger_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _internal_error)
+
+    any_token = [Depends(auth.require_role(*auth.ANY_ROLE))]  # a browser login is still to come
+
+    @app.get("/health", summary="Database reachable and its schema version (public)")
+    def health(request: Request) -> JSONResponse:
+        ledger: Ledger = request.app.state.ledger
+        try:
+            version = schema.current_revision(ledger.engine)
+        except Exception as exc:  # any driver failure: the answer is "unavailable", not a 500
+            line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning("health: database unreachable: %s", line)
+            body = HealthOut(status="unavailable", database="unreachable", schema_version=None, code_schema=schema.HEAD)
+            return JSONResponse(body.model_dump(), status_code=503)
+        ok = version == schema.HEAD
+        body = HealthOut(
+            status="ok" if ok else "schema-mismatch",
+            database="ok",
+            schema_version=version,
+            code_schema=schema.HEAD,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=any_token)
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=any_token)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="plategate API")
+
+    return app
+
+
+async def _ledger_error(_request: Request, exc: Exception) -> JSONResponse:
+    status = next(code for kind, code in _STATUS if isinstance(exc, kind))
+    headers = {"Retry-After": "1"} if isinstance(exc, LedgerBusy) else None
+    if status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc)
+    return JSONResponse(error_body(str(exc)), status_code=status, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_field_error(e) for e in exc.errors()]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return JSONResponse(error_body(detail, errors=errors), status_code=422)
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    """One pydantic error as {field, message}: 'plate', 'at', 'body' for JSON that does not parse."""
+    loc = [str(p) for p in error.get("loc", ())]
+    if error.get("type") == "json_invalid":
+        return {"field": "body", "message": f"malformed JSON: {error.get('ctx', {}).get('error', 'cannot parse')}"}
+    field = ".".join(p for p in loc if p not in _LOCATIONS) or (loc[0] if loc else "request")
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return {"field": field, "message": message}
+
+
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("internal error", exc_info=exc)
+    return JSONResponse(error_body("internal error: see the server log"), status_code=500)

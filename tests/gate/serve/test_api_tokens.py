@@ -1,0 +1,79 @@
+"""API tokens: created with a role and shown once, kept only as a SHA-256, revoked by name."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from gate.cli import app
+from gate.rules.codes import Role
+from gate.rules.errors import GateError, InvalidInput
+from gate.store.tokens import Tokens
+
+runner = CliRunner()
+
+
+def gate(*args: str):
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_token_is_stored_as_the_sha256_of_its_secret_only(ledger):
+    created = Tokens(ledger).create("pay station 1", Role.PAY_STATION)
+    assert created.secret.startswith("pgt_") and len(created.secret) >= 40
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(text("SELECT name, role, token_hash FROM api_tokens")).one()
+    assert tuple(stored) == ("pay station 1", "pay-station", hashlib.sha256(created.secret.encode()).hexdigest())
+    assert created.secret not in json.dumps([t.to_dict() for t in Tokens(ledger).list()])
+
+
+def test_authenticate_knows_live_tokens_only(ledger):
+    tokens = Tokens(ledger)
+    secret = tokens.create("cam-entry", Role.CAMERA).secret
+    assert tokens.authenticate(secret).name == "cam-entry"
+    assert tokens.authenticate(secret + "x") is None
+    assert tokens.authenticate("not-a-token") is None
+    tokens.revoke("cam-entry")
+    assert tokens.authenticate(secret) is None
+    assert [(t.name, t.active) for t in tokens.list()] == [("cam-entry", False)]
+
+
+def test_names_are_unique_even_after_a_revoke_and_roles_are_checked(ledger):
+    tokens = Tokens(ledger)
+    tokens.create("dana", Role.OPERATOR)
+    tokens.revoke("dana")
+    with pytest.raises(GateError, match="a token named 'dana' already exists"):
+        tokens.create("dana", Role.VIEWER)
+    with pytest.raises(InvalidInput, match="invalid role 'admin'"):
+        tokens.create("eve", "admin")
+    with pytest.raises(InvalidInput, match="a token name is required"):
+        tokens.create("  ", Role.VIEWER)
+    with pytest.raises(GateError, match="no live token named 'dana'"):
+        tokens.revoke("dana")
+
+
+def test_gate_token_create_list_revoke(tmp_path):
+    db = str(tmp_path / "t.db")
+    code, out, err = gate("token", "create", "--name", "ps1", "--role", "pay-station", "--db", db)
+    created = json.loads(out)
+    assert code == 0 and created["role"] == "pay-station" and created["token"].startswith("pgt_")
+    assert "shown only now" in err
+    code, out, _ = gate("token", "list", "--db", db)
+    assert code == 0 and [(t["name"], t["active"]) for t in json.loads(out)] == [("ps1", True)]
+    assert created["token"] not in out
+    code, out, _ = gate("token", "revoke", "--name", "ps1", "--db", db)
+    assert code == 0 and json.loads(out)["revoked_at"] is not None
+    code, _, err = gate("token", "revoke", "--name", "ps1", "--db", db)
+    assert code == 1 and err.strip() == "error: no live token named 'ps1'"
+    code, _, err = gate("token", "create", "--name", "x", "--role", "admin", "--db", db)
+    assert code == 2
+
+
+def test_gate_serve_refuses_a_bad_database_before_listening(tmp_path):
+    code, _, err = gate("serve", "--db", "sqlite:///:memory:", "--port", "1")
+    assert code == 2 and err.startswith("error: database 'sqlite:///:memory:'") and len(err.splitlines()) == 1
+    code, _, err = gate("serve", "--port", "0")
+    assert code == 2
