@@ -76,3 +76,26 @@ def test_the_docs_and_the_openapi_schema_need_a_token(api, as_role):
 
 def test_whoami_names_the_token(api, as_role):
     assert api.get("/api/whoami", headers=as_role[Role.CAMERA]).json() == {"name": "camera-1", "role": "camera"}
+
+
+def test_health_is_503_when_the_schema_is_not_this_codes(api):
+    from sqlalchemy import text
+
+    with api.app.state.ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    response = api.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "schema-mismatch", "database": "ok", "schema_version": "0001", "code_schema": "0002"}
+    with api.app.state.ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+
+
+def test_health_is_503_when_the_database_is_unreachable(api, monkeypatch):
+    from gate.store import schema
+
+    def down(_engine):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(schema, "current_revision", down)
+    response = api.get("/health")
+    assert response.status_code == 503 and response.json()["database"] == "unreachable"
