@@ -11,6 +11,7 @@ import numpy as np
 
 from lpr.detector import PlateDetector
 from lpr.image_io import load_image, to_bgr8
+from lpr.metrics import box_iou
 from lpr.plate_format import is_valid_plate
 from lpr.rectify import RECT_SIZE, box_corners, crop_as_plate, expand_quad, order_corners, warp_plate
 from lpr.types import Detection, OcrResult, PlateRead
@@ -77,7 +78,7 @@ class Reader:
             zoomed = self._detect_zoomed_out(img)
             if zoomed:
                 more, more_t = self._read_dets(img, zoomed, t0z, time.perf_counter())
-                reads += more
+                reads = one_read_per_plate(reads + more)
                 timings = {k: timings[k] + more_t[k] for k in timings}
                 reads = [replace(r, timings_ms=dict(timings)) for r in reads]
         return sorted(reads, key=lambda r: (not r.valid, -r.confidence))
@@ -144,6 +145,22 @@ def frame_quality(crop: np.ndarray, plate_width_px: float) -> float:
     r = float(cv2.Laplacian(g, cv2.CV_32F).var() / (g.var() + 1.0))
     size = min(1.0, plate_width_px / RECT_SIZE[0])
     return max(0.05, size * r / (r + SHARP_HALF))
+
+
+SAME_PLATE_IOU = 0.3  # two looks' boxes overlapping this much are one plate
+
+
+def one_read_per_plate(reads: list[PlateRead]) -> list[PlateRead]:
+    """Keep the surest read where the first and the zoomed-out look found the same plate.
+
+    Both looks often find an unsure plate; two reads of one car in a frame made the gate's tracker open a
+    second pass for it (the demo's smeared plate came back as a review item, 1 of 4 votes at 0.37).
+    """
+    kept: list[PlateRead] = []
+    for r in sorted(reads, key=lambda r: (not r.valid, -r.confidence)):
+        if all(box_iou(r.box, k.box) < SAME_PLATE_IOU for k in kept):
+            kept.append(r)
+    return kept
 
 
 def _make_read(t: OcrResult, d: Detection, quad: np.ndarray, crop: np.ndarray, timings: dict) -> PlateRead:

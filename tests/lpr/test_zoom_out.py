@@ -47,3 +47,18 @@ def test_a_sure_plate_is_not_looked_at_twice():
     r = reader(0.95)
     reads = r.read(np.zeros((480, 640, 3), np.uint8))
     assert [x.text for x in reads] == ["64523183"] and r.ocr.calls == 1
+
+
+def test_a_plate_found_by_both_looks_is_one_read():
+    """The decoy's box is where the zoomed look finds the plate too: one car, one read, the surer."""
+    r = reader(ZOOM_BELOW - 0.2)
+
+    def same_place(img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
+        ox, oy = (320, 240) if img.shape[1] > 1000 else (0, 0)  # the 2x canvas centres the 640x480 photo
+        box = (10.0 + ox, 10.0 + oy, 110.0 + ox, 40.0 + oy)
+        corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]], np.float32)
+        return [Detection(box, corners, 0.9)]
+
+    r.detector.detect = same_place
+    reads = r.read(np.zeros((480, 640, 3), np.uint8))
+    assert [x.text for x in reads] == ["6922258"]
