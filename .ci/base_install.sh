@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The gate box install (`pip install .`, no extras) in a fresh venv: torch must be absent, `lpr read` must
-# read a shipped sample, and the ledger and lane tests must pass against the installed package.
+# The gate box install (`pip install .`, plus the test tools of [dev]) in a fresh venv: torch must be absent,
+# `lpr read` must read a shipped sample, and the gate tests must pass against the installed package.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-python3.11}"
@@ -8,7 +8,9 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$PY" -m venv "$work/venv"
-"$work/venv/bin/pip" install -q "$repo" pytest hypothesis 2>&1 | grep -v "^WARNING: Location" || true
+if ! "$work/venv/bin/pip" install -q "$repo[dev]" > "$work/pip.log" 2>&1; then
+  grep -v "^WARNING: Location" "$work/pip.log" >&2; echo "base install: pip install failed" >&2; exit 1
+fi
 if "$work/venv/bin/python" -c "import torch" >/dev/null 2>&1; then
   echo "base install: torch is installed, expected a torch-free gate box" >&2; exit 1
 fi
