@@ -142,6 +142,14 @@ def ctc_log_likelihood(probs: np.ndarray, labels: Sequence[int]) -> float:
     return float(np.logaddexp(alpha[-1], alpha[-2]))
 
 
+def plate_log_likelihood(post: CtcPosterior, plate: str) -> float:
+    """log P(plate | frame), computed once per frame and plate (kept on the posterior)."""
+    ll = post.likelihoods.get(plate)
+    if ll is None:
+        ll = post.likelihoods[plate] = ctc_log_likelihood(post.probs, labels_for(plate, post.alphabet))
+    return ll
+
+
 def decode_pass(posteriors: Sequence[CtcPosterior], weights: Sequence[float], candidates: Sequence[str]
                 ) -> tuple[str, float]:
     """The candidate plate best supported by all frames of a pass, and its share of the evidence (0-1).
@@ -154,7 +162,7 @@ def decode_pass(posteriors: Sequence[CtcPosterior], weights: Sequence[float], ca
         return "", 0.0
     scores = np.zeros(len(plates))
     for post, w in zip(posteriors, weights):
-        ll = np.array([ctc_log_likelihood(post.probs, labels_for(c, post.alphabet)) for c in plates])
+        ll = np.array([plate_log_likelihood(post, c) for c in plates])
         scores += w * np.maximum(ll, -50.0)  # one frame that cannot spell a candidate does not veto it
     share = np.exp(scores - scores.max())
     share /= share.sum()

@@ -26,6 +26,9 @@ class CtcPosterior:
 
     probs: np.ndarray  # (T, C) softmax; class 0 is the CTC blank, class k+1 is alphabet[k]
     alphabet: str
+    # log P(plate | this frame), filled by lpr.ctc as a pass asks: the gate re-decodes a pass at every new
+    # frame, and recomputing every earlier frame's likelihoods cost 37 ms a frame 25 frames into a pass
+    likelihoods: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
