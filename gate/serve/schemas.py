@@ -15,7 +15,6 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from gate.rules.codes import Action, CloseReason, Lane, Reason, Role, VisitState
 from gate.rules.decision import Decision
-from gate.rules.money import json_amount
 from gate.store.records import PaymentReceipt, VisitRecord
 from gate.store.tokens import ApiToken
 from lpr.plate_format import PlateFormatError, normalize_plate
@@ -79,19 +78,8 @@ class VisitOut(BaseModel):
 
     @classmethod
     def of(cls, visit: VisitRecord) -> "VisitOut":
-        return cls(
-            visit_id=visit.id,
-            plate=visit.plate,
-            entry_at=visit.entry_at,
-            exit_at=visit.exit_at,
-            state=visit.state,
-            fee=json_amount(visit.fee_agorot),
-            paid=json_amount(visit.paid_agorot) or 0.0,
-            waived=visit.waived,
-            flagged=visit.flagged,
-            flag_reason=visit.flag_reason,
-            close_reason=visit.close_reason,
-        )
+        """The record's own JSON form (`to_dict`, as the CLI prints it), validated into this model."""
+        return cls.model_validate(visit.to_dict())
 
 
 class QuoteOut(BaseModel):
@@ -116,17 +104,8 @@ class ReceiptOut(BaseModel):
 
     @classmethod
     def of(cls, receipt: PaymentReceipt) -> "ReceiptOut":
-        return cls(
-            visit_id=receipt.visit_id,
-            plate=receipt.plate,
-            payment_id=receipt.payment_id,
-            amount=json_amount(receipt.amount_agorot) or 0.0,
-            fee=json_amount(receipt.fee_agorot) or 0.0,
-            paid=json_amount(receipt.paid_agorot) or 0.0,
-            paid_at=receipt.paid_at,
-            leave_by=receipt.leave_by,
-            replayed=receipt.replayed,
-        )
+        """The record's own JSON form (`to_dict`, as the CLI prints it), validated into this model."""
+        return cls.model_validate(receipt.to_dict())
 
 
 class DecisionOut(BaseModel):
