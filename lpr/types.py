@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lpr.plate_format import format_plate, is_valid_plate
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -69,14 +71,10 @@ class PlateRead:
     @property
     def valid(self) -> bool:
         """The text fits an Israeli layout (7 or 8 ASCII digits)."""
-        from lpr.plate_format import is_valid_plate
-
         return is_valid_plate(self.text)
 
     @property
     def formatted(self) -> str:
-        from lpr.plate_format import format_plate
-
         return format_plate(self.text) if self.valid else self.text
 
     def to_dict(self) -> dict[str, object]:
