@@ -105,3 +105,16 @@ class Role(StrEnum):
     CAMERA = "camera"  # post reads
     OPERATOR = "operator"  # everything, overrides and review included
     VIEWER = "viewer"  # read only
+
+
+class EvidenceKind(StrEnum):
+    """What an evidence image of a decision shows (the evidence table)."""
+
+    FRAME = "frame"  # the camera frame, downscaled JPEG
+    PLATE = "plate"  # the rectified plate crop
+
+
+class GateCommand(StrEnum):
+    """A command queued for a gate's `gate run` (the gate_commands table)."""
+
+    OPEN = "open"  # pulse the relay once (an operator's manual open)

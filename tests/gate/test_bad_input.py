@@ -146,7 +146,7 @@ def test_a_corrupt_page_is_one_line(sqlite_url):
 def test_a_full_disk_is_one_line_and_keeps_what_was_committed(tmp_path, sqlite_template):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", str(mnt)], capture_output=True).returncode:
         pytest.skip("needs a small tmpfs (mount as root)")
     try:
         url = f"sqlite:///{mnt / 'd.db'}"

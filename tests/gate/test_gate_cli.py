@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gate.cli import app
+from gate.store import schema
 
 runner = CliRunner()
 
@@ -137,9 +138,9 @@ def test_the_installed_gate_command_runs(tmp_path):
 
 def test_db_version_and_upgrade_report_the_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'd.db'}"
-    assert gate("db", "upgrade", "--db", url)[:2] == (0, {"before": None, "after": "0002", "migrated": True})
-    assert gate("db", "upgrade", "--db", url)[1] == {"before": "0002", "after": "0002", "migrated": False}
-    assert gate("db", "version", "--db", url)[1] == {"database": "0002", "code": "0002", "up_to_date": True}
+    assert gate("db", "upgrade", "--db", url)[:2] == (0, {"before": None, "after": schema.HEAD, "migrated": True})
+    assert gate("db", "upgrade", "--db", url)[1] == {"before": schema.HEAD, "after": schema.HEAD, "migrated": False}
+    assert gate("db", "version", "--db", url)[1] == {"database": schema.HEAD, "code": schema.HEAD, "up_to_date": True}
 
 
 def _commands(group, prefix=()):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gate.store.models import schema_metadata
+from gate.store.models import include_name, schema_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -12,6 +12,7 @@ if connection is None:
 context.configure(
     connection=connection,
     target_metadata=schema_metadata(),
+    include_name=include_name,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER TABLE is limited
 )
 with context.begin_transaction():

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from gate.rules.errors import SchemaMismatch
 from gate.store import db, schema
 from gate.store.ledger import Ledger
-from gate.store.models import schema_metadata
+from gate.store.models import include_name, schema_metadata
 
 
 def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):
@@ -21,7 +21,7 @@ def test_migrations_bring_the_ledger_to_head_and_match_the_models(db_url):
     try:
         assert schema.current_revision(ledger.engine) == schema.head_revision()
         with ledger.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), schema_metadata()) == []
+            assert compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), schema_metadata()) == []
     finally:
         ledger.close()
 
@@ -30,7 +30,7 @@ def test_opening_twice_does_not_migrate_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'l.db'}"
     Ledger.open(url).close()
     ledger = Ledger.open(url)
-    assert schema.current_revision(ledger.engine) == schema.HEAD == "0002"
+    assert schema.current_revision(ledger.engine) == schema.HEAD == "0003"
     ledger.close()
 
 
@@ -80,7 +80,7 @@ def test_a_newer_schema_than_the_code_is_refused_with_a_hint_and_never_migrated(
     path = tmp_path / "l.db"
     Ledger.open(str(path)).close()
     _set_revision(path, "0099")
-    with pytest.raises(SchemaMismatch, match="schema 0099 is newer than this code's .0002.: update plategate"):
+    with pytest.raises(SchemaMismatch, match="schema 0099 is newer than this code's .0003.: update plategate"):
         Ledger.open(str(path))
     with pytest.raises(SchemaMismatch):
         Ledger.upgrade_schema(str(path))
@@ -122,9 +122,9 @@ def test_an_0001_ledger_upgrades_to_api_tokens_and_keeps_its_visits(tmp_path):
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO visits (plate, entry_at, state) VALUES ('1234567', '2025-03-02 08:00:00', 'open')"))
     engine.dispose()
-    with pytest.raises(SchemaMismatch, match="schema 0001 is older than this code's .0002.: run `gate db upgrade`"):
+    with pytest.raises(SchemaMismatch, match="schema 0001 is older than this code's .0003.: run `gate db upgrade`"):
         Ledger.open(str(path))
-    assert Ledger.upgrade_schema(str(path)) == ("0001", "0002")
+    assert Ledger.upgrade_schema(str(path)) == ("0001", "0003")
     with Ledger.open(str(path)) as ledger:
         assert [v.plate for v in ledger.visits()] == ["1234567"]
         with ledger.engine.connect() as conn:
