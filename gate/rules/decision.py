@@ -30,6 +30,7 @@ class Decision:
     note: str = ""
     decision_id: int | None = None
     at: datetime | None = None
+    gate: str | None = None  # the gate id the read came from
 
     @property
     def opens(self) -> bool:
@@ -49,4 +50,5 @@ class Decision:
             "note": self.note,
             "decision_id": self.decision_id,
             "at": iso(self.at),
+            "gate": self.gate,
         }

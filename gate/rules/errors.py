@@ -23,6 +23,10 @@ class UnknownVisit(GateError):
     """No visit with that id."""
 
 
+class UnknownEvidence(GateError):
+    """No evidence image with that id."""
+
+
 class PaymentConflict(GateError):
     """A payment id that was already used for a different visit."""
 

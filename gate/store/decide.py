@@ -28,14 +28,16 @@ from gate.rules.matching import Match, match_plate
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
 from gate.rules.tariff import Tariff, billed_until, fee_agorot
-from gate.store import models, queries
+from gate.rules.votes import PlateVote
+from gate.store import evidence, models, queries
+from gate.store.evidence import EvidenceFile
 from gate.store.queries import LostRace
 from lpr.plate_format import format_plate
 
 
 @dataclass(frozen=True)
 class Read:
-    """One accepted plate read, as the reads table stores it."""
+    """One accepted plate read, as the reads table stores it, with its pass's votes and evidence images."""
 
     lane: Lane
     plate: str
@@ -43,6 +45,13 @@ class Read:
     confidence: float | None
     char_conf: list[float] | None
     evidence_path: str | None
+    gate: str = ""  # the gate id; "" only in code that predates gates (then the lane's name is used)
+    votes: list[PlateVote] | None = None
+    evidence: tuple[EvidenceFile, ...] = ()
+
+    @property
+    def gate_id(self) -> str:
+        return self.gate or self.lane.value
 
     def row(self) -> dict[str, Any]:
         return {
@@ -52,6 +61,7 @@ class Read:
             "char_conf": self.char_conf,
             "at": self.at,
             "evidence_path": self.evidence_path,
+            "gate": self.gate_id,
         }
 
 
@@ -99,7 +109,9 @@ def decide_entry(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, p
             return rec.decide(
                 Action.DENY, Reason.LOT_FULL, None, note=f"{inside} of {policy.capacity} places taken"
             )
-    visit_id = queries.insert_visit(conn, plate, at, "low-confidence entry read" if low_conf else None)
+    visit_id = queries.insert_visit(
+        conn, plate, at, "low-confidence entry read" if low_conf else None, entry_gate=read.gate_id
+    )
     reason = Reason.ALLOW_LISTED if subscriber else Reason.ENTERED
     decision = rec.decide(Action.OPEN, reason, visit_id, flagged=low_conf, note=note)
     if low_conf:
@@ -157,7 +169,8 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     elif low_conf:
         flag_reason = "low-confidence exit read"
     queries.close_visit(
-        conn, visit, exit_at=at, fee=charged, close_reason=CloseReason.EXIT, flag_reason=flag_reason
+        conn, visit, exit_at=at, fee=charged, close_reason=CloseReason.EXIT, flag_reason=flag_reason,
+        exit_gate=read.gate_id,
     )
     decision = rec.decide(Action.OPEN, reason, visit.id, flagged=flagged, matched=matched, note=note)
     if flag_reason:
@@ -205,7 +218,11 @@ class _Recorder:
             "amount_due_agorot": due,
             "flagged": flagged,
             "at": read.at,
+            "gate": read.gate_id,
+            "votes": None if read.votes is None else [v.to_dict() for v in read.votes],
         }
+        decision_id = queries.insert_row(self.conn, models.decisions, row)
+        evidence.insert(self.conn, decision_id, read.evidence, read.at)
         return Decision(
             action=action,
             reason=reason,
@@ -216,8 +233,9 @@ class _Recorder:
             flagged=flagged,
             matched_plate=matched,
             note=note,
-            decision_id=queries.insert_row(self.conn, models.decisions, row),
+            decision_id=decision_id,
             at=read.at,
+            gate=read.gate_id,
         )
 
     def review(self, kind: ReviewKind, visit_id: int | None, reason: str, decision_id: int | None = None) -> None:

@@ -27,7 +27,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence, TypeVar, overload
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, overload
 
 from sqlalchemy import Column, Connection, Engine, String, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from gate.rules.clock import check_window, now_utc, to_utc
 from gate.rules.codes import (
     CloseReason,
+    EvidenceKind,
     Lane,
     ListKind,
     OverrideAction,
@@ -51,13 +52,17 @@ from gate.rules.errors import (
     LedgerUnavailable,
     NoOpenVisit,
     PaymentConflict,
+    UnknownEvidence,
     UnknownVisit,
 )
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
 from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
+from gate.rules.votes import PlateVote, gate_id, parse_votes
 from gate.store import db, models, queries, schema
+from gate.store import evidence as evidence_queries
 from gate.store.decide import Read, decide_entry, decide_exit
+from gate.store.evidence import EvidenceFile, EvidenceRecord
 from gate.store.queries import LostRace
 from gate.store.records import PaymentReceipt, ReviewEntry, VisitRecord
 from lpr.plate_format import format_plate, normalize_plate
@@ -136,12 +141,24 @@ class Ledger:
         confidence: float | None = None,
         char_conf: Sequence[float] | None = None,
         evidence_path: str | None = None,
+        *,
+        gate: str | None = None,
+        votes: Sequence[PlateVote | Mapping[str, Any]] | None = None,
+        evidence: Sequence[EvidenceFile] = (),
     ) -> Decision:
-        """Record a read and decide; committed before returning. Raises PlateFormatError."""
+        """Record a read and decide; committed before returning. Raises PlateFormatError.
+
+        ``gate`` names the barrier (default: the lane's name); ``votes`` are the pass's candidate plates;
+        ``evidence`` the images already written into the evidence folder, recorded with the decision in
+        its transaction (gate.store.evidence).
+        """
         try:
             lane = Lane(lane)
         except ValueError:
             raise InvalidInput(f"invalid lane {lane!r}: expected entry or exit") from None
+        kinds = [EvidenceKind(e.kind) for e in evidence]
+        if len(set(kinds)) != len(kinds):
+            raise InvalidInput("evidence: at most one image of each kind")
         read = Read(
             lane=lane,
             plate=normalize_plate(plate),
@@ -149,6 +166,9 @@ class Ledger:
             confidence=None if confidence is None else _fraction("confidence", confidence),
             char_conf=None if char_conf is None else [_fraction("char_conf", c) for c in char_conf],
             evidence_path=_text(models.reads.c.evidence_path, evidence_path),
+            gate=lane.value if gate is None else gate_id(gate),
+            votes=parse_votes(votes),
+            evidence=tuple(evidence),
         )
         low_conf = read.confidence is not None and read.confidence < self.policy.min_confidence
         step = decide_entry if lane is Lane.ENTRY else decide_exit
@@ -434,6 +454,20 @@ class Ledger:
                 )
             )
         return items
+
+    def evidence(self, evidence_id: int) -> EvidenceRecord:
+        """An evidence row and its decision's lane, gate, plate and visit; UnknownEvidence if none."""
+        evidence_id = _id("evidence id", evidence_id)
+        with self._reader() as conn:
+            found = evidence_queries.by_id(conn, evidence_id)
+        if found is None:
+            raise UnknownEvidence(f"no evidence {evidence_id}")
+        return found
+
+    def expire_evidence(self, files: Sequence[str], at: datetime | None = None) -> int:
+        """Retention deleted these files (names relative to the evidence folder): mark their rows expired."""
+        when = now_utc() if at is None else to_utc(at)
+        return self._transaction(lambda conn: evidence_queries.expire(conn, files, when)) if files else 0
 
     def decisions(self, visit_id: int | None = None) -> list[dict[str, Any]]:
         """The decision log (oldest first), optionally for one visit."""

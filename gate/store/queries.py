@@ -138,11 +138,14 @@ def recent_exit(conn: Connection, plate: str, since: datetime, until: datetime) 
     return None if found is None else int(found)
 
 
-def insert_visit(conn: Connection, plate: str, entry_at: datetime, flag_reason: str | None = None) -> int:
+def insert_visit(
+    conn: Connection, plate: str, entry_at: datetime, flag_reason: str | None = None, entry_gate: str | None = None
+) -> int:
     """Open a visit; the unique partial index refuses a second open visit of the plate."""
     values = {
         "plate": plate,
         "entry_at": entry_at,
+        "entry_gate": entry_gate,
         "state": VisitState.OPEN.value,
         "paid_agorot": 0,
         "waived": False,
@@ -166,11 +169,13 @@ def close_visit(
     fee: int,
     close_reason: CloseReason,
     flag_reason: str | None = None,
+    exit_gate: str | None = None,
 ) -> None:
     """Close an open visit exactly once (never before its entry); keeps an earlier flag."""
     update_open_visit(
         conn,
         visit.id,
+        exit_gate=exit_gate,
         state=VisitState.CLOSED.value,
         exit_at=max(exit_at, visit.entry_at),
         fee_agorot=fee,

@@ -32,6 +32,8 @@ class VisitRecord:
     flagged: bool
     flag_reason: str | None
     close_reason: CloseReason | None
+    entry_gate: str | None = None  # the gate ids of its entry and exit decisions
+    exit_gate: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -52,6 +54,8 @@ class VisitRecord:
             flagged=bool(row.flagged),
             flag_reason=row.flag_reason,
             close_reason=None if row.close_reason is None else CloseReason(row.close_reason),
+            entry_gate=row.entry_gate,
+            exit_gate=row.exit_gate,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +71,8 @@ class VisitRecord:
             "flagged": self.flagged,
             "flag_reason": self.flag_reason,
             "close_reason": None if self.close_reason is None else self.close_reason.value,
+            "entry_gate": self.entry_gate,
+            "exit_gate": self.exit_gate,
         }
 
 
@@ -84,11 +90,13 @@ class PaymentReceipt:
     paid_at: datetime
     leave_by: datetime
     replayed: bool = False
+    typed_plate: str | None = None  # what the driver typed, when they chose a near plate's visit
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "visit_id": self.visit_id,
             "plate": self.plate,
+            "typed_plate": self.typed_plate,
             "fee": json_amount(self.fee_agorot),
             "paid": json_amount(self.paid_agorot),
             "amount": json_amount(self.amount_agorot),

@@ -17,7 +17,8 @@ from gate.rules.policy import Policy
 from gate.store.ledger import Ledger
 
 PG_ENV = "PLATEGATE_TEST_PG_URL"
-TABLES = "review_items, overrides, decisions, payments, reads, plate_lists, visits, api_tokens"
+TABLES = ("review_items, overrides, evidence, gate_commands, decisions, payments, reads, plate_lists, visits, api_tokens,"
+          " login_failures, web_sessions, users")
 
 
 @pytest.fixture(scope="session")
