@@ -60,7 +60,7 @@ class PlateRead:
     text: str  # digits only, e.g. "1234567"
     confidence: float  # min of per-character confidences times detector score
     char_conf: tuple[float, ...]
-    corners: np.ndarray  # (4, 2) TL TR BR BL in image pixels
+    corners: np.ndarray  # (4, 2) TL TR BR BL in image pixels: where the plate is, before the warp's margin
     box: tuple[float, float, float, float]
     det_score: float
     crop: np.ndarray | None = None  # rectified plate (BGR)
