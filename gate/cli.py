@@ -375,6 +375,10 @@ def run(
         Optional[str], typer.Option("--stills-done", help="with --stills: move decided images here (else left)")
     ] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.01, help="with --watch: seconds between looks")] = 0.25,
+    gate: Annotated[
+        Optional[str], typer.Option("--gate", help="this barrier's id in the ledger (default: the lane name); "
+                                    "manual opens for it are polled every second")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -389,6 +393,7 @@ def run(
     from gate.lane.process import build_process, log_to_stderr
     from gate.lane.redact import redact
     from gate.lane.stills import StillsConfig
+    from gate.store.commands import GateCommands
 
     log_to_stderr()
     with _ledger(db, config) as ledger:
@@ -398,7 +403,8 @@ def run(
             still_mode = StillsConfig(watch, Path(stills_done) if stills_done else None, poll) if stills else None
             process = build_process(lane, source, ledger, relay=relay, relay_timeout_s=relay_timeout,
                                     evidence_dir=evidence_dir, retention_days=retention_days, max_fps=max_fps,
-                                    pass_gap_s=pass_gap, give_up_after=give_up_after, stills=still_mode)
+                                    pass_gap_s=pass_gap, give_up_after=give_up_after, stills=still_mode,
+                                    gate=gate, commands=GateCommands(ledger).claim)
         except (FileNotFoundError, ValueError) as exc:
             raise _BadInput(redact(exc)) from None
         process.install_signal_handlers()

@@ -1,11 +1,16 @@
-"""Evidence crops: one image per decision, and retention that deletes old ones.
+"""Evidence images: the full frame and the plate crop of each decision, and retention that deletes old ones.
 
-The crop is saved before the ledger decides so the decision row records its
-path. Why retention matches names and not just "images under the folder": an
-operator may point ``--evidence-dir`` at a folder that already holds other
-photos (``photos/holiday.jpg`` was deleted once). Retention deletes only what
-``save`` writes: files directly in ``<root>/entry`` or ``<root>/exit`` named
-``<UTC time>_<plate>.jpg``, older than N days; never anything else.
+``save_pass`` writes both before the ledger decides, so the decision records
+them in its transaction (the evidence table, gate.store.evidence); the frame
+is downscaled (longest side ``FRAME_MAX_SIDE``) and JPEG-encoded, enough to
+see the car and the lane, small enough to keep for a month. Why retention
+matches names and not just "images under the folder": an operator may point
+``--evidence-dir`` at a folder that already holds other photos
+(``photos/holiday.jpg`` was deleted once). Retention deletes only what the
+gate writes: files directly in ``<root>/entry`` or ``<root>/exit`` named
+``<UTC time>_<plate>[_<kind>_<hex>].jpg|png``, older than N days; never
+anything else. It tells ``expire`` (the ledger) which files went, so their
+rows say so.
 """
 from __future__ import annotations
 
@@ -15,20 +20,41 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gate.rules.codes import Lane
+from gate.lane.redact import redact
+from gate.rules.codes import EvidenceKind, Lane
+from gate.store import evidence as files
+from gate.store.evidence import EvidenceFile
 
 log = logging.getLogger(__name__)
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S_%fZ"
-EVIDENCE_NAME = re.compile(r"^\d{8}T\d{6}_\d{6}Z_\d{7,8}\.jpg$")  # what save() writes, nothing else
+# what save() and save_pass() write, nothing else
+EVIDENCE_NAME = re.compile(r"^\d{8}T\d{6}_\d{6}Z_\d{7,8}(_(frame|plate)_[0-9a-f]{8})?\.(jpg|png)$")
+FRAME_MAX_SIDE = 960
+JPEG_QUALITY = 85
 
 
 @dataclass
 class EvidenceStore:
     root: Path
+    expire: Callable[[Sequence[str]], object] | None = None  # told the names retention deleted (the ledger)
+
+    def save_pass(self, lane: Lane, plate: str, at: datetime, frame: Any, crop: Any) -> list[EvidenceFile]:
+        """Write the pass's frame (downscaled) and plate crop as JPEGs; an image that fails is one warning."""
+        saved = []
+        for kind, image in ((EvidenceKind.FRAME, frame), (EvidenceKind.PLATE, crop)):
+            if image is None or getattr(image, "size", 0) == 0:
+                continue
+            try:
+                data = encode_jpeg(downscale(image, FRAME_MAX_SIDE) if kind is EvidenceKind.FRAME else image)
+                saved.append(files.write(self.root, lane, plate, at, kind, data))
+            except Exception as exc:  # noqa: BLE001 - no evidence is better than no decision
+                log.warning("evidence: could not save the %s of %s: %s", kind, plate, redact(exc))
+        return saved
 
     def save(self, lane: Lane, plate: str, at: datetime, crop: np.ndarray | None) -> str | None:
         """Write ``<root>/<lane>/<UTC time>_<plate>.jpg``; None when there is no crop or the write fails."""
@@ -46,9 +72,9 @@ class EvidenceStore:
         return str(path)
 
     def purge(self, days: float, now: float | None = None) -> int:
-        """Delete the gate's own evidence files older than ``days`` (by mtime); returns how many."""
+        """Delete the gate's own evidence files older than ``days`` (by mtime), tell ``expire``; returns how many."""
         cutoff = (time.time() if now is None else now) - days * 86400.0
-        removed = 0
+        removed: list[str] = []
         for lane in Lane:
             folder = self.root / lane
             if not folder.is_dir() or folder.is_symlink():
@@ -59,9 +85,32 @@ class EvidenceStore:
                 try:
                     if path.is_file() and path.stat().st_mtime < cutoff:
                         path.unlink()
-                        removed += 1
+                        removed.append(f"{lane.value}/{path.name}")
                 except FileNotFoundError:
                     continue
         if removed:
-            log.info("evidence: retention removed %d image(s) older than %g day(s) from %s", removed, days, self.root)
-        return removed
+            log.info("evidence: retention removed %d image(s) older than %g day(s) from %s",
+                     len(removed), days, self.root)
+            if self.expire is not None:
+                self.expire(removed)  # a failure here is logged by the caller; the files are gone either way
+        return len(removed)
+
+
+def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    """The image with its longest side at most ``max_side`` (area interpolation: no aliasing)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def encode_jpeg(image: np.ndarray) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise OSError("JPEG encoding failed")
+    return bytes(data.tobytes())

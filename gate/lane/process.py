@@ -31,6 +31,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from gate.lane.commands import Claim, CommandPoller
 from gate.lane.evidence import EvidenceStore
 from gate.lane.redact import RedactingFormatter, redact
 from gate.lane.relay import DEFAULT_MAX_AGE_S, DEFAULT_TIMEOUT_S, RelayWorker, RetryingRelay, make_relay
@@ -41,6 +42,8 @@ from gate.lane.voting import PassConfig, PassResult, PassTracker, ReadLike
 from gate.rules.clock import now_utc
 from gate.rules.codes import Lane
 from gate.rules.decision import Decision
+from gate.rules.votes import PlateVote, gate_id
+from gate.store.evidence import EvidenceFile
 from lpr.plate_format import format_plate
 
 log = logging.getLogger(__name__)
@@ -70,13 +73,17 @@ class LedgerLike(Protocol):
         confidence: float | None = None,
         char_conf: Sequence[float] | None = None,
         evidence_path: str | None = None,
+        *,
+        gate: str | None = None,
+        votes: Sequence[PlateVote] | None = None,
+        evidence: Sequence[EvidenceFile] = (),
     ) -> Decision: ...
 
 
 class Passes(Protocol):
     """Frames' reads -> passes to decide: PassTracker (video) or StillPasses (one still, one pass)."""
 
-    def feed(self, t: float, reads: Sequence[ReadLike]) -> list[PassResult]: ...
+    def feed(self, t: float, reads: Sequence[ReadLike], image: np.ndarray | None = None) -> list[PassResult]: ...
     def flush(self, t: float | None = None) -> list[PassResult]: ...
 
 
@@ -113,6 +120,8 @@ class GateProcess:
         retention_days: float | None = None,
         retention_every_s: float = 3600.0,
         relay_max_age_s: float = DEFAULT_MAX_AGE_S,
+        gate: str | None = None,
+        commands: Claim | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -126,6 +135,8 @@ class GateProcess:
         self.relay = relay
         self.tracker: Passes = tracker or PassTracker()
         self.evidence = evidence
+        self.gate = gate_id(gate or self.lane.value)  # the barrier's id in the ledger (--gate)
+        self.commands = commands  # claims this gate's manual opens (gate.lane.commands); None: not polled
         self.start_at = start_at or now_utc()
         self.max_fps = max_fps
         self.retention_days = retention_days
@@ -148,6 +159,11 @@ class GateProcess:
     def run(self) -> RunStats:
         self.stats = RunStats()
         self._pulses = RelayWorker(self.relay, self.relay_max_age_s)
+        poll_stop = threading.Event()
+        self.poller = None
+        if self.commands is not None:
+            self.poller = CommandPoller(self.lane, self.gate, self.commands, self._pulses.submit)
+            self.poller.start(poll_stop)
         self._purge_if_due(force=True)
         period = 1.0 / self.max_fps if self.max_fps else 0.0
         next_at = time.perf_counter()
@@ -172,6 +188,9 @@ class GateProcess:
                     self._decide(p)
         finally:
             self.source.close()
+            poll_stop.set()
+            if self.poller is not None:
+                self.poller.join()
             self._pulses.close()  # the pulses handed over are delivered (or given up) before we exit
             self.stats.ended = time.perf_counter()
             self.stats.dropped = self.source.dropped
@@ -194,7 +213,7 @@ class GateProcess:
         if reads:
             for stage, ms in reads[0].timings_ms.items():
                 self.stats.add(stage, float(ms))
-        ready = self.tracker.feed(frame.t, reads)
+        ready = self.tracker.feed(frame.t, reads, frame.image)
         if frame.origin and not ready:
             log.warning("%s: no plate read in %s", self.lane, redact(frame.origin))
         return all([self._decide(p, frame.origin) for p in ready])
@@ -203,17 +222,16 @@ class GateProcess:
         at = self.start_at + timedelta(seconds=p.decided_t)
         plate = p.vote.text
         t0 = time.perf_counter()
-        evidence_path = None
-        if self.evidence is not None:
-            try:
-                evidence_path = self.evidence.save(self.lane, plate, at, p.crop)
-            except Exception as exc:  # noqa: BLE001 - no evidence is better than no decision
-                log.warning("%s: could not save evidence for %s: %s", self.lane, format_plate(plate), redact(exc))
+        saved: list[EvidenceFile] = []
+        if self.evidence is not None:  # save_pass warns about an image it cannot write, never raises
+            saved = self.evidence.save_pass(self.lane, plate, at, p.frame, p.crop)
+        evidence_path = ",".join(e.file for e in saved) or None
         t1 = time.perf_counter()
         self.stats.add("evidence", (t1 - t0) * 1e3)
         try:
             decision = self.ledger.decide(self.lane, plate, at=at, confidence=p.vote.confidence,
-                                          char_conf=p.vote.char_conf, evidence_path=evidence_path)
+                                          char_conf=p.vote.char_conf, gate=self.gate, votes=list(p.votes),
+                                          evidence=saved)
         except Exception:  # noqa: BLE001 - database down etc.: log loudly, keep the gate running
             self.stats.failed_decisions += 1
             log.exception("%s %s: ledger decision failed; gate stays closed", self.lane, format_plate(plate))
@@ -283,6 +301,8 @@ def build_process(
     factory: CaptureFactory = open_capture,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], object] | None = None,
+    gate: str | None = None,
+    commands: Claim | None = None,
 ) -> GateProcess:
     """Wire a lane from options (used by ``gate run`` and the demo); a bad option is a ValueError naming it.
 
@@ -300,8 +320,9 @@ def build_process(
         raise ValueError(f"source {spec.name!r}: stills mode expects a folder of images")
     if give_up_after is not None and give_up_after < 0:
         raise ValueError(f"reconnect attempts {give_up_after!r}: expected 0 or more")
+    gate = gate_id(gate or lane.value)
     pulses = RetryingRelay(make_relay(relay, relay_timeout_s))
-    evidence = _evidence_store(evidence_dir)
+    evidence = _evidence_store(evidence_dir, getattr(ledger, "expire_evidence", None))
     stop = threading.Event()
     frames: FrameSource
     passes: Passes
@@ -315,10 +336,12 @@ def build_process(
 
         reader = Reader(threads=2)
     return GateProcess(lane, frames, reader, ledger, pulses, passes, evidence, start_at=start_at, max_fps=max_fps,
-                       retention_days=retention_days, stop=stop, clock=clock)
+                       retention_days=retention_days, stop=stop, clock=clock, gate=gate, commands=commands)
 
 
-def _evidence_store(folder: str | Path | None) -> EvidenceStore | None:
+def _evidence_store(
+    folder: str | Path | None, expire: Callable[[Sequence[str]], object] | None = None
+) -> EvidenceStore | None:
     """The evidence folder, created now: one that cannot be written is a bad option, not a failure per car."""
     if not folder:
         return None
@@ -330,4 +353,4 @@ def _evidence_store(folder: str | Path | None) -> EvidenceStore | None:
                          "expected a writable folder") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"evidence dir {redact(str(path))!r}: not writable, expected a writable folder")
-    return EvidenceStore(path)
+    return EvidenceStore(path, expire)

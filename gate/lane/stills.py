@@ -28,11 +28,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from gate.lane.redact import redact
 from gate.lane.sources import IMAGE_SUFFIXES, Frame
 from gate.lane.voting import PassResult, ReadLike, vote
+from gate.rules.votes import tally
 from lpr.image_io import ImageLoadError, load_image
 
 log = logging.getLogger(__name__)
@@ -179,13 +180,14 @@ class StillPasses:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
 
-    def feed(self, t: float, reads: Sequence[ReadLike]) -> list[PassResult]:
+    def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
         valid = [r for r in reads if r.valid]
         if not valid:
             return []
         best = max(valid, key=lambda r: (r.confidence, (r.box[2] - r.box[0]) * (r.box[3] - r.box[1])))
         box = (float(best.box[0]), float(best.box[1]), float(best.box[2]), float(best.box[3]))
-        return [PassResult(next(self._ids), vote([best]), t, t, t, best.crop, box, "still")]
+        votes = tuple(tally([(best.text, float(best.confidence))]))
+        return [PassResult(next(self._ids), vote([best]), t, t, t, best.crop, box, "still", image, votes)]
 
     def flush(self, t: float | None = None) -> list[PassResult]:
         return []  # every still was decided when it was read

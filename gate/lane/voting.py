@@ -25,6 +25,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from gate.rules.votes import PlateVote, tally
 from lpr.ctc import decode_pass
 from lpr.metrics import box_iou, edit_distance
 
@@ -92,6 +93,8 @@ class PassResult:
     crop: Any  # BGR ndarray of the best read of the winning text (or None)
     box: tuple[float, float, float, float]
     why: str  # "settled" | "gap" | "end"
+    frame: Any = None  # the full frame of that read (BGR ndarray), when the caller fed frames
+    votes: tuple[PlateVote, ...] = ()  # every text the pass read: frames and share of confidence
 
 
 @dataclass
@@ -103,18 +106,36 @@ class _Track:
     decided: bool = False
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     _vote: Vote | None = None
+    # per text, the frame of its most confident read: the evidence frame is one of these (a frame a text,
+    # at most MAX_FRAMES_KEPT texts, so a long pass holds a few frames, not all of them)
+    frames: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
-    def add(self, read: ReadLike, t: float) -> None:
+    def add(self, read: ReadLike, t: float, image: Any = None) -> None:
         self.last_t = t
         self.box = tuple(float(v) for v in read.box)  # type: ignore[assignment]
         if not self.decided:  # after the decision the vote is frozen: a standing car adds no memory
             self.reads.append(read)
             self._vote = None
+            if image is not None:
+                self._keep_frame(read, image)
+
+    def _keep_frame(self, read: ReadLike, image: Any) -> None:
+        conf = float(read.confidence)
+        kept = self.frames.get(read.text)
+        if kept is None or conf > kept[0]:
+            self.frames[read.text] = (conf, image)
+        if len(self.frames) > MAX_FRAMES_KEPT:  # drop the least likely text's frame (never the voted one)
+            voted = self.vote().text
+            drop = min((t for t in self.frames if t != voted), key=lambda t: self.frames[t][0])
+            del self.frames[drop]
 
     def vote(self) -> Vote:
         if self._vote is None:
             self._vote = vote(self.reads)
         return self._vote
+
+
+MAX_FRAMES_KEPT = 4
 
 
 def vote(reads: Sequence[ReadLike]) -> Vote:
@@ -176,8 +197,11 @@ class PassTracker:
         self._tracks: list[_Track] = []
         self._ids = itertools.count(1)
 
-    def feed(self, t: float, reads: Sequence[ReadLike]) -> list[PassResult]:
-        """One frame's reads at stream time ``t`` (seconds); returns passes to decide now."""
+    def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
+        """One frame's reads at stream time ``t`` (seconds); returns passes to decide now.
+
+        ``image`` (the frame) is kept for the evidence of the reads it holds (see _Track.frames).
+        """
         ready = self._expire(t)
         taken: set[int] = set()
         for read in (r for r in reads if r.valid):
@@ -187,7 +211,7 @@ class PassTracker:
                 self._tracks.append(track)
                 log.debug("pass %d starts with %s", track.pass_id, read.text)
             taken.add(track.pass_id)
-            track.add(read, t)
+            track.add(read, t, image)
         for track in self._tracks:
             if track.pass_id in taken and not track.decided:
                 v = track.vote()
@@ -267,5 +291,9 @@ class PassTracker:
         v = v or track.vote()
         winners = [r for r in track.reads if r.text == v.text] or track.reads
         best = max(winners, key=lambda r: (r.crop is not None, r.confidence))
+        kept = track.frames.get(v.text) or max(track.frames.values(), key=lambda f: f[0], default=None)
+        votes = tuple(tally([(r.text, float(r.confidence)) for r in track.reads]))
+        track.frames = {}  # decided: the frames are no longer needed
         return PassResult(track.pass_id, v, track.first_t, track.last_t, t, best.crop,
-                          tuple(float(x) for x in best.box), why)  # type: ignore[arg-type]
+                          tuple(float(x) for x in best.box), why,  # type: ignore[arg-type]
+                          None if kept is None else kept[1], votes)

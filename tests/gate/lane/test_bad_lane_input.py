@@ -212,7 +212,7 @@ def test_7_retention_keeps_photos_the_gate_did_not_write(gate_run, tmp_path: Pat
                       "--retention-days", "30")
     assert result.exit_code == 0, result.output
     assert all(p.exists() for p in theirs) and not ours.exists()
-    assert len(list((photos / "entry").glob("*_1234567.jpg"))) == 1  # today's evidence is kept
+    assert len(list((photos / "entry").glob("*_1234567_*.jpg"))) == 2  # today's frame and plate are kept
 
 
 # ---------------------------------------------------------------- 8. decompression bomb

@@ -17,7 +17,7 @@ from gate.lane.process import GateProcess
 from gate.lane.relay import RetryingRelay, SimulatedRelay
 from gate.lane.sources import SourceSpec, make_source
 from gate.lane.voting import PassTracker
-from gate.store.models import reads
+from gate.store.models import evidence
 
 START = datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -104,15 +104,16 @@ def test_deny_and_review_never_pulse_the_relay(ledger):
     assert process.outcomes[0].decision.action == "review" and relay.pulses == 0
 
 
-def test_evidence_is_saved_and_its_path_recorded(ledger, tmp_path: Path):
+def test_evidence_is_saved_and_recorded_with_its_decision(ledger, tmp_path: Path):
     script = {i: [plate_read("1234567")] for i in range(10)}
     process = make_process(ledger, [ScriptedCapture(list(range(10)))], script,
                            evidence=EvidenceStore(tmp_path / "evidence"))
     process.run()
-    saved = list((tmp_path / "evidence" / "entry").glob("*_1234567.jpg"))
-    assert len(saved) == 1
+    saved = sorted((tmp_path / "evidence" / "entry").glob("*_1234567_*.jpg"))
+    assert [p.name.split("_")[3] for p in saved] == ["frame", "plate"]
     with ledger.engine.connect() as conn:
-        assert conn.execute(select(reads.c.evidence_path)).scalars().all() == [str(saved[0])]
+        files = conn.execute(select(evidence.c.file).order_by(evidence.c.kind)).scalars().all()
+    assert [tmp_path / "evidence" / f for f in files] == saved
 
 
 def test_stop_finishes_the_frame_in_hand_and_exits(ledger):
