@@ -42,10 +42,12 @@ override_app = typer.Typer(no_args_is_help=True, help="Operator actions, always 
 plates_app = typer.Typer(no_args_is_help=True, help="Allow list (subscribers) and deny list.")
 db_app = typer.Typer(no_args_is_help=True, help="The ledger database: schema version and migration.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens of `gate serve`: one role each, stored hashed.")
+user_app = typer.Typer(no_args_is_help=True, help="Accounts of the web page: viewer or operator, scrypt-hashed.")
 app.add_typer(override_app, name="override")
 app.add_typer(plates_app, name="plates")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 
 
 class Format(enum.StrEnum):
@@ -473,6 +475,49 @@ def token_revoke(
         from gate.store.tokens import Tokens
 
         _emit(Tokens(ledger).revoke(name).to_dict())
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option("--username", help="the login name (recorded as who acted)")],
+    role: Annotated[Role, typer.Option("--role", help="viewer or operator")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin instead of a prompt")
+    ] = False,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a web page account; the password is asked for (or read from stdin), kept as a scrypt hash."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _ledger(db, config) as ledger:
+        from gate.store.users import Users
+
+        _emit(Users(ledger).create(username, role, password).to_dict())
+
+
+@user_app.command("list")
+def user_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """Every web account (never a password hash), disabled ones too."""
+    with _ledger(db, config) as ledger:
+        from gate.store.users import Users
+
+        _emit([u.to_dict() for u in Users(ledger).list()])
+
+
+@user_app.command("disable")
+def user_disable(
+    username: Annotated[str, typer.Option("--username")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Disable a web account: its sessions end at once and it can no longer log in."""
+    with _ledger(db, config) as ledger:
+        from gate.store.users import Users
+
+        _emit(Users(ledger).disable(username).to_dict())
 
 
 def main() -> None:

@@ -1,0 +1,301 @@
+"""Web page accounts: users with a scrypt password hash, login sessions, and failed-login throttling.
+
+Why scrypt from hashlib: a KDF that is memory-hard (a stolen ledger copy
+cannot be brute-forced on a GPU cheaply) and needs no extra package. The
+hash string carries its own parameters and salt, so they can be raised later
+without breaking old hashes. A session cookie is 32 random bytes; the ledger
+keeps only its SHA-256 (like API tokens), and the form token against CSRF is
+derived from the cookie's secret, so it is per session and stored nowhere.
+Failed logins are rows in login_failures: the limit holds across several
+server processes and the attempts stay on record (never the password).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from gate.rules.clock import iso, now_utc
+from gate.rules.codes import Role
+from gate.rules.errors import GateError, InvalidInput
+from gate.store import models
+from gate.store.ledger import Ledger, _text
+
+log = logging.getLogger(__name__)
+
+USER_ROLES: tuple[Role, ...] = (Role.VIEWER, Role.OPERATOR)
+
+# scrypt cost: n=2**14, r=8 is 16 MiB and ~50 ms per check on this box; stored per hash
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+_KEY_BYTES = 32
+_SALT_BYTES = 16
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # scrypt takes any length; a 10 MB password should not
+
+SESSION_HOURS = 12.0  # one shift in the booth
+FAILURE_LIMIT = 5  # failed logins of one username ...
+FAILURE_WINDOW = timedelta(minutes=5)  # ... within this long: further attempts are refused
+
+
+class LoginFailed(GateError):
+    """Unknown user, wrong password or a disabled account (one message for all: no user enumeration)."""
+
+
+class LoginThrottled(GateError):
+    """Too many failed logins for this username lately: try again later."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """``scrypt$n$r$p$salt$key``: a random salt per hash, the cost parameters kept beside it."""
+    _check_password(password)
+    salt = secrets.token_bytes(_SALT_BYTES)
+    key = _scrypt(password, salt, n, r, p, _KEY_BYTES)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches the hash; constant-time compare, False for a malformed hash."""
+    try:
+        scheme, n, r, p, salt, key = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = _unb64(key)
+        derived = _scrypt(password, _unb64(salt), int(n), int(r), int(p), len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(derived, expected)
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=length, maxmem=64 * 1024 * 1024)
+
+
+# checked against when the username is unknown, so that a miss costs as long as a wrong password
+_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(b'0' * _SALT_BYTES)}${_b64(b'0' * _KEY_BYTES)}"
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"a password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long")
+
+
+def session_hash(secret: str) -> str:
+    """Hex SHA-256 of a session cookie's secret: what web_sessions stores and looks up."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def csrf_token(secret: str) -> str:
+    """The session's form token: an HMAC of its secret, so only the cookie's holder can make it."""
+    return hmac.new(secret.encode("utf-8"), b"plategate csrf", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as the ledger keeps it (never the password)."""
+
+    id: int
+    username: str
+    role: Role
+    created_at: datetime
+    disabled_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> "User":
+        return cls(row.id, row.username, Role(row.role), row.created_at, row.disabled_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "role": self.role.value,
+            "created_at": iso(self.created_at),
+            "disabled_at": iso(self.disabled_at),
+            "active": self.active,
+        }
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A live login: who, until when, and the token every form of the session must carry."""
+
+    user: User
+    expires_at: datetime
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just started: the secret goes into the cookie and nowhere else."""
+
+    secret: str
+    session: WebSession
+
+
+class Users:
+    """The users, web_sessions and login_failures tables of one ledger; ``clock`` is injectable for tests."""
+
+    def __init__(self, ledger: Ledger, clock: Callable[[], datetime] = now_utc) -> None:
+        self.ledger = ledger
+        self.clock = clock
+
+    # ------------------------------------------------------------------ accounts
+
+    def create(self, username: str, role: Role | str, password: str) -> User:
+        """A new account; GateError when the name is taken (disabled names stay taken: they name past actions)."""
+        username = _username(username)
+        role = _user_role(role)
+        password_hash = hash_password(password)
+        created = self.clock()
+        values = {"username": username, "role": role.value, "password_hash": password_hash, "created_at": created}
+
+        def run(conn: Connection) -> User:
+            if _user_row(conn, username) is not None:
+                raise GateError(f"a user named {username!r} already exists: pick another name")
+            user_id = conn.execute(insert(models.users).values(values)).inserted_primary_key
+            assert user_id is not None
+            return User(int(user_id[0]), username, role, created, None)
+
+        user = self.ledger._transaction(run)
+        log.info("web user %r created with role %s", username, role)
+        return user
+
+    def list(self) -> list[User]:
+        """Every account, disabled ones too, oldest first."""
+        with self.ledger._reader() as conn:
+            return [User.from_row(r) for r in conn.execute(select(models.users).order_by(models.users.c.id))]
+
+    def disable(self, username: str) -> User:
+        """Disable an account and end its sessions at once."""
+        username = _username(username)
+        now = self.clock()
+
+        def run(conn: Connection) -> User:
+            row = _user_row(conn, username)
+            if row is None or row.disabled_at is not None:
+                raise GateError(f"no active user named {username!r}")
+            conn.execute(update(models.users).where(models.users.c.id == row.id).values(disabled_at=now))
+            sessions = models.web_sessions
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.user_id == row.id, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return User(row.id, row.username, Role(row.role), row.created_at, now)
+
+        user = self.ledger._transaction(run)
+        log.info("web user %r disabled; its sessions ended", username)
+        return user
+
+    # ------------------------------------------------------------------ logins
+
+    def login(
+        self, username: str, password: str, remote: str | None = None, hours: float = SESSION_HOURS
+    ) -> NewSession:
+        """Check the password and start a session; LoginThrottled after too many failures, else LoginFailed."""
+        name = username.strip().lower()[:100] if isinstance(username, str) else ""
+        now = self.clock()
+        remote = None if remote is None else remote[:64]
+        with self.ledger._reader() as conn:
+            failures = _recent_failures(conn, name, now - FAILURE_WINDOW)
+            row = _user_row(conn, name) if name else None
+        if len(failures) >= FAILURE_LIMIT:
+            retry = max(1, int((failures[-FAILURE_LIMIT] + FAILURE_WINDOW - now).total_seconds()) + 1)
+            log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures), FAILURE_WINDOW)
+            raise LoginThrottled(f"too many failed logins for this user: try again in {retry} s", retry)
+        ok = verify_password(password if isinstance(password, str) else "", row.password_hash if row else _DUMMY_HASH)
+        if row is None or not ok or row.disabled_at is not None:
+            self.ledger._transaction(
+                lambda conn: conn.execute(
+                    insert(models.login_failures).values(username=name or "?", remote=remote, at=now)
+                )
+            )
+            log.warning("failed login for %r from %s", name, remote)  # never the password
+            raise LoginFailed("wrong username or password")
+        user = User.from_row(row)
+        secret = secrets.token_urlsafe(32)
+        expires = now + timedelta(hours=hours)
+        values = {"token_hash": session_hash(secret), "user_id": user.id, "created_at": now, "expires_at": expires}
+        self.ledger._transaction(lambda conn: conn.execute(insert(models.web_sessions).values(values)))
+        log.info("login of %r (%s) from %s", user.username, user.role, remote)
+        return NewSession(secret, WebSession(user, expires, csrf_token(secret)))
+
+    def session(self, secret: str) -> WebSession | None:
+        """The live session of a cookie's secret: None when unknown, expired, logged out or its user disabled."""
+        if not secret or len(secret) > 200:
+            return None
+        s, u = models.web_sessions, models.users
+        query = (
+            select(s.c.expires_at, s.c.revoked_at, u)
+            .join(u, u.c.id == s.c.user_id)
+            .where(s.c.token_hash == session_hash(secret))
+        )
+        with self.ledger._reader() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.revoked_at is not None or row.disabled_at is not None or row.expires_at <= self.clock():
+            return None
+        return WebSession(User.from_row(row), row.expires_at, csrf_token(secret))
+
+    def logout(self, secret: str) -> None:
+        """End the cookie's session (a copy of the cookie stops working too)."""
+        s = models.web_sessions
+        now = self.clock()
+        self.ledger._transaction(
+            lambda conn: conn.execute(
+                update(s).where(s.c.token_hash == session_hash(secret), s.c.revoked_at.is_(None)).values(revoked_at=now)
+            )
+        )
+
+
+def _user_row(conn: Connection, username: str) -> Row[Any] | None:
+    return conn.execute(select(models.users).where(models.users.c.username == username)).first()
+
+
+def _recent_failures(conn: Connection, username: str, since: datetime) -> list[datetime]:
+    f = models.login_failures
+    query = select(f.c.at).where(f.c.username == username, f.c.at > since).order_by(f.c.at)
+    return list(conn.execute(query).scalars())
+
+
+def _username(username: str) -> str:
+    """Usernames are compared lower-case and trimmed: 'Dana ' and 'dana' are one account."""
+    if not isinstance(username, str) or not username.strip():
+        raise InvalidInput("a username is required")
+    name = username.strip().lower()
+    if any(c.isspace() or not c.isprintable() for c in name):
+        raise InvalidInput(f"username {name!r}: expected one word without spaces")
+    return _text(models.users.c.username, name)
+
+
+def _user_role(role: Role | str) -> Role:
+    try:
+        parsed = Role(role)
+    except ValueError:
+        parsed = None
+    if parsed not in USER_ROLES:
+        raise InvalidInput(f"invalid role {role!r} for a web user: expected viewer or operator")
+    assert parsed is not None
+    return parsed

@@ -1,0 +1,141 @@
+"""Web accounts in the ledger: scrypt hashes, logins, throttling, sessions (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from gate.rules.errors import GateError, InvalidInput
+from gate.store import models
+from gate.store.ledger import Ledger
+from gate.store.users import (
+    FAILURE_LIMIT,
+    LoginFailed,
+    LoginThrottled,
+    Users,
+    csrf_token,
+    hash_password,
+    session_hash,
+    verify_password,
+)
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def users(ledger: Ledger, clock: Clock) -> Users:
+    u = Users(ledger, clock=clock)
+    u.create("dana", "operator", "correct horse")
+    return u
+
+
+def test_a_password_hash_is_salted_scrypt_with_its_parameters():
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first.startswith("scrypt$16384$8$1$") and first != second  # a random salt each time
+    assert verify_password("correct horse", first) and verify_password("correct horse", second)
+    assert not verify_password("correct horsf", first)
+    assert not verify_password("correct horse", "md5$abc") and not verify_password("x", "garbage")
+
+
+def test_a_password_of_fewer_than_8_characters_is_refused(ledger: Ledger):
+    with pytest.raises(InvalidInput, match="8 to 1024"):
+        Users(ledger).create("eve", "viewer", "short")
+
+
+def test_only_viewer_and_operator_accounts_exist(ledger: Ledger):
+    with pytest.raises(InvalidInput, match="viewer or operator"):
+        Users(ledger).create("cam", "camera", "long enough")
+
+
+def test_the_ledger_keeps_no_password_and_names_are_unique(users: Users, ledger: Ledger):
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(select(models.users.c.password_hash)).scalar_one()
+    assert "correct horse" not in stored
+    with pytest.raises(GateError, match="already exists"):
+        users.create("Dana", "viewer", "another one")  # names compare lower-case
+    assert [u.username for u in users.list()] == ["dana"]
+
+
+def test_a_login_starts_a_session_kept_only_as_a_hash(users: Users, ledger: Ledger, clock: Clock):
+    new = users.login("dana", "correct horse", remote="10.0.0.7")
+    assert new.session.user.username == "dana" and new.session.expires_at == T0 + timedelta(hours=12)
+    assert new.session.csrf_token == csrf_token(new.secret)
+    with ledger.engine.connect() as conn:
+        row = conn.execute(select(models.web_sessions)).one()
+    assert row.token_hash == session_hash(new.secret) and new.secret not in row.token_hash
+    assert users.session(new.secret) == new.session
+
+
+def test_a_session_expires(users: Users, clock: Clock):
+    new = users.login("dana", "correct horse")
+    clock.now += timedelta(hours=12)
+    assert users.session(new.secret) is None
+
+
+def test_logout_ends_the_session(users: Users):
+    new = users.login("dana", "correct horse")
+    users.logout(new.secret)
+    assert users.session(new.secret) is None
+
+
+def test_disabling_a_user_ends_its_sessions_and_refuses_its_logins(users: Users):
+    new = users.login("dana", "correct horse")
+    assert not users.disable("dana").active
+    assert users.session(new.secret) is None
+    with pytest.raises(LoginFailed):
+        users.login("dana", "correct horse")
+
+
+def test_failed_logins_are_recorded_without_the_password_and_throttled(users: Users, ledger: Ledger, clock: Clock):
+    for _ in range(FAILURE_LIMIT):
+        with pytest.raises(LoginFailed, match="wrong username or password"):
+            users.login("dana", "guess", remote="10.0.0.9")
+    with pytest.raises(LoginThrottled) as throttled:
+        users.login("dana", "correct horse")  # even the right password, until the window passes
+    assert 0 < throttled.value.retry_after_s <= 301
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(select(models.login_failures)).all()
+    assert len(rows) == FAILURE_LIMIT and {(r.username, r.remote) for r in rows} == {("dana", "10.0.0.9")}
+    clock.now += timedelta(minutes=5, seconds=1)
+    assert users.login("dana", "correct horse").session.user.username == "dana"
+
+
+def test_an_unknown_user_fails_like_a_wrong_password(users: Users):
+    with pytest.raises(LoginFailed, match="wrong username or password"):
+        users.login("nobody", "correct horse")
+
+
+def test_gate_user_create_list_disable_on_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from gate.cli import app
+
+    runner, db = CliRunner(), str(tmp_path / "ledger.db")
+    created = runner.invoke(app, ["user", "create", "--username", "Dana", "--role", "operator", "--password-stdin",
+                                  "--db", db], input="correct horse\n")
+    assert created.exit_code == 0, created.output
+    assert '"username": "dana"' in created.output and "correct horse" not in created.output
+    short = runner.invoke(app, ["user", "create", "--username", "eve", "--role", "viewer", "--password-stdin",
+                                "--db", db], input="short\n")
+    assert short.exit_code == 2 and "8 to 1024" in short.output
+    assert runner.invoke(app, ["user", "create", "--username", "cam", "--role", "camera", "--password-stdin",
+                               "--db", db], input="long enough\n").exit_code == 2
+    listed = runner.invoke(app, ["user", "list", "--db", db])
+    assert '"username": "dana"' in listed.output and "scrypt" not in listed.output
+    disabled = runner.invoke(app, ["user", "disable", "--username", "dana", "--db", db])
+    assert disabled.exit_code == 0 and '"active": false' in disabled.output
+    assert runner.invoke(app, ["user", "disable", "--username", "dana", "--db", db]).exit_code == 1
