@@ -80,6 +80,17 @@ class OverrideAction(StrEnum):
     OPEN_VISIT = "open-visit"
     CLOSE_VISIT = "close-visit"
     WAIVE = "waive"
+    OPEN_GATE = "open-gate"  # a barrier pulsed by hand (queued for its `gate run`)
+    REASSIGN = "reassign"  # a decision moved to another visit from the review queue
+
+
+class ReviewAction(StrEnum):
+    """How an operator resolves a review item (recorded as ``<action>: <reason>``)."""
+
+    CONFIRM = "confirm"  # the match (or the decision) was right
+    REASSIGN = "reassign"  # the read belongs to another visit
+    OPEN = "open"  # open the barrier of the decision's gate by hand
+    WAIVE = "waive"  # waive the visit's fee
 
 
 class MatchKind(StrEnum):

@@ -85,18 +85,8 @@ class GateCommands:
 
     def queue_open(self, gate: str, requested_by: str, reason: str, visit_id: int | None = None) -> GateCommandRecord:
         """Queue one barrier pulse for ``gate``; its `gate run` picks it up within about a second."""
-        values = _values(gate, requested_by, reason, visit_id, now_utc())
-
-        def run(conn: Connection) -> GateCommandRecord:
-            key = conn.execute(_INSERT, values).inserted_primary_key
-            assert key is not None
-            command_id = int(key[0])
-            return GateCommandRecord(command_id, values["gate"], GateCommand.OPEN, values["visit_id"],
-                                     values["requested_by"], values["reason"], values["requested_at"], None)
-
-        record = self.ledger._transaction(run)
-        log.info("gate %s: open queued by %s: %s", record.gate, record.requested_by, record.reason)
-        return record
+        values = open_values(gate, requested_by, reason, visit_id, now_utc())
+        return self.ledger._transaction(lambda conn: insert_open(conn, values))
 
     def claim(self, gate: str, now: datetime | None = None) -> list[GateCommandRecord]:
         """Take the gate's pending commands (each once, whoever polls); stale ones come back ``stale``."""
@@ -122,7 +112,18 @@ class GateCommands:
             return [GateCommandRecord.from_row(r) for r in conn.execute(_RECENT, {"limit": limit})]
 
 
-def _values(gate: str, requested_by: str, reason: str, visit_id: int | None, at: datetime) -> dict[str, Any]:
+def insert_open(conn: Connection, values: dict[str, Any]) -> GateCommandRecord:
+    """Queue a pulse in the caller's transaction (``values`` from open_values): it commits with the action."""
+    key = conn.execute(_INSERT, values).inserted_primary_key
+    assert key is not None
+    record = GateCommandRecord(int(key[0]), values["gate"], GateCommand.OPEN, values["visit_id"],
+                               values["requested_by"], values["reason"], values["requested_at"], None)
+    log.info("gate %s: open queued by %s: %s", record.gate, record.requested_by, record.reason)
+    return record
+
+
+def open_values(gate: str, requested_by: str, reason: str, visit_id: int | None, at: datetime) -> dict[str, Any]:
+    """A gate_commands row for one manual open, checked (InvalidInput naming the value)."""
     if not requested_by or not requested_by.strip():
         raise InvalidInput("who asked is required")
     if not reason or not reason.strip():
