@@ -6,7 +6,9 @@ Errors are one line on stderr: exit 2 for bad input (plate, time, id, text
 length, option, database URL, a schema version that is not this code's), exit
 1 for a refused operation (no open visit, clock went back), a bad config file,
 or a database that is locked, read-only, full or broken (nothing is written).
-``--at`` takes ISO 8601; a time without offset is the machine's local time.
+``--at``, ``--since`` and ``--until`` take ISO 8601; a time without offset is the lot's
+local time (the config's ``timezone``, default Asia/Jerusalem), and tables, CSV and
+reports show local time; JSON keeps UTC.
 
 Imports are lazy: ``gate --help`` loads neither SQLAlchemy nor the reader, and
 only ``gate db upgrade`` (or a first start on an empty database) loads Alembic.
@@ -18,7 +20,7 @@ import json
 import logging
 import sys
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
@@ -42,11 +44,13 @@ override_app = typer.Typer(no_args_is_help=True, help="Operator actions, always 
 plates_app = typer.Typer(no_args_is_help=True, help="Allow list (subscribers) and deny list.")
 db_app = typer.Typer(no_args_is_help=True, help="The ledger database: schema version and migration.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens of `gate serve`: one role each, stored hashed.")
+report_app = typer.Typer(no_args_is_help=True, help="Reports for the office, in the lot's local days.")
 user_app = typer.Typer(no_args_is_help=True, help="Accounts of the web page: viewer or operator, scrypt-hashed.")
 app.add_typer(override_app, name="override")
 app.add_typer(plates_app, name="plates")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
 
 
@@ -124,12 +128,13 @@ def _ledger(db: str | None, config: str | None) -> Iterator["Ledger"]:
 
 
 def _time(value: str | None) -> datetime | None:
-    """ISO 8601 from the command line; the ledger checks it against the policy's time window."""
+    """ISO 8601 from the command line, naive when typed without an offset: the ledger reads that as
+    the lot's local time and checks it against the policy's time window."""
     if value is None:
         return None
-    from gate.rules.clock import parse_time
+    from gate.rules.clock import parse_iso
 
-    return parse_time(value)
+    return parse_iso(value)
 
 
 def _emit(obj: Any) -> None:
@@ -158,61 +163,125 @@ def pay(
     payment_id: Annotated[
         Optional[str], typer.Option("--payment-id", help="idempotency key; replays change nothing")
     ] = None,
+    visit: Annotated[
+        Optional[int],
+        typer.Option("--visit", help="a candidate's visit id from `gate quote` (the entry misread the plate)"),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Pay the open visit's fee at the pay station."""
+    """Pay the open visit's fee at the pay station (or, with --visit, the chosen candidate's: flagged for review)."""
     with _ledger(db, config) as ledger:
-        _emit(ledger.pay(plate, at=_time(at), payment_id=payment_id).to_dict())
+        _emit(ledger.pay(plate, at=_time(at), payment_id=payment_id, visit_id=visit).to_dict())
+
+
+@app.command()
+def quote(
+    plate: PlateOpt,
+    at: AtOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """What the plate owes at an exit now (or --at); with no open visit of that plate, the near plates' visits."""
+    with _ledger(db, config) as ledger:
+        _emit(ledger.quote(plate, at=_time(at)).to_dict())
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="json (UTC), or table / csv in the lot's local time")]
+SinceOpt = Annotated[
+    Optional[str], typer.Option("--since", help="ISO 8601; no offset = the lot's local time")
+]
+VISIT_COLUMNS = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason"]
+PAYMENT_COLUMNS = ["id", "payment_id", "visit_id", "plate", "typed_plate", "amount", "fee", "paid_at"]
 
 
 @app.command()
 def visits(
     plate: PlateFilterOpt = None,
+    plate_contains: Annotated[
+        Optional[str], typer.Option("--plate-contains", help="3 to 8 digits anywhere in the plate")
+    ] = None,
     inside: Annotated[bool, typer.Option("--inside", help="only open visits")] = False,
     since: Annotated[Optional[str], typer.Option("--since", help="visits still inside at or after this time")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="visits entered at or before this time")] = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.JSON,
+    unpaid: Annotated[bool, typer.Option("--unpaid", help="not waived, and nothing paid or less than the fee")] = (
+        False
+    ),
+    flagged: Annotated[bool, typer.Option("--flagged", help="only visits flagged for review")] = False,
+    fmt: FormatOpt = Format.JSON,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Entry/exit log: visits overlapping [--since, --until]."""
+    """Entry/exit log: visits overlapping [--since, --until], oldest entry first."""
     with _ledger(db, config) as ledger:
-        rows = [v.to_dict() for v in ledger.visits(plate=plate, inside=inside, since=_time(since), until=_time(until))]
-    _print_rows(rows, fmt)
+        found = ledger.visits(plate=plate, inside=inside, since=_time(since), until=_time(until),
+                              plate_contains=plate_contains, unpaid=unpaid, flagged=flagged)
+        _print_rows([v.to_dict() for v in found], fmt, VISIT_COLUMNS, ledger.timezone)
 
 
-def _print_rows(rows: list[dict[str, Any]], fmt: Format) -> None:
+@app.command()
+def payments(
+    since: SinceOpt = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="before this time; no offset = local time")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="at most this many rows")] = 10_000,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="skip this many rows first")] = 0,
+    fmt: FormatOpt = Format.TABLE,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Payments made in [--since, --until), oldest first, with their count and sum (what was really paid)."""
+    with _ledger(db, config) as ledger:
+        page = ledger.payments(_time(since), _time(until), limit, offset)
+        rows = [p.to_dict() for p in page.payments]
+        if fmt is Format.JSON:
+            from gate.rules.money import json_amount
+
+            _emit({"payments": rows, "total": page.total, "total_amount": json_amount(page.total_amount_agorot),
+                   "currency": ledger.tariff.currency, "next_offset": page.next_offset})
+            return
+        _print_rows(rows, fmt, PAYMENT_COLUMNS, ledger.timezone)
+        if fmt is Format.TABLE:
+            from gate.rules.money import to_shekels
+
+            typer.echo(f"{page.total} payments, {to_shekels(page.total_amount_agorot)} {ledger.tariff.currency}"
+                       + (f" (this page: {len(rows)} from {offset})" if len(rows) < page.total else ""))
+
+
+@report_app.command("revenue")
+def report_revenue(
+    first: Annotated[Optional[str], typer.Option("--from", help="first local day YYYY-MM-DD; default today")] = None,
+    last: Annotated[Optional[str], typer.Option("--to", help="last local day, included; default --from")] = None,
+    by: Annotated[str, typer.Option("--by", help="day or month")] = "day",
+    fmt: FormatOpt = Format.TABLE,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Revenue per local day (or month) from the payments table, in the lot's time zone."""
+    from gate.rules.clock import parse_day
+
+    with _ledger(db, config) as ledger:
+        start = parse_day(first) if first else ledger.today()
+        rows = [r.to_dict() for r in ledger.revenue(start, parse_day(last) if last else start, by)]
+        if fmt is Format.JSON:
+            _emit({"timezone": ledger.timezone.key, "currency": ledger.tariff.currency, "rows": rows})
+            return
+        _print_rows(rows, fmt, ["period", "payments", "amount"], ledger.timezone)
+        if fmt is Format.TABLE:
+            total = sum(r["payments"] for r in rows), sum(r["amount"] for r in rows)
+            typer.echo(f"{total[0]} payments, {total[1]:.2f} {ledger.tariff.currency} ({ledger.timezone.key} days)")
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: Format, columns: list[str], tz: "tzinfo") -> None:
+    """JSON as the records give it (UTC); CSV and tables in the lot's local time (gate.report)."""
     if fmt is Format.JSON:
         _emit(rows)
         return
-    columns = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason"]
+    from gate import report
+
     if fmt is Format.CSV:
-        import csv
-        import io
-
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.2f}" if k in ("fee", "paid") and v is not None else v) for k, v in row.items()})
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(report.csv_text(columns, rows, tz))
         return
-    from gate.text_table import format_table
-
-    typer.echo(format_table(columns, [[_cell(c, r.get(c)) for c in columns] for r in rows]))
-
-
-def _cell(column: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if column == "plate":
-        from lpr.plate_format import format_plate
-
-        return format_plate(value)
-    if column in ("fee", "paid"):
-        return f"{value:.2f}"
-    return str(value)
+    typer.echo(report.text_table(columns, rows, tz))
 
 
 @app.command()
@@ -235,12 +304,13 @@ def review(
 
 @app.command()
 def tariff(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Show the active tariff and policy (defaults unless --config / $PLATEGATE_CONFIG)."""
-    from gate.rules.config import load_config
+    """Show the active tariff, policy and time zone (defaults unless --config / $PLATEGATE_CONFIG)."""
+    from gate.rules.config import load_settings
 
     with _errors():
-        active_tariff, policy = load_config(config)
-    _emit({"tariff": active_tariff.describe(), "policy": policy.describe()})
+        settings = load_settings(config)
+    _emit({"tariff": settings.tariff.describe(), "policy": settings.policy.describe(),
+           "timezone": settings.timezone.key})
 
 
 @override_app.command("open")

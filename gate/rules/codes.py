@@ -72,6 +72,7 @@ class ReviewKind(StrEnum):
     DUPLICATE_ENTRY = "duplicate-entry"
     STALE_VISIT = "stale-visit"
     OVERSTAY = "overstay"  # computed from open visits, never stored
+    PAY_CANDIDATE = "pay-candidate"  # paid at the pay station for a near plate's visit the driver chose
 
 
 class OverrideAction(StrEnum):

@@ -88,3 +88,23 @@ def match_plate(
     if len(scored) > 1 and scored[1][0] - scored[0][0] < 1e-9:
         return None  # two equally likely cars: a human decides
     return Match(scored[0][1], scored[0][2], MatchKind.CONFIDENCE)
+
+
+def near_plates(plate: str, open_visits: Iterable[tuple[int, str]], *, max_digits: int = 2) -> list[tuple[int, str]]:
+    """Every open visit (id, plate) an exit read of ``plate`` could match: nearest first.
+
+    The pay station's candidates when no open visit has the typed plate: one
+    digit dropped, added or changed, or up to ``max_digits`` changed (the
+    exit's confidence rule, without confidences to narrow it). The driver
+    picks their car; nothing is guessed.
+    """
+    found: list[tuple[int, int, str]] = []
+    for visit_id, other in open_visits:
+        if other == plate:
+            continue
+        distance = hamming(plate, other)
+        if distance is not None and distance <= max(1, max_digits):
+            found.append((distance, visit_id, other))
+        elif distance is None and one_edit_apart(plate, other):
+            found.append((1, visit_id, other))
+    return [(visit_id, other) for _, visit_id, other in sorted(found)]

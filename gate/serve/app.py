@@ -30,7 +30,7 @@ from gate.rules.errors import (
     SchemaMismatch,
     UnknownVisit,
 )
-from gate.serve import auth
+from gate.serve import auth, payments, visits
 from gate.serve.routes import router
 from gate.serve.schemas import HealthOut, error_body
 from gate.store import schema
@@ -74,6 +74,8 @@ def create_app(open_ledger: Callable[[], Ledger]) -> FastAPI:
         openapi_url=None,
     )
     app.include_router(router)
+    app.include_router(payments.router)  # quote, payments, revenue, tariff
+    app.include_router(visits.router)
     app.add_exception_handler(GateError, _ledger_error)
     app.add_exception_handler(PlateFormatError, _ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from gate.rules.codes import Action, CloseReason, Lane, Reason, Role, VisitState
 from gate.rules.decision import Decision
+from gate.store.billing import Quote
 from gate.store.records import PaymentReceipt, VisitRecord
 from gate.store.tokens import ApiToken
 from lpr.plate_format import PlateFormatError, normalize_plate
@@ -53,6 +54,10 @@ class PaymentIn(_In):
         min_length=1, max_length=64, pattern=r"^\S+$", description="the pay station's idempotency key"
     )
     at: TimeIn | None = Field(default=None, description="when the driver paid; default now")
+    visit_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1,
+        description="pay for this candidate of the quote (the entry misread the plate); recorded and flagged",
+    )
 
 
 class ReadIn(_In):
@@ -82,13 +87,31 @@ class VisitOut(BaseModel):
         return cls.model_validate(visit.to_dict())
 
 
+class CandidateOut(BaseModel):
+    visit_id: int
+    plate: str = Field(description="the plate the entry camera read")
+    entry_at: UtcTime
+    entry_evidence_id: int | None = Field(description="the entry's image (frame, else plate crop), to show the driver")
+    amount_due: float
+
+
 class QuoteOut(BaseModel):
     plate: str
     at: UtcTime
-    amount_due: float = Field(description="shekels owed at an exit at `at`")
+    amount_due: float | None = Field(description="shekels owed at an exit at `at`; null when only candidates")
     currency: str
-    paid_until: UtcTime | None = Field(description="nothing is owed at an exit up to this time (after a payment)")
-    visit: VisitOut
+    paid_until: UtcTime | None = Field(
+        description="nothing is owed at an exit up to this time (after a payment, or in the free minutes)"
+    )
+    visit: VisitOut | None = Field(description="the open visit of exactly this plate; null when only candidates")
+    candidates: list[CandidateOut] = Field(
+        description="no open visit has this plate: the open visits the exit would match it to, nearest first;"
+        " pay with `visit_id` for the car the driver drove in"
+    )
+
+    @classmethod
+    def of(cls, quote: Quote) -> "QuoteOut":
+        return cls.model_validate(quote.to_dict())
 
 
 class ReceiptOut(BaseModel):
@@ -101,6 +124,7 @@ class ReceiptOut(BaseModel):
     paid_at: UtcTime
     leave_by: UtcTime = Field(description="the exit opens without more to pay until then")
     replayed: bool = Field(description="true: this payment_id was already recorded; this is its first receipt")
+    typed_plate: str | None = Field(default=None, description="what the driver typed, when it was not the plate")
 
     @classmethod
     def of(cls, receipt: PaymentReceipt) -> "ReceiptOut":

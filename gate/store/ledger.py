@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sqlite3
 import time
+import unicodedata
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, overload
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, Connection, Engine, String, or_, select
+from sqlalchemy import Column, Connection, Engine, String, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from gate.rules.clock import check_window, now_utc, to_utc
+from gate.rules.clock import DEFAULT_TIMEZONE, check_window, day_start, local_day, now_utc, to_utc, zone
 from gate.rules.codes import (
     CloseReason,
     EvidenceKind,
@@ -42,7 +45,7 @@ from gate.rules.codes import (
     ReviewKind,
     VisitState,
 )
-from gate.rules.config import load_config
+from gate.rules.config import load_settings
 from gate.rules.decision import Decision
 from gate.rules.errors import (
     ClockError,
@@ -55,17 +58,20 @@ from gate.rules.errors import (
     UnknownEvidence,
     UnknownVisit,
 )
+from gate.rules.matching import near_plates
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
 from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
 from gate.rules.votes import PlateVote, gate_id, parse_votes
-from gate.store import db, models, queries, schema
+from gate.store import db, listing, models, queries, schema
 from gate.store import evidence as evidence_queries
+from gate.store.billing import Candidate, PaymentPage, Quote, RevenueRow, VisitPage
 from gate.store.decide import Read, decide_entry, decide_exit
 from gate.store.evidence import EvidenceFile, EvidenceRecord
+from gate.store.listing import MIN_PARTIAL_DIGITS, VisitFilter
 from gate.store.queries import LostRace
 from gate.store.records import PaymentReceipt, ReviewEntry, VisitRecord
-from lpr.plate_format import format_plate, normalize_plate
+from lpr.plate_format import ascii_digits, format_plate, normalize_plate
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +84,17 @@ MAX_ID = 2**31 - 1  # INTEGER ids on PostgreSQL; larger ones overflowed SQLite's
 class Ledger:
     """Visits, payments and gate decisions on one database (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, tariff: Tariff | None = None, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tariff: Tariff | None = None,
+        policy: Policy | None = None,
+        timezone: ZoneInfo | None = None,
+    ) -> None:
         self.engine = engine
         self.tariff = tariff or Tariff()
         self.policy = policy or Policy()
+        self.timezone = timezone or zone(DEFAULT_TIMEZONE)  # the lot's: naive input, local days of reports
 
     @classmethod
     def open(
@@ -102,7 +115,7 @@ class Ledger:
         (or $PLATEGATE_CONFIG), else the defaults of gate.rules.tariff and
         gate.rules.policy.
         """
-        file_tariff, file_policy = load_config(config)
+        settings = load_settings(config)
         engine = db.make_engine(url, sqlite_synchronous=sqlite_synchronous)
         try:
             with _database_errors():
@@ -110,7 +123,7 @@ class Ledger:
         except Exception:
             engine.dispose()
             raise
-        return cls(engine, tariff or file_tariff, policy or file_policy)
+        return cls(engine, tariff or settings.tariff, policy or settings.policy, settings.timezone)
 
     @staticmethod
     def upgrade_schema(url: str | None = None) -> tuple[str | None, str]:
@@ -195,16 +208,27 @@ class Ledger:
 
     # ------------------------------------------------------------------ payments
 
-    def pay(self, plate: str, at: datetime | None = None, payment_id: str | None = None) -> PaymentReceipt:
+    def pay(
+        self,
+        plate: str,
+        at: datetime | None = None,
+        payment_id: str | None = None,
+        visit_id: int | None = None,
+    ) -> PaymentReceipt:
         """Pay what the open visit owes at ``at``; a replayed payment_id changes nothing.
 
-        Raises NoOpenVisit, ClockError (before entry or before the last payment),
-        PaymentConflict (payment id used for another plate), PlateFormatError.
+        ``visit_id`` pays for a candidate of the quote (the entry misread the
+        plate): it must be open and near the typed plate, which is recorded as
+        ``typed_plate``; the visit is flagged and a review item added.
+        Raises NoOpenVisit, UnknownVisit, ClockError (before entry or before the
+        last payment), PaymentConflict (payment id used for another plate or
+        visit), GateError (not a candidate), PlateFormatError.
         """
         digits = normalize_plate(plate)
         when = self._when(at)
         pid = _text(models.payments.c.payment_id, payment_id) or uuid.uuid4().hex
-        receipt = self._transaction(lambda conn: self._pay(conn, digits, when, pid))
+        chosen = None if visit_id is None else _id("visit_id", visit_id)
+        receipt = self._transaction(lambda conn: self._pay(conn, digits, when, pid, chosen))
         log.info(
             "pay %s visit=%s amount=%s fee=%s%s",
             digits,
@@ -215,14 +239,19 @@ class Ledger:
         )
         return receipt
 
-    def _pay(self, conn: Connection, plate: str, at: datetime, payment_id: str) -> PaymentReceipt:
+    def _pay(
+        self, conn: Connection, plate: str, at: datetime, payment_id: str, visit_id: int | None = None
+    ) -> PaymentReceipt:
         previous = queries.payment(conn, payment_id)
         if previous is not None:
-            if previous.plate != plate:
-                raise PaymentConflict(f"payment id {payment_id!r} was already used for plate {previous.plate}")
+            typed = previous.typed_plate or previous.plate
+            if typed != plate:
+                raise PaymentConflict(f"payment id {payment_id!r} was already used for plate {typed}")
+            if visit_id is not None and visit_id != previous.visit_id:
+                raise PaymentConflict(f"payment id {payment_id!r} was already used for visit {previous.visit_id}")
             return PaymentReceipt(
                 visit_id=previous.visit_id,
-                plate=plate,
+                plate=previous.plate,
                 payment_id=payment_id,
                 fee_agorot=previous.fee_agorot,
                 paid_agorot=queries.paid_of(conn, previous.visit_id),
@@ -230,8 +259,10 @@ class Ledger:
                 paid_at=previous.paid_at,
                 leave_by=previous.paid_at + self.tariff.grace,
                 replayed=True,
+                typed_plate=previous.typed_plate,
             )
-        visit = _require_open_visit(conn, plate)
+        visit = _require_open_visit(conn, plate) if visit_id is None else self._candidate(conn, plate, visit_id)
+        typed_plate = plate if visit.plate != plate else None
         if at < visit.entry_at:
             raise ClockError(
                 f"payment time {at.isoformat()} is before the entry at {visit.entry_at.isoformat()} (clock went back?)"
@@ -240,7 +271,7 @@ class Ledger:
             raise ClockError(
                 f"payment time {at.isoformat()} is before the previous payment at {visit.last_paid_at.isoformat()}"
             )
-        free = visit.waived or ListKind.ALLOW in queries.lists_of(conn, plate)
+        free = visit.waived or any(ListKind.ALLOW in queries.lists_of(conn, p) for p in {plate, visit.plate})
         fee = 0 if free else fee_agorot(self.tariff, visit.entry_at, at)
         amount = max(0, fee - visit.paid_agorot)
         queries.insert_row(
@@ -249,23 +280,91 @@ class Ledger:
             {
                 "payment_id": payment_id,
                 "visit_id": visit.id,
-                "plate": plate,
+                "plate": visit.plate,
+                "typed_plate": typed_plate,
                 "amount_agorot": amount,
                 "fee_agorot": fee,
                 "paid_at": at,
             },
         )
         queries.add_payment(conn, visit.id, amount, at)
+        if typed_plate is not None:
+            # the entry (or the driver) got a digit wrong: an operator confirms or reassigns
+            why = f"paid as {format_plate(plate)} for visit {visit.id} entered as {format_plate(visit.plate)}"
+            queries.update_open_visit(conn, visit.id, flagged=True, flag_reason=why)
+            review = {"kind": ReviewKind.PAY_CANDIDATE.value, "plate": plate, "visit_id": visit.id,
+                      "decision_id": None, "reason": why, "created_at": at}
+            queries.insert_row(conn, models.review_items, review)
         return PaymentReceipt(
             visit_id=visit.id,
-            plate=plate,
+            plate=visit.plate,
             payment_id=payment_id,
             fee_agorot=fee,
             paid_agorot=visit.paid_agorot + amount,
             amount_agorot=amount,
             paid_at=at,
             leave_by=at + self.tariff.grace,
+            typed_plate=typed_plate,
         )
+
+    def _candidate(self, conn: Connection, plate: str, visit_id: int) -> VisitRecord:
+        """The visit the driver chose: open, and the typed plate's own or one of its quote's candidates."""
+        visit = queries.visit_by_id(conn, visit_id)
+        if visit is None:
+            raise UnknownVisit(f"no visit {visit_id}")
+        if not visit.is_open:
+            raise GateError(f"visit {visit_id} is already closed")
+        if visit.plate == plate:
+            return visit
+        own = queries.open_visit(conn, plate)
+        if own is not None:
+            raise GateError(f"plate {format_plate(plate)} has its own open visit {own.id}: pay that one")
+        if not near_plates(plate, [(visit.id, visit.plate)], max_digits=self.policy.fuzzy_max_digits):
+            raise GateError(
+                f"visit {visit_id} ({format_plate(visit.plate)}) is not a candidate for plate {format_plate(plate)}"
+            )
+        return visit
+
+    def quote(self, plate: str, at: datetime | None = None) -> Quote:
+        """What ``plate`` owes at an exit at ``at`` (no write, no lock).
+
+        Without an open visit of exactly that plate, the open visits the exit
+        would match it to (one digit, or the policy's fuzzy distance) are the
+        candidates, each with its entry time and entry image, so the driver can
+        pay for the car they drove in. NoOpenVisit only when there are none.
+        """
+        digits = normalize_plate(plate)
+        when = self._when(at)
+        with self._reader() as conn:
+            visit = queries.open_visit_unlocked(conn, digits)
+            if visit is not None:
+                due = self._due(conn, visit, when)
+                return Quote(digits, when, self.tariff.currency, visit, due, self._paid_until(visit, when, due))
+            near = near_plates(digits, queries.open_plates(conn), max_digits=self.policy.fuzzy_max_digits)
+            ids = [visit_id for visit_id, _ in near]
+            found = queries.visits_by_ids(conn, ids)
+            images = queries.entry_evidence(conn, ids)
+            candidates = [
+                Candidate(v.id, v.plate, v.entry_at, images.get(v.id), self._due(conn, v, max(when, v.entry_at)))
+                for v in (found[i] for i in ids if i in found)
+            ]
+        if not candidates:
+            raise NoOpenVisit(f"no open visit for plate {format_plate(digits)}")
+        return Quote(digits, when, self.tariff.currency, candidates=candidates)
+
+    def _due(self, conn: Connection, visit: VisitRecord, at: datetime) -> int:
+        if visit.waived or ListKind.ALLOW in queries.lists_of(conn, visit.plate):
+            return 0
+        return amount_due_agorot(self.tariff, visit.entry_at, at, visit.paid_agorot, visit.last_paid_at)
+
+    def _paid_until(self, visit: VisitRecord, at: datetime, due: int) -> datetime | None:
+        """Up to when an exit owes nothing: the grace after the last payment, or the free minutes."""
+        if due or visit.waived:
+            return None
+        if visit.last_paid_at is not None:
+            return visit.last_paid_at + self.tariff.grace
+        free_until = visit.entry_at + timedelta(minutes=self.tariff.free_minutes)
+        return free_until if at <= free_until and visit.paid_agorot == 0 else None
 
     def amount_due(self, plate: str, at: datetime | None = None) -> int:
         """Agorot the open visit for ``plate`` would owe at an exit at ``at`` (no write)."""
@@ -400,19 +499,85 @@ class Ledger:
         inside: bool = False,
         since: datetime | None = None,
         until: datetime | None = None,
+        **more: Any,
     ) -> list[VisitRecord]:
-        """Visits overlapping [since, until] (by entry and exit time), oldest entry first."""
-        query = select(models.visits).order_by(models.visits.c.entry_at, models.visits.c.id)
-        if plate is not None:
-            query = query.where(models.visits.c.plate == normalize_plate(plate))
-        if inside:
-            query = query.where(models.visits.c.state == VisitState.OPEN.value)
-        if since is not None:
-            query = query.where(or_(models.visits.c.exit_at.is_(None), models.visits.c.exit_at >= self._when(since)))
-        if until is not None:
-            query = query.where(models.visits.c.entry_at <= self._when(until))
+        """Visits overlapping [since, until] (by entry and exit time), oldest entry first.
+
+        ``more``: the other filters of ``visit_filter`` (plate_contains, unpaid, flagged).
+        """
+        found = self.visit_filter(plate=plate, inside=inside, since=since, until=until, **more)
         with self._reader() as conn:
-            return [VisitRecord.from_row(r) for r in conn.execute(query)]
+            return listing.visits_all(conn, found)
+
+    def visit_filter(
+        self,
+        *,
+        plate: str | None = None,
+        plate_contains: str | None = None,
+        inside: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        unpaid: bool = False,
+        flagged: bool = False,
+    ) -> VisitFilter:
+        """A listing's filters checked at the edge: plates normalised, times in the policy's window."""
+        part = None
+        if plate_contains is not None:
+            part = ascii_digits(unicodedata.normalize("NFKC", str(plate_contains)))
+            part = re.sub(r"[\s\-\u2010-\u2015\u2212]", "", part)
+            if not (part.isascii() and part.isdigit() and MIN_PARTIAL_DIGITS <= len(part) <= 8):
+                raise InvalidInput(f"plate_contains {plate_contains!r:.20}: expected 3 to 8 digits of a plate")
+        return VisitFilter(
+            plate=None if plate is None else normalize_plate(plate),
+            plate_contains=part,
+            inside=bool(inside),
+            since=None if since is None else self._when(since),
+            until=None if until is None else self._when(until),
+            unpaid=bool(unpaid),
+            flagged=bool(flagged),
+        )
+
+    def visit_page(self, found: VisitFilter, limit: int = 100, offset: int = 0) -> VisitPage:
+        """One page of ``visit_filter``'s visits, oldest entry first, and how many there are in all."""
+        limit, offset = _paging(limit, offset)
+        with self._reader() as conn:
+            return listing.visit_page(conn, found, limit, offset)
+
+    def payments(
+        self, since: datetime | None = None, until: datetime | None = None, limit: int = 100, offset: int = 0
+    ) -> PaymentPage:
+        """Payments made in [since, until), oldest first, one page, with the count and sum of all of them."""
+        limit, offset = _paging(limit, offset)
+        start = None if since is None else self._when(since)
+        end = None if until is None else self._when(until)
+        with self._reader() as conn:
+            return listing.payment_page(conn, start, end, limit, offset)
+
+    def revenue(self, first: date, last: date, by: str = "day") -> list[RevenueRow]:
+        """Payments per local day (or month) from ``first`` to ``last`` inclusive: the lot's days, not UTC's.
+
+        Each day is one index range on paid_at, its bounds computed in the lot's
+        time zone (a DST day has 23 or 25 hours); days without payments are 0.
+        """
+        if by not in ("day", "month"):
+            raise InvalidInput(f"by {by!r}: expected day or month")
+        if last < first:
+            raise InvalidInput(f"to {last.isoformat()} is before from {first.isoformat()}")
+        starts = _periods(first, last, by)
+        if len(starts) > MAX_REPORT_PERIODS:
+            raise InvalidInput(f"a report of {len(starts)} {by}s: at most {MAX_REPORT_PERIODS} at once")
+        bounds = [day_start(d, self.timezone) for d in starts] + [day_start(_next(last, by), self.timezone)]
+        self._when(bounds[0])  # inside the policy's window
+        rows = []
+        with self._reader() as conn:
+            for period, since, until in zip(starts, bounds, bounds[1:]):
+                count, amount = listing.payment_sum(conn, since, until)
+                rows.append(RevenueRow(period, count, amount))
+        return rows
+
+    def today(self, at: datetime | None = None) -> date:
+        """The lot's local date now (or at ``at``): the default day of a report."""
+        return local_day(at or now_utc(), self.timezone)
 
     def visit(self, visit_id: int) -> VisitRecord:
         visit_id = _id("visit id", visit_id)
@@ -493,7 +658,7 @@ class Ledger:
         if at is None:
             return now_utc()
         earliest, latest = self.policy.time_window(now_utc())
-        return check_window(to_utc(at), earliest, latest)
+        return check_window(to_utc(at, self.timezone), earliest, latest)
 
     @contextmanager
     def _reader(self) -> Iterator[Connection]:
@@ -530,6 +695,34 @@ class Ledger:
             f"database busy: another process held the write lock for {wait_s:g} s (policy.decision_wait_s);"
             " nothing was recorded and the gate stays closed"
         )
+
+
+MAX_PAGE = 10_000  # rows of one page of a listing
+MAX_REPORT_PERIODS = 3_700  # ten years of days
+
+
+def _paging(limit: int, offset: int) -> tuple[int, int]:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit {limit!r}: expected a whole number from 1 to {MAX_PAGE}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_ID:
+        raise InvalidInput(f"offset {offset!r}: expected a whole number from 0 to {MAX_ID}")
+    return limit, offset
+
+
+def _next(day: date, by: str) -> date:
+    """The first day of the period after the one that starts (or contains) ``day``."""
+    if by == "day":
+        return day + timedelta(days=1)
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _periods(first: date, last: date, by: str) -> list[date]:
+    start = first if by == "day" else first.replace(day=1)
+    out = []
+    while start <= last:
+        out.append(start)
+        start = _next(start, by)
+    return out
 
 
 class _Retry(Exception):

@@ -25,11 +25,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, literal_column, select, update
 
-from gate.rules.codes import CloseReason, ListKind, VisitState
+from gate.rules.codes import CloseReason, EvidenceKind, ListKind, VisitState
 from gate.store.models import (
     UTCDateTime,
     api_tokens,
     decisions,
+    evidence,
     overrides,
     payments,
     plate_lists,
@@ -233,3 +234,35 @@ def all_tokens(conn: Connection) -> list[Row[Any]]:
 def revoke_token(conn: Connection, name: str, at: datetime) -> bool:
     """Revoke a live token; False when there is none of that name or it already was."""
     return conn.execute(_REVOKE_TOKEN, {"token_name": name, "at": at}).rowcount == 1
+
+
+# ------------------------------------------------------------------ the pay station's reads (no locks)
+
+_OPEN_VISIT_UNLOCKED = select(visits).where(visits.c.plate == bindparam("plate"), _IS_OPEN)
+_VISITS_BY_IDS = select(visits).where(visits.c.id.in_(bindparam("ids", expanding=True)))
+_ENTRY_EVIDENCE = (
+    select(decisions.c.visit_id, evidence.c.id, evidence.c.kind)
+    .join(evidence, evidence.c.decision_id == decisions.c.id)
+    .where(decisions.c.visit_id.in_(bindparam("ids", expanding=True)), decisions.c.lane == "entry")
+    .order_by(evidence.c.id)
+)
+
+
+def open_visit_unlocked(conn: Connection, plate: str) -> VisitRecord | None:
+    """The plate's open visit, read without a lock (a quote writes nothing)."""
+    row = conn.execute(_OPEN_VISIT_UNLOCKED, {"plate": plate}).first()
+    return None if row is None else VisitRecord.from_row(row)
+
+
+def visits_by_ids(conn: Connection, ids: list[int]) -> dict[int, VisitRecord]:
+    return {r.id: VisitRecord.from_row(r) for r in conn.execute(_VISITS_BY_IDS, {"ids": ids})} if ids else {}
+
+
+def entry_evidence(conn: Connection, visit_ids: list[int]) -> dict[int, int]:
+    """visit id -> the id of its entry decision's frame image (else its plate crop), where there is one."""
+    found: dict[int, tuple[bool, int]] = {}
+    for visit_id, evidence_id, kind in conn.execute(_ENTRY_EVIDENCE, {"ids": visit_ids}) if visit_ids else ():
+        choice = (kind != EvidenceKind.FRAME.value, evidence_id)  # the frame first, then the earliest
+        if visit_id not in found or choice < found[visit_id]:
+            found[visit_id] = choice
+    return {visit_id: evidence_id for visit_id, (_, evidence_id) in found.items()}

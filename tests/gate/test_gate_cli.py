@@ -78,7 +78,8 @@ def test_visits_lists_the_entry_exit_log_as_json_csv_or_table(db_url):
     _, since, _ = gate("visits", "--since", "2025-03-02T08:30:00Z", "--until", "2025-03-02T10:00:00Z", "--db", db_url)
     assert [r["plate"] for r in since] == ["76543218"]
     code, csv_text, _ = gate("visits", "--format", "csv", "--plate", "12-345-67", "--db", db_url)
-    assert csv_text.splitlines()[1].startswith("1,1234567,2025-03-02T08:00:00+00:00,2025-03-02T08:10:00+00:00,closed,0.00,0.00")
+    # CSV and tables are in the lot's local time (Asia/Jerusalem by default: UTC+2 in March)
+    assert csv_text.splitlines()[1].startswith("1,1234567,2025-03-02 10:00:00+02:00,2025-03-02 10:10:00+02:00,closed,0.00,0.00")
     code, table, _ = gate("visits", "--format", "table", "--db", db_url)
     assert code == 0 and "765-43-218" in table
 

@@ -43,14 +43,14 @@ def test_visits_filter_and_page(api, as_role):
     assert [v["plate"] for v in until["visits"]] == ["1111111"]
 
 
-def test_visits_export_as_csv(api, as_role):
+def test_visits_export_as_csv_in_the_lots_local_time(api, as_role):
     read(api, as_role[Role.CAMERA], "entry", "1234567", 0)
     read(api, as_role[Role.CAMERA], "exit", "1234567", 5)
     response = api.get("/api/visits", params={"format": "csv"}, headers=as_role[Role.VIEWER])
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    assert response.text.splitlines() == [
+    assert response.text.splitlines() == [  # 08:00 UTC is 10:00 in Asia/Jerusalem (the default timezone)
         "visit_id,plate,entry_at,exit_at,state,fee,paid,waived,flagged,close_reason",
-        f"1,1234567,{z(0)},{z(5)},closed,0.00,0.00,False,False,exit",
+        "1,1234567,2025-03-02 10:00:00+02:00,2025-03-02 10:05:00+02:00,closed,0.00,0.00,False,False,exit",
     ]
 
 
