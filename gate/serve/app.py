@@ -33,6 +33,7 @@ from gate.rules.errors import (
 from gate.serve import auth, payments, visits
 from gate.serve.routes import router
 from gate.serve.schemas import HealthOut, error_body
+from gate.serve.web import pages as web_pages
 from gate.store import schema
 from gate.store.ledger import Ledger
 from lpr.plate_format import PlateFormatError
@@ -76,12 +77,13 @@ def create_app(open_ledger: Callable[[], Ledger]) -> FastAPI:
     app.include_router(router)
     app.include_router(payments.router)  # quote, payments, revenue, tariff
     app.include_router(visits.router)
+    web_pages.install(app)  # the admin page: /login, /live, /visits ... and /static
     app.add_exception_handler(GateError, _ledger_error)
     app.add_exception_handler(PlateFormatError, _ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
 
-    any_token = [Depends(auth.require_role(*auth.ANY_ROLE))]  # a browser login is still to come
+    any_token = [Depends(auth.require_role(*auth.ANY_ROLE))]  # a token or a web page login
 
     @app.get("/health", summary="Database reachable and its schema version (public)")
     def health(request: Request) -> JSONResponse:

@@ -4,6 +4,8 @@ The operator may do everything; each other role only its own job, so a
 stolen pay-station token cannot open a gate and a camera's cannot pay.
 Missing, unknown or revoked token: 401; a token of the wrong role: 403.
 The secret is hashed and looked up (gate.store.tokens), never logged.
+A browser logged in to the web page (gate.serve.web) is a caller too: its
+username and role, with the session's CSRF token required on every write.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gate.rules.codes import Role
+from gate.serve.web import session as web_session
 from gate.store.ledger import Ledger
 from gate.store.tokens import ApiToken, Tokens
 
@@ -38,12 +41,17 @@ def require_role(*roles: Role) -> Callable[..., ApiToken]:
     needs = ", ".join(sorted(r.value for r in allowed))
 
     def check(
+        request: Request,
         ledger: Annotated[Ledger, Depends(get_ledger)],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiToken:
+        token: ApiToken | None
         if credentials is None:
-            raise HTTPException(401, "an API token is required: Authorization: Bearer <token>", headers=_CHALLENGE)
-        token = Tokens(ledger).authenticate(credentials.credentials)
+            token = _session_caller(request)
+            if token is None:
+                raise HTTPException(401, "an API token is required: Authorization: Bearer <token>", headers=_CHALLENGE)
+        else:
+            token = Tokens(ledger).authenticate(credentials.credentials)
         if token is None:
             raise HTTPException(401, "unknown or revoked API token", headers=_CHALLENGE)
         if token.role not in allowed:
@@ -51,3 +59,16 @@ def require_role(*roles: Role) -> Callable[..., ApiToken]:
         return token
 
     return check
+
+
+def _session_caller(request: Request) -> ApiToken | None:
+    """A web page login as a caller (id 0: no token): its username acts; a write needs the CSRF header."""
+    found = web_session.web_session(request)
+    if found is None:
+        return None
+    if request.method not in web_session.SAFE_METHODS and not web_session.csrf_ok(
+        found, request.headers.get(web_session.CSRF_HEADER)
+    ):
+        raise HTTPException(403, f"missing or wrong {web_session.CSRF_HEADER} header for a logged-in browser")
+    user = found.user
+    return ApiToken(0, user.username, user.role, user.created_at, None)

@@ -1,0 +1,83 @@
+"""Plate list edits of the web page: one entry with holder, note and expiry, or a whole CSV at once.
+
+An entry is keyed by (plate, list): saving it again edits it. A CSV import is
+all or nothing (one transaction), so a bad line 40 leaves the lists as they
+were and the error names the line.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timezone, tzinfo
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert
+
+from gate.rules.clock import now_utc
+from gate.rules.codes import ListKind
+from gate.rules.errors import InvalidInput
+from gate.store import models
+from gate.store.ledger import Ledger, _text
+from lpr.plate_format import PlateFormatError, normalize_plate
+
+CSV_FIELDS = ("plate", "list", "holder", "note", "expires")
+MAX_ROWS = 10_000
+
+
+def save_entry(
+    ledger: Ledger, plate: str, kind: ListKind | str, holder: str, note: str, expires: date | None, tz: tzinfo
+) -> None:
+    """Add or edit one list entry."""
+    row = _row(plate, kind, holder, note, expires, tz)
+    ledger._transaction(lambda conn: _upsert(conn, [row]))
+
+
+def import_csv(ledger: Ledger, content: str, tz: tzinfo) -> int:
+    """Rows ``plate,list[,holder,note,expires]`` (a header line first); adds or edits each; returns the count."""
+    reader = csv.DictReader(io.StringIO(content))
+    missing = {"plate", "list"} - set(reader.fieldnames or ())
+    if missing:
+        need, lack = ", ".join(CSV_FIELDS), ", ".join(sorted(missing))
+        raise InvalidInput(f"the CSV needs a header with {need} (missing: {lack})")
+    rows = []
+    for number, line in enumerate(reader, start=2):
+        if number > MAX_ROWS + 1:
+            raise InvalidInput(f"at most {MAX_ROWS} rows per import")
+        try:
+            expires = (line.get("expires") or "").strip()
+            rows.append(
+                _row(
+                    line.get("plate") or "", (line.get("list") or "").strip(), line.get("holder") or "",
+                    line.get("note") or "", date.fromisoformat(expires) if expires else None, tz,
+                )
+            )
+        except (InvalidInput, PlateFormatError, ValueError) as exc:
+            raise InvalidInput(f"line {number}: {exc}") from None
+    ledger._transaction(lambda conn: _upsert(conn, rows))
+    return len(rows)
+
+
+def _row(plate: str, kind: ListKind | str, holder: str, note: str, expires: date | None, tz: tzinfo) -> dict[str, Any]:
+    try:
+        kind = ListKind(kind)
+    except ValueError:
+        raise InvalidInput(f"invalid list {kind!r}: expected allow or deny") from None
+    lists = models.plate_lists
+    expires_at = None
+    if expires is not None:  # the entry applies through the whole local day it expires on
+        expires_at = datetime(expires.year, expires.month, expires.day, tzinfo=tz).astimezone(timezone.utc)
+    return {
+        "plate": normalize_plate(plate),
+        "kind": kind.value,
+        "holder": _text(lists.c.holder, holder.strip()) or None,
+        "note": _text(lists.c.note, note.strip()) or None,
+        "expires_at": expires_at,
+        "added_at": now_utc(),
+    }
+
+
+def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    lists = models.plate_lists
+    for row in rows:
+        conn.execute(delete(lists).where(lists.c.plate == row["plate"], lists.c.kind == row["kind"]))
+        conn.execute(insert(lists).values(row))

@@ -1,0 +1,557 @@
+"""The admin pages: login, live lanes, visits, review queue, payments, plate lists, settings.
+
+Server-rendered (Jinja2) over the app's Ledger; the only script is a small
+poller for the live page. Every page needs a login (else a redirect to
+/login); every POST needs the session's CSRF token (else 403) and, but for
+logout, the operator role (a viewer gets 403 and sees no buttons). What an
+operator does is recorded under the username.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import date, timedelta, tzinfo
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import UploadFile
+
+from gate.rules.clock import day_start, now_utc
+from gate.rules.codes import Lane, ListKind, ReviewAction, Role
+from gate.rules.errors import GateError, InvalidInput, UnknownEvidence
+from gate.rules.money import to_shekels
+from gate.serve.visits import CSV_COLUMNS
+from gate.serve.web import data, session
+from gate.serve.web.chart import bar_chart
+from gate.serve.web.lists import import_csv, save_entry
+from gate.serve.web.session import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from gate.store.evidence import path_of
+from gate.store.ledger import Ledger
+from gate.store.review import Operations
+from gate.store.tokens import Tokens
+from gate.store.users import LoginFailed, LoginThrottled, WebSession
+from lpr.plate_format import PlateFormatError, format_plate, normalize_plate
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+MAX_UPLOAD = 1024 * 1024  # a plate list CSV
+
+
+class LoginRequired(Exception):
+    """No live session: the page redirects to /login (and back after it)."""
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and the static assets (served by the package: no CDN) to the API's app."""
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(router)
+    app.add_exception_handler(LoginRequired, _to_login)
+
+
+async def _to_login(request: Request, _exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+# ---------------------------------------------------------------------- dependencies
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def logged_in(request: Request) -> WebSession:
+    found = session.web_session(request)
+    if found is None:
+        if request.method in session.SAFE_METHODS:
+            raise LoginRequired()
+        raise HTTPException(401, "log in first")
+    return found
+
+
+async def _checked_form(request: Request) -> WebSession:
+    """A POST of a logged-in user carrying the session's CSRF token; 403 without it."""
+    who = logged_in(request)
+    form = await request.form()
+    token = form.get(CSRF_FIELD)
+    if not session.csrf_ok(who, token if isinstance(token, str) else None):
+        log.warning("form %s of %r refused: missing or wrong CSRF token", request.url.path, who.user.username)
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+    return who
+
+
+async def operator_form(request: Request) -> WebSession:
+    """A checked form of an operator: viewers may look, never act."""
+    who = await _checked_form(request)
+    if who.user.role is not Role.OPERATOR:
+        raise HTTPException(403, f"user {who.user.username!r} is a viewer: this needs an operator")
+    return who
+
+
+Ledger_ = Annotated[Ledger, Depends(_ledger)]
+User_ = Annotated[WebSession, Depends(logged_in)]
+Operator_ = Annotated[WebSession, Depends(operator_form)]
+Member_ = Annotated[WebSession, Depends(_checked_form)]
+Reason_ = Annotated[str, Form(max_length=500)]
+
+
+def local_zone(ledger: Ledger) -> tzinfo:
+    """The lot's time zone (pages show and take local time, as the CLI's tables and the CSV do)."""
+    return ledger.timezone
+
+
+def _render(request: Request, name: str, who: WebSession | None, status: int = 200, **context: Any) -> HTMLResponse:
+    ledger = _ledger(request)
+    tz = local_zone(ledger)
+    counts = data.counts(ledger) if who is not None else {}
+    base = {
+        "who": who,
+        "csrf": who.csrf_token if who else "",
+        "operator": who is not None and who.user.role is Role.OPERATOR,
+        "counts": counts,
+        "path": request.url.path,
+        "tz": tz,
+        "local": lambda value, fmt="%Y-%m-%d %H:%M:%S": "" if value is None else value.astimezone(tz).strftime(fmt),
+        "money": lambda agorot: "" if agorot is None else f"{to_shekels(agorot):,.2f}",
+        "plate": _plate,
+        "currency": ledger.tariff.currency,
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+def _plate(digits: str | None) -> str:
+    if not digits:
+        return ""
+    try:
+        return format_plate(digits)
+    except PlateFormatError:
+        return digits
+
+
+def _error(request: Request, who: WebSession | None, status: int, message: str) -> HTMLResponse:
+    return _render(request, "error.html", who, status=status, message=message)
+
+
+def _back(url: str, **query: str) -> RedirectResponse:
+    return RedirectResponse(url + ("?" + urlencode(query) if query else ""), status_code=303)
+
+
+# ---------------------------------------------------------------------- login
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/live") -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = _render(request, "login.html", None, login_csrf=token, next=_safe_next(next), message=None)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_https(request), path="/login"
+    )
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/live",
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie.encode(), csrf.encode()):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+    remote = request.client.host if request.client else None
+    try:
+        new = session.users_of(request).login(username, password, remote=remote)
+    except LoginThrottled as exc:
+        response = _render(request, "login.html", None, 429, login_csrf=csrf, next=_safe_next(next), message=str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+    except (LoginFailed, InvalidInput) as exc:
+        return _render(request, "login.html", None, 401, login_csrf=csrf, next=_safe_next(next), message=str(exc))
+    done = RedirectResponse(_safe_next(next), status_code=303)
+    max_age = int((new.session.expires_at - now_utc()).total_seconds())
+    done.set_cookie(
+        SESSION_COOKIE, new.secret, max_age=max(60, max_age), httponly=True, samesite="strict",
+        secure=_https(request), path="/",
+    )
+    done.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return done
+
+
+@router.post("/logout")
+def logout(request: Request, _who: Member_) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    session.users_of(request).logout(secret)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this site: never an open redirect to another host."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/live"
+
+
+# ---------------------------------------------------------------------- live lanes
+
+
+@router.get("/")
+def home(_who: User_) -> RedirectResponse:
+    return RedirectResponse("/live", status_code=303)
+
+
+@router.get("/live")
+def live(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
+    return _render(request, "live.html", who, lanes=data.live_lanes(ledger), now=now_utc())
+
+
+@router.get("/live/lanes")
+def live_lanes(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
+    """The lanes alone: what the page's poller swaps in every few seconds."""
+    return _render(request, "_lanes.html", who, lanes=data.live_lanes(ledger), now=now_utc())
+
+
+# ---------------------------------------------------------------------- visits
+
+
+def _visit_filter(
+    plate: str = "", inside: str = "", since: str = "", until: str = "", unpaid: str = "", flagged: str = ""
+) -> data.VisitFilter:
+    digits = "".join(c for c in normalize_digits(plate))
+    if plate.strip() and len(digits) < 3:
+        raise InvalidInput(f"plate {plate!r}: type at least 3 digits")
+    if len(digits) > 8:
+        raise InvalidInput(f"plate {plate!r}: a plate has 7 or 8 digits")
+    return data.VisitFilter(
+        plate=digits, inside=bool(inside), since=_day("since", since), until=_day("until", until),
+        unpaid=bool(unpaid), flagged=bool(flagged),
+    )
+
+
+def normalize_digits(text: str) -> str:
+    """The digits of a partial plate as typed ('345', '12-345', fullwidth digits ...)."""
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        return normalize_plate(text)
+    except PlateFormatError:
+        return "".join(str(int(c)) for c in text if c.isdecimal())
+
+
+def _day(name: str, value: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{name} {value!r}: expected a day, YYYY-MM-DD") from None
+
+
+@router.get("/visits")
+def visits(
+    request: Request,
+    who: User_,
+    ledger: Ledger_,
+    plate: str = "",
+    inside: str = "",
+    since: str = "",
+    until: str = "",
+    unpaid: str = "",
+    flagged: str = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    try:
+        f = _visit_filter(plate, inside, since, until, unpaid, flagged)
+        found = data.ledger_filter(ledger, f, local_zone(ledger))
+    except (InvalidInput, PlateFormatError) as exc:
+        return _error(request, who, 422, str(exc))
+    rows, more = data.visits_page(ledger, found, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    query = f.query()
+    return _render(
+        request, "visits.html", who, f=f, typed_plate=plate, rows=rows, page=page, more=more,
+        prev_url=f"/visits?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
+        next_url=f"/visits?{urlencode({**query, 'page': page + 1})}" if more else None,
+        csv_url=f"/visits.csv?{urlencode(query)}",
+    )
+
+
+@router.get("/visits.csv")
+def visits_csv(
+    _who: User_,
+    ledger: Ledger_,
+    plate: str = "",
+    inside: str = "",
+    since: str = "",
+    until: str = "",
+    unpaid: str = "",
+    flagged: str = "",
+) -> Response:
+    """The current filter as CSV: the API's columns, order and cells (oldest entry first), streamed."""
+    f = _visit_filter(plate, inside, since, until, unpaid, flagged)
+    found = data.ledger_filter(ledger, f, local_zone(ledger))
+    name = f"visits-{ledger.today().isoformat()}.csv"
+    return StreamingResponse(
+        data.visits_csv(ledger, found, CSV_COLUMNS), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/visits/{visit_id}")
+def visit_page(request: Request, visit_id: int, who: User_, ledger: Ledger_) -> HTMLResponse:
+    try:
+        detail = data.visit_detail(ledger, visit_id)
+    except GateError as exc:
+        return _error(request, who, 404, str(exc))
+    return _render(
+        request, "visit.html", who, d=detail, entry=detail.evidence_of(Lane.ENTRY), exit=detail.evidence_of(Lane.EXIT),
+        due=_due(ledger, detail.visit) if detail.visit.is_open else None,
+    )
+
+
+def _due(ledger: Ledger, visit: Any) -> int | None:
+    try:
+        return ledger.amount_due(visit.plate)
+    except GateError:
+        return None
+
+
+@router.post("/visits/{visit_id}/waive")
+def waive(request: Request, visit_id: int, who: Operator_, ledger: Ledger_, reason: Reason_ = "") -> Response:
+    try:
+        ledger.waive(who.user.username, reason, visit_id=visit_id)
+    except GateError as exc:
+        return _error(request, who, 409, str(exc))
+    return _back(f"/visits/{visit_id}", done="fee waived")
+
+
+@router.post("/visits/{visit_id}/close")
+def close(request: Request, visit_id: int, who: Operator_, ledger: Ledger_, reason: Reason_ = "") -> Response:
+    try:
+        ledger.override_close(who.user.username, reason, visit_id=visit_id)
+    except GateError as exc:
+        return _error(request, who, 409, str(exc))
+    return _back(f"/visits/{visit_id}", done="visit closed")
+
+
+# ---------------------------------------------------------------------- evidence
+
+
+@router.get("/evidence/{evidence_id}")
+def evidence_image(request: Request, evidence_id: int, _who: User_, ledger: Ledger_) -> Response:
+    """An evidence image by its id only (never a path from the request); 410 once retention removed it."""
+    try:
+        found = ledger.evidence(evidence_id)
+    except UnknownEvidence:
+        raise HTTPException(404, f"no evidence {evidence_id}") from None
+    root = evidence_root(request)
+    path = None if root is None else path_of(root, found.file)
+    if found.expired_at is not None or path is None or not path.is_file():
+        raise HTTPException(410, f"evidence {evidence_id} has expired (removed by the retention policy)")
+    return FileResponse(path, media_type=found.content_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+def evidence_root(request: Request) -> Path | None:
+    """The folder the evidence files are in (``gate serve --evidence-dir``)."""
+    root = getattr(request.app.state, "evidence_dir", None)
+    return None if root is None else Path(root)
+
+
+# ---------------------------------------------------------------------- review queue
+
+
+@router.get("/review")
+def review(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
+    items = []
+    for item in data.review_items(ledger):
+        exit_read = data.decision(ledger, item.decision_id) if item.decision_id else None
+        entry = data.entry_decision(ledger, item.visit_id) if item.visit_id else None
+        items.append({"item": item, "read": exit_read, "entry": entry})
+    return _render(request, "review.html", who, items=items, audit=data.audit_log(ledger))
+
+
+@router.post("/review/{item_id}/resolve")
+def resolve(
+    request: Request,
+    item_id: int,
+    who: Operator_,
+    ledger: Ledger_,
+    action: Annotated[str, Form()] = "",
+    reason: Reason_ = "",
+    visit_id: Annotated[str, Form()] = "",
+) -> Response:
+    """One of the API's resolve actions (gate.store.review), recorded under the logged-in username."""
+    try:
+        if not reason.strip():
+            raise InvalidInput("a reason is required")
+        target = None
+        if action == ReviewAction.REASSIGN:
+            if not visit_id.strip().isdigit():
+                raise InvalidInput("reassign: give the number of the visit the read belongs to")
+            target = int(visit_id)
+        done = Operations(ledger).resolve(item_id, who.user.username, action, reason, visit_id=target)
+    except InvalidInput as exc:
+        return _error(request, who, 422, str(exc))
+    except GateError as exc:
+        return _error(request, who, 409, str(exc))
+    queued = f", a pulse queued for gate {done.command.gate}" if done.command is not None else ""
+    return _back("/review", done=f"item {item_id}: {done.item.resolution}{queued}")
+
+
+# ---------------------------------------------------------------------- payments and revenue
+
+
+@router.get("/payments")
+def payments(
+    request: Request,
+    who: User_,
+    ledger: Ledger_,
+    since: str = "",
+    until: str = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    tz = local_zone(ledger)
+    try:
+        last = _day("until", until) or ledger.today()
+        first = _day("since", since) or last - timedelta(days=13)
+        days = ledger.revenue(first, last)  # the lot's local days, as `gate report revenue`
+        start = day_start(first, tz)
+        listed = ledger.payments(start, day_start(last + timedelta(days=1), tz), limit=PAGE_SIZE,
+                                 offset=(page - 1) * PAGE_SIZE)
+    except (InvalidInput, GateError) as exc:
+        return _error(request, who, 422, str(exc))
+    query = {"since": first.isoformat(), "until": last.isoformat()}
+    return _render(
+        request, "payments.html", who, days=days, first=first, last=last, listed=listed, page=page,
+        total=sum(d.amount_agorot for d in days), count=sum(d.payments for d in days),
+        chart=bar_chart([(d.period.strftime("%d.%m"), d.amount_agorot / 100) for d in days], ledger.tariff.currency),
+        prev_url=f"/payments?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
+        next_url=f"/payments?{urlencode({**query, 'page': page + 1})}" if listed.next_offset is not None else None,
+    )
+
+
+# ---------------------------------------------------------------------- plate lists
+
+
+@router.get("/lists")
+def lists(request: Request, who: User_, ledger: Ledger_, edit: str = "", kind: str = "") -> HTMLResponse:
+    rows = data.plate_lists(ledger)
+    editing = next((r for r in rows if r["plate"] == edit and r["kind"] == kind), None)
+    return _render(request, "lists.html", who, rows=rows, editing=editing, now=now_utc())
+
+
+@router.post("/lists/save")
+def list_save(
+    request: Request,
+    who: Operator_,
+    ledger: Ledger_,
+    plate: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "allow",
+    holder: Annotated[str, Form(max_length=100)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
+    expires: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        expires_at = _day("expires", expires)
+        save_entry(ledger, plate, ListKind(kind) if kind in ListKind.__members__.values() else kind,
+                   holder, note, expires_at, local_zone(ledger))
+    except (GateError, PlateFormatError) as exc:
+        return _error(request, who, 422, str(exc))
+    log.info("plate list %s %s saved by %s", kind, plate, who.user.username)
+    return _back("/lists", done=f"saved {plate}")
+
+
+@router.post("/lists/remove")
+def list_remove(
+    request: Request,
+    who: Operator_,
+    ledger: Ledger_,
+    plate: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        removed = ledger.remove_plate(plate, ListKind(kind))
+    except (GateError, PlateFormatError, ValueError) as exc:
+        return _error(request, who, 422, str(exc))
+    log.info("plate list %s %s removed by %s", kind, plate, who.user.username)
+    return _back("/lists", done=f"removed {plate}" if removed else f"{plate} was not listed")
+
+
+@router.post("/lists/import")
+async def list_import(request: Request, who: Operator_) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return _error(request, who, 422, "choose a CSV file to import")
+    content = await upload.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        return _error(request, who, 413, f"the file is over {MAX_UPLOAD // 1024} KB")
+    ledger = _ledger(request)
+    try:
+        count = import_csv(ledger, content.decode("utf-8-sig"), local_zone(ledger))
+    except UnicodeDecodeError:
+        return _error(request, who, 422, "the file is not UTF-8 text")
+    except (GateError, PlateFormatError) as exc:
+        return _error(request, who, 422, str(exc))
+    log.info("plate list import of %d rows by %s", count, who.user.username)
+    return _back("/lists", done=f"imported {count} rows")
+
+
+# ---------------------------------------------------------------------- settings
+
+
+@router.get("/settings")
+def settings(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
+    tokens = Tokens(ledger).list() if who.user.role is Role.OPERATOR else []
+    return _render(
+        request, "settings.html", who, tariff=ledger.tariff.describe(), policy=ledger.policy.describe(),
+        tokens=tokens, new_token=None,
+        roles=[r.value for r in Role],
+    )
+
+
+@router.post("/settings/tokens")
+def token_create(
+    request: Request,
+    who: Operator_,
+    ledger: Ledger_,
+    name: Annotated[str, Form(max_length=100)] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        created = Tokens(ledger).create(name, role)
+    except GateError as exc:
+        return _error(request, who, 422, str(exc))
+    log.info("api token %r created by %s on the web page", name, who.user.username)
+    # shown once, in this response only: never in a URL, never stored
+    return _render(
+        request, "settings.html", who, tariff=ledger.tariff.describe(), policy=ledger.policy.describe(),
+        tokens=Tokens(ledger).list(), new_token=created, roles=[r.value for r in Role],
+    )
+
+
+@router.post("/settings/tokens/revoke")
+def token_revoke(
+    request: Request, who: Operator_, ledger: Ledger_, name: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    try:
+        Tokens(ledger).revoke(name)
+    except GateError as exc:
+        return _error(request, who, 409, str(exc))
+    log.info("api token %r revoked by %s on the web page", name, who.user.username)
+    return _back("/settings", done=f"revoked {name}")

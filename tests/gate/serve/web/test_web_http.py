@@ -1,0 +1,163 @@
+"""The admin pages over HTTP (TestClient): login, sessions, CSRF, roles, rate limiting, evidence, CSV."""
+from __future__ import annotations
+
+import csv
+import io
+
+from conftest import Site
+from fastapi.testclient import TestClient
+from web_support import OPERATOR, VIEWER, csrf_of, login
+
+from gate.serve.web.session import SESSION_COOKIE
+from gate.store.users import FAILURE_LIMIT
+
+PAGES = ["/live", "/live/lanes", "/visits", "/visits?plate=345", "/review", "/payments", "/lists", "/settings"]
+
+
+def test_every_page_but_login_health_and_static_needs_a_login(site: Site):
+    c = site.client
+    for page in PAGES + [f"/visits/{site.lot.inside_visit}", "/visits.csv", f"/evidence/{site.lot.entry_frame}"]:
+        answer = c.get(page)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next="), page
+    assert c.get("/docs").status_code == 401
+    assert c.get("/health").status_code == 200
+    assert c.get("/login").status_code == 200
+    assert c.get("/static/app.css").status_code == 200
+
+
+def test_the_session_cookie_is_httponly_strict_and_only_its_hash_is_stored(site: Site):
+    c = site.client
+    page = c.get("/login")
+    answer = c.post("/login", data={"username": "dana", "password": OPERATOR[1], "csrf": csrf_of(page.text)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/live"
+    cookie = next(h for h in answer.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http on loopback; https sets it
+    for page in PAGES:
+        assert c.get(page).status_code == 200, page
+
+
+def test_a_logged_in_user_reads_the_docs_and_the_api(operator):
+    client, _csrf = operator
+    assert client.get("/docs").status_code == 200
+    assert client.get("/api/visits").status_code == 200
+
+
+def test_the_api_refuses_a_browser_write_without_the_csrf_header(operator):
+    client, csrf = operator
+    body = {"plate": "12-345-67", "payment_id": "web-1"}
+    assert client.post("/api/payments", json=body).status_code == 403
+
+
+def test_a_form_posted_without_the_csrf_token_is_refused(site: Site, operator):
+    client, csrf = operator
+    visit = site.lot.inside_visit
+    assert client.post(f"/visits/{visit}/waive", data={"reason": "ticket machine broken"}).status_code == 403
+    assert client.post(f"/visits/{visit}/waive", data={"reason": "x", "csrf": "forged"}).status_code == 403
+    assert not site.ledger.visit(visit).waived
+    done = client.post(f"/visits/{visit}/waive", data={"reason": "ticket machine broken", "csrf": csrf})
+    assert done.status_code == 303 and site.ledger.visit(visit).waived
+
+
+def test_the_login_form_needs_its_own_csrf_token(site: Site):
+    answer = site.client.post("/login", data={"username": "dana", "password": OPERATOR[1]})
+    assert answer.status_code == 403
+
+
+def test_a_viewer_sees_no_action_buttons(site: Site, viewer):
+    client, _csrf = viewer
+    review = client.get("/review").text
+    assert "Confirm match" not in review and "/resolve" not in review
+    assert "/waive" not in client.get(f"/visits/{site.lot.inside_visit}").text
+    assert "/lists/save" not in client.get("/lists").text
+    assert "/settings/tokens" not in client.get("/settings").text
+
+
+def test_a_viewer_posting_a_form_gets_403(site: Site, viewer):
+    client, csrf = viewer
+    lot = site.lot
+    posts = {
+        f"/review/{lot.fuzzy_item}/resolve": {"action": "confirm", "reason": "looks right"},
+        f"/visits/{lot.inside_visit}/waive": {"reason": "friend"},
+        "/lists/save": {"plate": "1234567", "kind": "allow"},
+        "/settings/tokens": {"name": "mine", "role": "operator"},
+    }
+    for url, form in posts.items():
+        assert client.post(url, data={**form, "csrf": csrf}).status_code == 403, url
+    assert not site.ledger.visit(lot.inside_visit).waived
+    assert any(i.item_id == lot.fuzzy_item for i in site.ledger.review_queue())
+
+
+def test_failed_logins_are_rate_limited_per_username(site: Site):
+    c = site.client
+    token = csrf_of(c.get("/login").text)
+    for _ in range(FAILURE_LIMIT):
+        wrong = c.post("/login", data={"username": "dana", "password": "guess-guess", "csrf": token})
+        assert wrong.status_code == 401 and "wrong username or password" in wrong.text
+    throttled = c.post("/login", data={"username": "dana", "password": OPERATOR[1], "csrf": token})
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
+    other = site.app_client()  # another username is not throttled
+    login(other, VIEWER)
+    site.clock.advance(minutes=5, seconds=1)
+    login(site.app_client(), OPERATOR)
+
+
+def test_an_expired_session_goes_back_to_the_login(site: Site, operator):
+    client, _csrf = operator
+    assert client.get("/live").status_code == 200
+    site.clock.advance(hours=12)
+    assert client.get("/live").headers["location"].startswith("/login")
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(site: Site, operator):
+    client, csrf = operator
+    copy = TestClient(client.app, follow_redirects=False, cookies={SESSION_COOKIE: client.cookies[SESSION_COOKIE]})
+    assert copy.get("/live").status_code == 200
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    assert copy.get("/live").status_code == 303
+
+
+def test_evidence_is_served_by_id_to_logged_in_users_and_expired_says_so(site: Site, operator):
+    client, _csrf = operator
+    image = client.get(f"/evidence/{site.lot.entry_frame}")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    assert image.content.startswith(b"\xff\xd8")
+    assert client.get("/evidence/99999").status_code == 404
+    record = site.ledger.evidence(site.lot.entry_frame)
+    (site.evidence_dir / record.file).unlink()
+    site.ledger.expire_evidence([record.file])
+    assert client.get(f"/evidence/{site.lot.entry_frame}").status_code == 410
+    assert "image expired" in client.get(f"/visits/{site.lot.inside_visit}").text
+
+
+def test_the_visits_csv_is_the_apis_csv_for_the_same_filter(site: Site, operator):
+    client, _csrf = operator
+    from serve_support import make_tokens
+
+    from gate.rules.codes import Role
+
+    token = make_tokens(site.ledger)[Role.VIEWER]
+    for page_filter, api_filter in [("plate=1234567", "plate=1234567"), ("", ""), ("inside=1", "inside=true")]:
+        ours = client.get(f"/visits.csv?{page_filter}")
+        api = client.get(f"/api/visits?format=csv&limit=1000&{api_filter}", headers=token)
+        assert ours.status_code == 200 and ours.headers["content-type"].startswith("text/csv")
+        assert list(csv.reader(io.StringIO(ours.text))) == list(csv.reader(io.StringIO(api.text))), page_filter
+
+
+def test_a_partial_plate_finds_the_visit(site: Site, operator):
+    client, _csrf = operator
+    page = client.get("/visits?plate=345").text
+    assert "12-345-67" in page and "98-765-43" not in page
+    assert client.get("/visits?plate=34").status_code == 422
+
+
+def test_resolving_a_review_item_needs_a_reason_and_is_audited_with_the_username(site: Site, operator):
+    client, csrf = operator
+    item = site.lot.fuzzy_item
+    refused = client.post(f"/review/{item}/resolve", data={"action": "confirm", "reason": " ", "csrf": csrf})
+    assert refused.status_code == 422
+    done = client.post(f"/review/{item}/resolve", data={"action": "confirm", "reason": "same car, dirty plate",
+                                                        "csrf": csrf})
+    assert done.status_code == 303
+    audit = client.get("/review").text
+    assert "dana" in audit and "same car, dirty plate" in audit
