@@ -494,6 +494,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    evidence_dir: Annotated[
+        str, typer.Option("--evidence-dir", help="where camera reads' images are kept and served from, by id")
+    ] = "evidence",
 ) -> None:
     """The HTTP API (quote, pay, camera reads, visits) on uvicorn; every endpoint but /health needs a token."""
     with _ledger(db, config):
@@ -506,7 +509,7 @@ def serve(
     def open_ledger() -> Ledger:
         return Ledger.open(db, config=config, migrate=False)
 
-    uvicorn.run(create_app(open_ledger), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(open_ledger, evidence_dir), host=host, port=port, log_level="info")
 
 
 @token_app.command("create")

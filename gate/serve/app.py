@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
@@ -28,9 +29,11 @@ from gate.rules.errors import (
     NoOpenVisit,
     PaymentConflict,
     SchemaMismatch,
+    UnknownEvidence,
     UnknownVisit,
 )
-from gate.serve import auth, payments, visits
+from gate.serve import auth, decisions, evidence, payments, reads, review, visits
+from gate.serve.limits import BodyLimit
 from gate.serve.routes import router
 from gate.serve.schemas import HealthOut, error_body
 from gate.serve.web import pages as web_pages
@@ -46,6 +49,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (SchemaMismatch, 503),
     (NoOpenVisit, 404),
     (UnknownVisit, 404),
+    (UnknownEvidence, 404),
     (PaymentConflict, 409),
     (ClockError, 409),
     (InvalidInput, 422),
@@ -55,8 +59,11 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 
-def create_app(open_ledger: Callable[[], Ledger]) -> FastAPI:
-    """The API over the ledger that ``open_ledger`` opens at start-up (and the app closes at shutdown)."""
+def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | None = None) -> FastAPI:
+    """The API over the ledger that ``open_ledger`` opens at start-up (and the app closes at shutdown).
+
+    ``evidence_dir``: where the images of camera reads are kept and served from (none: not kept).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,7 +81,13 @@ def create_app(open_ledger: Callable[[], Ledger]) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.evidence_dir = None if evidence_dir is None else Path(evidence_dir)
     app.include_router(router)
+    app.include_router(reads.router)  # camera reads with votes and images, a gate's manual opens
+    app.include_router(evidence.router)
+    app.include_router(decisions.router)
+    app.include_router(review.router)  # review queue and overrides
+    app.add_middleware(BodyLimit, limits={"/api/reads": reads.MAX_BODY})
     app.include_router(payments.router)  # quote, payments, revenue, tariff
     app.include_router(visits.router)
     web_pages.install(app)  # the admin page: /login, /live, /visits ... and /static

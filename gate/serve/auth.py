@@ -9,6 +9,7 @@ username and role, with the session's CSRF token required on every write.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Callable
 
 from fastapi import Depends, HTTPException, Request
@@ -28,6 +29,34 @@ PAY = (Role.PAY_STATION,)
 READS = (Role.CAMERA,)
 VIEW = (Role.VIEWER,)
 ANY_ROLE = tuple(Role)
+
+
+OPERATE: tuple[Role, ...] = ()  # overrides and review: the operator only
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, as every override and review action records it: the API token's name, or the name of the
+    user logged in to the web page (whose caller has no token id)."""
+
+    name: str
+    role: Role
+    web: bool = False
+
+    @classmethod
+    def of(cls, token: ApiToken) -> "Actor":
+        return cls(token.name, token.role, web=token.id == 0)
+
+
+def require_actor(*roles: Role) -> Callable[..., Actor]:
+    """Like ``require_role``, giving the caller as an Actor (the ``who`` of the records it writes)."""
+    check = require_role(*roles)
+
+    # a default, not Annotated: the annotation would be a string naming the local ``check``
+    def actor(token: ApiToken = Depends(check)) -> Actor:  # noqa: B008
+        return Actor.of(token)
+
+    return actor
 
 
 def get_ledger(request: Request) -> Ledger:

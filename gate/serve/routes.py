@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends
 from gate.rules.clock import check_window, now_utc
 from gate.rules.errors import InvalidInput
 from gate.serve import auth
-from gate.serve.schemas import DecisionOut, ReadIn, WhoAmI
+from gate.serve.schemas import WhoAmI
 from gate.serve.visits import CSV_COLUMNS as CSV_COLUMNS  # moved to gate.serve.visits; the web pages import it here
 from gate.store.ledger import Ledger
 from gate.store.tokens import ApiToken
@@ -41,14 +41,3 @@ def _in_window(ledger: Ledger, field: str, value: datetime | None) -> datetime |
 def whoami(token: Annotated[ApiToken, Depends(auth.require_role(*auth.ANY_ROLE))]) -> WhoAmI:
     return WhoAmI.of(token)
 
-
-@router.post("/reads", summary="A camera's read: the decision is committed; open the relay only when `open`")
-def post_read(
-    body: ReadIn,
-    ledger: LedgerDep,
-    token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
-) -> DecisionOut:
-    at = _in_window(ledger, "at", body.at)
-    decision = ledger.decide(body.lane, body.plate, at=at, confidence=body.confidence)
-    log.info("read at %s/%s by token %r: %s", body.lane, body.gate_id, token.name, decision.action)
-    return DecisionOut.of(decision, body.gate_id)

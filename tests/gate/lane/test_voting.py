@@ -131,3 +131,33 @@ def test_edit_distance():
     assert edit_distance("1234567", "1234587") == 1
     assert edit_distance("12345678", "1234578") == 1
     assert edit_distance("1234567", "7654321") == 6
+
+
+def test_a_pass_whose_reads_agree_in_sharp_frames_is_sure():
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read("1234567")]] * 6) + tracker.flush()
+    assert [(p.vote.text, p.doubt) for p in decided] == [("1234567", None)]
+
+
+def test_a_split_pass_is_decided_but_goes_to_review():
+    # 3 of 8 reads agree: the plate the car drove in with is not the one most frames saw
+    texts = ["8118508", "6118508", "8118506", "8113508", "8118506", "8118500", "8110508", "8118506"]
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read(t, conf=0.6)] for t in texts]) + tracker.flush()
+    assert len(decided) == 1
+    assert decided[0].doubt is not None and "reads agree" in decided[0].doubt
+
+
+def test_a_pass_only_one_read_of_which_has_its_plate_is_in_doubt():
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read("1811111", conf=0.7)], [plate_read("1811171", conf=0.6)]]) + tracker.flush()
+    assert len(decided) == 1 and decided[0].doubt == "1 of 2 reads agree on the plate"
+
+
+def test_a_pass_seen_only_in_small_blurred_frames_is_in_doubt():
+    from dataclasses import replace
+
+    blurred = replace(plate_read("1234567"), quality=0.1)
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[blurred]] * 3) + tracker.flush()
+    assert len(decided) == 1 and decided[0].doubt is not None and "blurred" in decided[0].doubt

@@ -19,7 +19,7 @@ GOOD_READ = {"lane": "entry", "gate_id": "g1", "plate": "12-345-67", "confidence
         ({"at": "2025-03-02T08:00:00"}, "at", "Input should have timezone info"),
         ({"at": "yesterday"}, "at", "Input should be a valid datetime"),
         ({"at": "1999-12-31T23:00:00Z"}, "at", "is outside the accepted window"),
-        ({"gate_id": ""}, "gate_id", "at least 1 character"),
+        ({"gate_id": ""}, "gate_id", "expected 1 to 32 letters"),
         ({"speed": 30}, "speed", "Extra inputs are not permitted"),
     ],
 )

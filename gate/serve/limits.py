@@ -1,0 +1,87 @@
+"""Request body limits by path: an oversized upload is a 413 with one line, before it is all read.
+
+Why a middleware: FastAPI reads and parses a JSON body before the endpoint
+runs, so a limit in the endpoint comes after the memory is spent; and it turns
+an error while reading into a 400. Here a declared ``Content-Length`` over
+the limit is refused at once, and a chunked body is counted as it arrives
+and cut off at the limit (the endpoint's own answer is then dropped).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable, Mapping, MutableMapping
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: ``limits`` maps a path (``/api/reads``) to its largest body in bytes."""
+
+    def __init__(self, app: ASGIApp, limits: Mapping[str, int]) -> None:
+        self.app = app
+        self.limits = dict(limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.limits.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, limit, declared)
+            return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return  # the app's answer to a body we cut off: replaced by the 413 below
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _refuse(send, limit, None)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send: Send, limit: int, size: int | None) -> None:
+    what = f"{size} bytes" if size is not None else "larger than that"
+    body = json.dumps({"detail": f"request body is {what}: at most {limit} bytes here"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
