@@ -447,6 +447,12 @@ def run(
         Optional[str], typer.Option("--stills-done", help="with --stills: move decided images here (else left)")
     ] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.01, help="with --watch: seconds between looks")] = 0.25,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="a video file or folder starts again at its end (soak tests)")
+    ] = False,
+    motion_skip: Annotated[
+        bool, typer.Option("--motion-skip", help="skip the reader on frames where nothing moved in an empty lane")
+    ] = False,
     gate: Annotated[
         Optional[str], typer.Option("--gate", help="this barrier's id in the ledger (default: the lane name); "
                                     "manual opens for it are polled every second")
@@ -455,6 +461,9 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """The camera process of one lane: one decision per car, relay pulse on open. Stats on exit.
+
+    SIGHUP reloads --config between two frames (a bad file keeps the old one); under systemd
+    (Type=notify) it says READY=1 once reading and feeds the watchdog.
 
     Exit codes: 0 stopped by SIGTERM/SIGINT or the recording/stills read to the end; 1 database or config
     error; 2 bad option; 3 the source could not be opened, gave no frame, or a live camera's reconnects
@@ -465,6 +474,7 @@ def run(
     from gate.lane.process import build_process, log_to_stderr
     from gate.lane.redact import redact
     from gate.lane.stills import StillsConfig
+    from gate.reload import ConfigReloader
     from gate.store.commands import GateCommands
 
     log_to_stderr()
@@ -476,6 +486,7 @@ def run(
             process = build_process(lane, source, ledger, relay=relay, relay_timeout_s=relay_timeout,
                                     evidence_dir=evidence_dir, retention_days=retention_days, max_fps=max_fps,
                                     pass_gap_s=pass_gap, give_up_after=give_up_after, stills=still_mode,
+                                    loop=loop, motion_skip=motion_skip, reloader=ConfigReloader(ledger, config),
                                     gate=gate, commands=GateCommands(ledger).claim)
         except (FileNotFoundError, ValueError) as exc:
             raise _BadInput(redact(exc)) from None
@@ -498,18 +509,23 @@ def serve(
         str, typer.Option("--evidence-dir", help="where camera reads' images are kept and served from, by id")
     ] = "evidence",
 ) -> None:
-    """The HTTP API (quote, pay, camera reads, visits) on uvicorn; every endpoint but /health needs a token."""
+    """The HTTP API (quote, pay, camera reads, visits) on uvicorn; every endpoint but /health needs a token.
+
+    SIGHUP reloads --config; under systemd (Type=notify) it says READY=1 once listening and feeds the watchdog.
+    """
     with _ledger(db, config):
         pass  # a bad URL, schema or config is one line on stderr before the server starts
     import uvicorn
 
     from gate.serve.app import create_app
+    from gate.serve.systemd import NotifyingServer
     from gate.store.ledger import Ledger
 
     def open_ledger() -> Ledger:
         return Ledger.open(db, config=config, migrate=False)
 
-    uvicorn.run(create_app(open_ledger, evidence_dir), host=host, port=port, log_level="info")
+    api = create_app(open_ledger, evidence_dir)
+    NotifyingServer(uvicorn.Config(api, host=host, port=port, log_level="info"), api, config).run()
 
 
 @token_app.command("create")

@@ -10,6 +10,13 @@ frame in hand, and its decision, finish before the loop exits.
 In stills mode (gate.lane.stills) each image is one pass and the source is
 told when its decision is committed, so it can move the file away.
 
+Under systemd (gate.notify) the loop says READY=1 once the reader is loaded
+and the source gave its first frame (a stills folder: at once), keeps the
+watchdog fed while it makes progress, and says STOPPING=1 on its way out.
+SIGHUP reloads the config (gate.reload) between two frames; with
+``motion`` the reader skips frames where nothing moved in an empty lane
+(gate.lane.motion).
+
 ``build_process`` wires a lane from the CLI's options and validates them in
 one place (ValueError naming the value: `gate run` exits 2); the reader,
 the capture factory and the clock are injected, so tests run it with fakes.
@@ -33,12 +40,15 @@ import numpy as np
 
 from gate.lane.commands import Claim, CommandPoller
 from gate.lane.evidence import EvidenceStore
+from gate.lane.motion import MotionGate
 from gate.lane.redact import RedactingFormatter, redact
 from gate.lane.relay import DEFAULT_MAX_AGE_S, DEFAULT_TIMEOUT_S, RelayWorker, RetryingRelay, make_relay
 from gate.lane.sources import CaptureFactory, Frame, FrameSource, make_source, open_capture, parse_source
 from gate.lane.stats import RunEnd, RunStats
 from gate.lane.stills import StillPasses, StillsConfig, StillsSource
 from gate.lane.voting import PassConfig, PassResult, PassTracker, ReadLike
+from gate.notify import Notifier, Watchdog
+from gate.reload import ConfigReloader
 from gate.rules.clock import now_utc
 from gate.rules.codes import Lane
 from gate.rules.decision import Decision
@@ -124,6 +134,10 @@ class GateProcess:
         commands: Claim | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        notifier: Notifier | None = None,
+        ready_at_first_frame: bool = True,
+        reloader: ConfigReloader | None = None,
+        motion: MotionGate | None = None,
     ) -> None:
         try:
             self.lane = Lane(lane)
@@ -147,6 +161,10 @@ class GateProcess:
         self.stats = RunStats()
         self.outcomes: deque[Outcome] = deque(maxlen=1000)  # recent decisions; bounded for a gate that runs for months
         self._last_purge = 0.0
+        self.notifier = notifier or Notifier.from_env()
+        self.ready_at_first_frame = ready_at_first_frame  # False: a stills folder, whose first car may be hours away
+        self.reloader = reloader
+        self.motion = motion
 
     def stop(self, _signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Signal-safe: the loop finishes the frame (and decision) in hand, then exits."""
@@ -155,6 +173,8 @@ class GateProcess:
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        if self.reloader is not None:
+            signal.signal(signal.SIGHUP, self.reloader.request)
 
     def run(self) -> RunStats:
         self.stats = RunStats()
@@ -168,25 +188,38 @@ class GateProcess:
         period = 1.0 / self.max_fps if self.max_fps else 0.0
         next_at = time.perf_counter()
         ended = False
+        watchdog = Watchdog(self.notifier)
+        watchdog.start()
+        ready = False
+        if not self.ready_at_first_frame:
+            ready = self._ready()
         try:
             while not self.stop_event.is_set():
+                watchdog.beat()
                 if period:
                     delay = next_at - time.perf_counter()
-                    if delay > 0 and self.stop_event.wait(delay):
-                        break
+                    with watchdog.waiting():
+                        if delay > 0 and self.stop_event.wait(delay):
+                            break
                     next_at = max(next_at + period, time.perf_counter())
                 t0 = time.perf_counter()
-                frame = self.source.read()
+                with watchdog.waiting():
+                    frame = self.source.read()
                 self.stats.add("wait", (time.perf_counter() - t0) * 1e3)
                 if frame is None:
                     ended = not self.stop_event.is_set()
                     break
+                ready = ready or self._ready()
+                self._reload_if_asked()
                 self.source.done(frame, self._frame(frame))
                 self._purge_if_due()
             if ended:  # the recording ended: its last passes are over
+                self._reload_if_asked()
                 for p in self.tracker.flush():
                     self._decide(p)
         finally:
+            self.notifier.stopping()
+            watchdog.stop()
             self.source.close()
             poll_stop.set()
             if self.poller is not None:
@@ -200,15 +233,34 @@ class GateProcess:
                               else RunEnd.ENDED if ended else RunEnd.STOPPED)
         return self.stats
 
+    def _ready(self) -> bool:
+        """READY=1 for systemd (Type=notify): the reader is loaded and the source is up."""
+        self.notifier.ready(f"lane {self.lane}: reading {self.source.name}")
+        return True
+
+    def _reload_if_asked(self) -> None:
+        """SIGHUP came: the config is read again now, between two decisions (gate.reload)."""
+        if self.reloader is not None and self.reloader.requested:
+            self.notifier.send("RELOADING=1")
+            self.reloader.apply_if_requested()
+            self.notifier.ready()
+
     def _frame(self, frame: Frame) -> bool:
         """Read one frame and decide the passes it settles; False when a decision could not be committed."""
         t0 = time.perf_counter()
-        try:
-            reads = list(self.reader.read(frame.image))
-        except Exception:  # noqa: BLE001 - one bad frame must not stop the gate
-            log.exception("%s: reader failed on frame %d", self.lane, frame.index)
+        reads: list[TimedRead]
+        if self.motion is not None and not self.motion.should_read(frame.image):
+            self.stats.skipped += 1  # nothing moved in an empty lane: a frame without plates
             reads = []
-        self.stats.add("read", (time.perf_counter() - t0) * 1e3)
+        else:
+            try:
+                reads = list(self.reader.read(frame.image))
+            except Exception:  # noqa: BLE001 - one bad frame must not stop the gate
+                log.exception("%s: reader failed on frame %d", self.lane, frame.index)
+                reads = []
+            if self.motion is not None:
+                self.motion.saw(bool(reads))
+            self.stats.add("read", (time.perf_counter() - t0) * 1e3)
         self.stats.frames += 1
         if reads:
             for stage, ms in reads[0].timings_ms.items():
@@ -301,6 +353,10 @@ def build_process(
     factory: CaptureFactory = open_capture,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], object] | None = None,
+    loop: bool = False,
+    motion_skip: bool = False,
+    reloader: ConfigReloader | None = None,
+    notifier: Notifier | None = None,
     gate: str | None = None,
     commands: Claim | None = None,
 ) -> GateProcess:
@@ -309,7 +365,8 @@ def build_process(
     ``stills`` (a folder only) makes each image one pass (gate.lane.stills). ``give_up_after``: a live
     camera's reconnect attempts in a row before the process ends as SOURCE_FAILED (None: forever).
     Without ``reader`` the real lpr.Reader loads here (ONNX Runtime, OpenCV); tests and the demo's
-    ``--fake-reader`` pass their own.
+    ``--fake-reader`` pass their own. ``loop``: a recording starts again at its end (soak tests, benchmarks;
+    each start counts as a reconnect). ``motion_skip``: see gate.lane.motion.
     """
     try:
         lane = Lane(lane)
@@ -320,6 +377,10 @@ def build_process(
         raise ValueError(f"source {spec.name!r}: stills mode expects a folder of images")
     if give_up_after is not None and give_up_after < 0:
         raise ValueError(f"reconnect attempts {give_up_after!r}: expected 0 or more")
+    if stills is not None and (loop or motion_skip):
+        raise ValueError(f"{'--loop' if loop else '--motion-skip'}: expected a video source, not --stills")
+    if loop and spec.live:
+        raise ValueError(f"--loop: source {spec.name!r} is a live camera, expected a recording")
     gate = gate_id(gate or lane.value)
     pulses = RetryingRelay(make_relay(relay, relay_timeout_s))
     evidence = _evidence_store(evidence_dir, getattr(ledger, "expire_evidence", None))
@@ -329,14 +390,16 @@ def build_process(
     if stills is not None:
         frames, passes = StillsSource(str(spec.target), stills, stop=stop, clock=clock, sleep=sleep), StillPasses()
     else:
-        frames = make_source(spec, stop, factory, give_up_after=give_up_after)
+        frames = make_source(spec, stop, factory, give_up_after=give_up_after, loop=loop)
         passes = PassTracker(PassConfig(pass_gap_s=pass_gap_s))
     if reader is None:
         from lpr import Reader
 
         reader = Reader(threads=2)
     return GateProcess(lane, frames, reader, ledger, pulses, passes, evidence, start_at=start_at, max_fps=max_fps,
-                       retention_days=retention_days, stop=stop, clock=clock, gate=gate, commands=commands)
+                       retention_days=retention_days, stop=stop, clock=clock, notifier=notifier,
+                       ready_at_first_frame=stills is None, reloader=reloader,
+                       motion=MotionGate() if motion_skip else None, gate=gate, commands=commands)
 
 
 def _evidence_store(

@@ -6,7 +6,9 @@
   unless ``give_up_after`` attempts in a row fail;
 - video file or folder of images (name order): every frame in order, with
   the media clock (frame index / fps) as time, so runs are deterministic;
-  ``--max-fps`` paces them instead of dropping.
+  ``--max-fps`` paces them instead of dropping; ``loop`` starts a recording
+  again at its end (soak tests), its clock going on and each start counted
+  as a reconnect.
 
 A source that cannot be opened, gives no frame at all, or whose reconnects
 give up says why in ``failure``: the process exits non-zero on it
@@ -136,8 +138,10 @@ class ReconnectingCapture:
         max_backoff_s: float = 10.0,
         give_up_after: int | None = None,
         stop: threading.Event | None = None,
+        loop: bool = False,
     ) -> None:
         self.spec = spec
+        self.loop = loop and not spec.live
         self.factory = factory
         self.media_clock = (not spec.live) if media_clock is None else media_clock
         self.backoff_s = backoff_s
@@ -207,6 +211,17 @@ class ReconnectingCapture:
             delay = min(delay * 2, self.max_backoff_s)
         return False
 
+    def _restart(self) -> bool:
+        """A looped recording at its end: open it again from the start (False: it no longer opens)."""
+        self._release()
+        if not self._open():
+            self.failure = "cannot open again to loop"
+            log.error("source %s: %s", self.spec.name, self.failure)
+            return False
+        self.reconnects += 1
+        log.info("source %s: looped (%d)", self.spec.name, self.reconnects)
+        return True
+
     def read(self) -> Frame | None:
         """The next frame, or None at the end of a recording / when stopped or given up."""
         if self._cap is None and not self._open():
@@ -226,6 +241,8 @@ class ReconnectingCapture:
                 if self._index == 0:
                     self.failure = "opened, but not one frame could be read"
                     log.error("source %s: %s", self.spec.name, self.failure)
+                elif self.loop and self._restart():
+                    continue
                 return None
             if not self._reconnect():
                 return None
@@ -349,10 +366,12 @@ def make_source(
     media_clock: bool | None = None,
     backoff_s: float = 0.5,
     give_up_after: int | None = None,
+    loop: bool = False,
 ) -> LatestFrameSource | InOrderSource:
     """Live -> latest-frame thread; recording -> in order (``drop_stale`` overrides)."""
     inner = ReconnectingCapture(
-        spec, factory, media_clock=media_clock, backoff_s=backoff_s, give_up_after=give_up_after, stop=stop
+        spec, factory, media_clock=media_clock, backoff_s=backoff_s, give_up_after=give_up_after, stop=stop,
+        loop=loop,
     )
     return LatestFrameSource(inner) if (spec.live if drop_stale is None else drop_stale) else InOrderSource(inner)
 

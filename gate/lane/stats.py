@@ -32,6 +32,7 @@ class RunStats:
     failed_decisions: int = 0
     relay_failures: int = 0
     dropped: int = 0
+    skipped: int = 0  # --motion-skip: frames the reader did not look at (nothing moved in an empty lane)
     reconnects: int = 0
     end: RunEnd = RunEnd.RUNNING
     failure: str | None = None  # the source's reason when it failed (credentials already masked)
@@ -53,6 +54,7 @@ class RunStats:
     def summary(self) -> str:
         lines = [
             f"frames {self.frames} in {self.elapsed_s:.1f} s = {self.fps:.1f} fps; dropped {self.dropped}; "
+            + (f"skipped {self.skipped} (no motion); " if self.skipped else "") +
             f"reconnects {self.reconnects}; decisions {self.decisions} (failed {self.failed_decisions}, "
             f"relay failures {self.relay_failures}); {self.end}" + (f": {self.failure}" if self.failure else "")
         ]
