@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--init", type=Path, default=None,
                     help="start from these weights (our own earlier stage) instead of the from-scratch yaml")
     ap.add_argument("--lr0", type=float, default=0.002)
+    ap.add_argument("--hours", type=float, default=None,
+                    help="train for this long instead of --epochs (ultralytics fits the lr schedule to the time)")
     args = ap.parse_args()
 
     os.environ["YOLO_VERBOSE"] = "true"  # progress output while training
@@ -73,6 +75,7 @@ def main() -> None:
                 fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
                 mosaic=1.0, close_mosaic=max(1, args.epochs // 3), hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
                 warmup_epochs=0.5, pose=16.0, cache="ram", optimizer="AdamW", lr0=args.lr0,
+                **({"time": args.hours} if args.hours else {}),
             )
     best = run / "weights" / "best.pt"
     src = best if best.exists() else last

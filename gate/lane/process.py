@@ -87,6 +87,7 @@ class LedgerLike(Protocol):
         gate: str | None = None,
         votes: Sequence[PlateVote] | None = None,
         evidence: Sequence[EvidenceFile] = (),
+        doubt: str | None = None,
     ) -> Decision: ...
 
 
@@ -283,7 +284,7 @@ class GateProcess:
         try:
             decision = self.ledger.decide(self.lane, plate, at=at, confidence=p.vote.confidence,
                                           char_conf=p.vote.char_conf, gate=self.gate, votes=list(p.votes),
-                                          evidence=saved)
+                                          evidence=saved, doubt=p.doubt)
         except Exception:  # noqa: BLE001 - database down etc.: log loudly, keep the gate running
             self.stats.failed_decisions += 1
             log.exception("%s %s: ledger decision failed; gate stays closed", self.lane, format_plate(plate))

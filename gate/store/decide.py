@@ -48,6 +48,11 @@ class Read:
     gate: str = ""  # the gate id; "" only in code that predates gates (then the lane's name is used)
     votes: list[PlateVote] | None = None
     evidence: tuple[EvidenceFile, ...] = ()
+    doubt: str | None = None  # why the camera's pass is not sure of the plate (gate.lane.voting): flag it
+
+    def unsure_because(self) -> str:
+        """Why a low-confidence decision is flagged: the pass's doubt, else the read's confidence."""
+        return self.doubt or f"read confidence {self.confidence or 0.0:.2f}"
 
     @property
     def gate_id(self) -> str:
@@ -110,12 +115,12 @@ def decide_entry(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, p
                 Action.DENY, Reason.LOT_FULL, None, note=f"{inside} of {policy.capacity} places taken"
             )
     visit_id = queries.insert_visit(
-        conn, plate, at, "low-confidence entry read" if low_conf else None, entry_gate=read.gate_id
+        conn, plate, at, f"unsure entry: {read.unsure_because()}" if low_conf else None, entry_gate=read.gate_id
     )
     reason = Reason.ALLOW_LISTED if subscriber else Reason.ENTERED
     decision = rec.decide(Action.OPEN, reason, visit_id, flagged=low_conf, note=note)
     if low_conf:
-        rec.review(ReviewKind.LOW_CONFIDENCE, visit_id, f"entry read confidence {read.confidence:.2f}")
+        rec.review(ReviewKind.LOW_CONFIDENCE, visit_id, f"unsure entry: {read.unsure_because()}")
     return decision
 
 def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, policy: Policy) -> Decision:
@@ -167,7 +172,7 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     if match.flagged:
         flag_reason = f"exit read {plate} matched by {match.kind}"
     elif low_conf:
-        flag_reason = "low-confidence exit read"
+        flag_reason = f"unsure exit: {read.unsure_because()}"
     queries.close_visit(
         conn, visit, exit_at=at, fee=charged, close_reason=CloseReason.EXIT, flag_reason=flag_reason,
         exit_gate=read.gate_id,

@@ -158,8 +158,12 @@ class Ledger:
         gate: str | None = None,
         votes: Sequence[PlateVote | Mapping[str, Any]] | None = None,
         evidence: Sequence[EvidenceFile] = (),
+        doubt: str | None = None,
     ) -> Decision:
         """Record a read and decide; committed before returning. Raises PlateFormatError.
+
+        ``doubt`` says why the camera's pass is not sure of the plate (a split pass): the decision is
+        flagged for review as a low-confidence one is.
 
         ``gate`` names the barrier (default: the lane's name); ``votes`` are the pass's candidate plates;
         ``evidence`` the images already written into the evidence folder, recorded with the decision in
@@ -182,8 +186,11 @@ class Ledger:
             gate=lane.value if gate is None else gate_id(gate),
             votes=parse_votes(votes),
             evidence=tuple(evidence),
+            doubt=_doubt(doubt),
         )
-        low_conf = read.confidence is not None and read.confidence < self.policy.min_confidence
+        low_conf = read.doubt is not None or (
+            read.confidence is not None and read.confidence < self.policy.min_confidence
+        )
         step = decide_entry if lane is Lane.ENTRY else decide_exit
         try:
             decision = self._transaction(lambda conn: step(conn, read, low_conf, self.tariff, self.policy))
@@ -778,6 +785,13 @@ def _text(column: Column[Any], value: str | None) -> str | None:
     limit = column.type.length if isinstance(column.type, String) else None
     if limit is not None and len(value) > limit:
         raise InvalidInput(f"{column.name} is {len(value)} characters long: expected at most {limit}")
+    return value
+
+
+def _doubt(value: str | None) -> str | None:
+    """A pass's doubt: it becomes the review reason (200 characters) after a short prefix."""
+    if value is not None and (not isinstance(value, str) or "\x00" in value or len(value) > 150):
+        raise InvalidInput(f"doubt {value!r:.40}: expected text of at most 150 characters")
     return value
 
 

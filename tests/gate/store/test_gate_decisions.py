@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from gate.rules.codes import DuplicateEntry
-from gate.rules.errors import ClockError, GateError, NoOpenVisit, PaymentConflict
+from gate.rules.errors import ClockError, GateError, InvalidInput, NoOpenVisit, PaymentConflict
 from gate.store.models import visits
 from lpr.plate_format import PlateFormatError
 
@@ -101,6 +101,25 @@ def test_a_low_confidence_read_still_lets_the_car_in_but_is_flagged_for_review(l
     d = ledger.decide("entry", CAR, at(0), confidence=0.3, char_conf=[0.9, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9])
     assert (d.action, d.flagged) == ("open", True)
     assert [i.kind for i in ledger.review_queue(now=at(0))] == ["low-confidence"]
+
+
+def test_a_confident_but_split_pass_lets_the_car_in_and_goes_to_review_saying_why(ledger):
+    d = ledger.decide("entry", CAR, at(0), confidence=0.95, doubt="split pass: 3 of 8 reads agree on the plate")
+    assert (d.action, d.flagged) == ("open", True)
+    [item] = ledger.review_queue(now=at(0))
+    assert (item.kind, item.reason) == ("low-confidence", "unsure entry: split pass: 3 of 8 reads agree on the plate")
+
+
+def test_a_paid_car_leaves_from_a_split_exit_pass_flagged(ledger):
+    ledger.decide("entry", CAR, at(0), confidence=0.95)
+    d = ledger.decide("exit", CAR, at(10), confidence=0.95, doubt="1 of 2 reads agree on the plate")
+    assert (d.action, d.flagged) == ("open", True)  # within the free minutes: nothing is due
+
+
+def test_a_doubt_longer_than_the_review_reason_is_refused(ledger):
+    with pytest.raises(InvalidInput, match="doubt .*: expected text of at most 150 characters"):
+        ledger.decide("entry", CAR, at(0), doubt="x" * 151)
+    assert ledger.visits() == []
 
 
 def test_every_accepted_read_is_stored_with_its_evidence(ledger):
