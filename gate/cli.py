@@ -20,7 +20,9 @@ import json
 import logging
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
@@ -415,6 +417,51 @@ def db_version(db: DbOpt = None) -> None:
     _emit({"database": current, "code": schema.HEAD, "up_to_date": current == schema.HEAD})
 
 
+@dataclass(frozen=True)
+class _Remote:
+    """`gate run`'s options for a lane that decides through `gate serve` (url None: through --db)."""
+
+    url: str | None
+    token: str | None
+    state_dir: Path
+    open_entry_offline: bool
+    timeout_s: float
+    evidence_dir: Path
+
+
+@contextmanager
+def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str) -> Iterator[tuple[Any, Any, Any]]:
+    """(ledger, its gate-command claim, the local Ledger or None): the database, or the server and its queue."""
+    if remote.url is None:
+        with _errors():
+            if remote.open_entry_offline or remote.token:
+                raise _BadInput(f"{'--open-entry-offline' if remote.open_entry_offline else '--token'}: "
+                                "expected together with --ledger-url")
+        with _ledger(db, config) as ledger:
+            from gate.store.commands import GateCommands
+
+            yield ledger, GateCommands(ledger).claim, ledger
+        return
+    with _errors():
+        from gate.lane.redact import redact
+        from gate.lane.remote import ReadQueue, RemoteLedger
+        from gate.rules.votes import gate_id
+
+        if db is not None:
+            raise _BadInput("--db and --ledger-url: give one (a remote lane opens no database)")
+        try:
+            queue = ReadQueue(remote.state_dir / gate_id(gate) / "queue")
+            server = RemoteLedger(remote.url, remote.token or "", queue, evidence_root=remote.evidence_dir,
+                                  open_entry_offline=remote.open_entry_offline, timeout_s=remote.timeout_s)
+        except ValueError as exc:
+            raise _BadInput(redact(exc)) from None
+        server.start()
+        try:
+            yield server, server.claim_commands, None
+        finally:
+            server.close()
+
+
 @app.command()
 def run(
     lane: LaneOpt,
@@ -457,6 +504,23 @@ def run(
         Optional[str], typer.Option("--gate", help="this barrier's id in the ledger (default: the lane name); "
                                     "manual opens for it are polled every second")
     ] = None,
+    ledger_url: Annotated[
+        Optional[str], typer.Option("--ledger-url", help="decide through `gate serve` at this URL instead of --db")
+    ] = None,
+    token: Annotated[
+        Optional[str], typer.Option("--token", envvar="PLATEGATE_TOKEN", show_default=False,
+                                    help="with --ledger-url: a camera API token (or $PLATEGATE_TOKEN)")
+    ] = None,
+    state_dir: Annotated[
+        str, typer.Option("--state-dir", help="with --ledger-url: reads wait here while the server is down")
+    ] = "lane-state",
+    open_entry_offline: Annotated[
+        bool, typer.Option("--open-entry-offline", help="with --ledger-url: an entry opens while the server is "
+                           "down (its read is queued); exits always stay shut")
+    ] = False,
+    ledger_timeout: Annotated[
+        float, typer.Option("--ledger-timeout", min=0.1, help="with --ledger-url: seconds to wait for a decision")
+    ] = 5.0,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -475,10 +539,10 @@ def run(
     from gate.lane.redact import redact
     from gate.lane.stills import StillsConfig
     from gate.reload import ConfigReloader
-    from gate.store.commands import GateCommands
 
     log_to_stderr()
-    with _ledger(db, config) as ledger:
+    remote = _Remote(ledger_url, token, Path(state_dir), open_entry_offline, ledger_timeout, Path(evidence_dir))
+    with _lane_ledger(db, config, remote, gate or lane.value) as (ledger, commands, local):
         try:
             if (watch or stills_done) and not stills:
                 raise ValueError(f"{'--watch' if watch else '--stills-done'}: expected together with --stills")
@@ -486,8 +550,9 @@ def run(
             process = build_process(lane, source, ledger, relay=relay, relay_timeout_s=relay_timeout,
                                     evidence_dir=evidence_dir, retention_days=retention_days, max_fps=max_fps,
                                     pass_gap_s=pass_gap, give_up_after=give_up_after, stills=still_mode,
-                                    loop=loop, motion_skip=motion_skip, reloader=ConfigReloader(ledger, config),
-                                    gate=gate, commands=GateCommands(ledger).claim)
+                                    loop=loop, motion_skip=motion_skip,
+                                    reloader=None if local is None else ConfigReloader(local, config),
+                                    gate=gate, commands=commands)
         except (FileNotFoundError, ValueError) as exc:
             raise _BadInput(redact(exc)) from None
         process.install_signal_handlers()

@@ -40,6 +40,7 @@ class Reason(StrEnum):
     NO_OPEN_VISIT = "no-open-visit"  # no open visit matches; sent to the review queue
     ALREADY_EXITED = "already-exited"  # the visit was closed moments ago (repeat read)
     CLOCK_SKEW = "clock-skew"  # the read is earlier than the visit it belongs to; sent to review
+    OFFLINE = "offline"  # a remote lane could not reach the server: its read is queued; never stored as such
 
 
 class ListKind(StrEnum):

@@ -76,6 +76,8 @@ class CameraReadIn(_In):
     at: TimeIn | None = Field(default=None, description="when the car was read; default now")
     votes: list[VoteIn] | None = Field(default=None, max_length=MAX_VOTES, description="the pass's candidate plates")
     evidence: EvidenceIn | None = None
+    doubt: str | None = Field(default=None, min_length=1, max_length=150,
+                              description="why the camera's pass is unsure of the plate: the decision goes to review")
 
 
 class CommandOut(BaseModel):
@@ -113,10 +115,11 @@ def post_read(
     elif images:
         assert folder is not None
         saved = [evidence_files.write(folder, body.lane, body.plate, at, kind, data) for kind, data in images]
+    doubt: dict[str, Any] = {} if body.doubt is None else {"doubt": body.doubt}  # only a pass in doubt says so
     try:
         decision = ledger.decide(
             body.lane, body.plate, at=at, confidence=body.confidence, gate=body.gate_id,
-            votes=None if body.votes is None else [v.model_dump() for v in body.votes], evidence=saved,
+            votes=None if body.votes is None else [v.model_dump() for v in body.votes], evidence=saved, **doubt,
         )
     except Exception:
         for written in saved:  # nothing recorded them: no file without its row

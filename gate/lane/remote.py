@@ -1,0 +1,326 @@
+"""A remote lane: ``gate run --ledger-url URL --token T`` decides through `gate serve` (POST /api/reads).
+
+Why a queue on disk: the server may be down (restart, network) while cars
+keep coming. A read that cannot be sent is written to the lane's state
+folder (one JSON file per read, written to a temporary name, synced and
+renamed, so a crash leaves whole files or none) and sent, oldest first,
+before any newer read and by a background flusher, once the server answers:
+nothing is lost and an exit is never decided before the entry queued ahead
+of it. Meanwhile the barrier stays shut (an exit owes money the lane cannot
+check), except at an entry when ``open_entry_offline`` says a car may come
+in unrecorded for now (its visit opens when the queued read arrives). A
+queued read's late decision never pulses the relay: that car is gone.
+
+A read the server refuses (4xx: bad token, bad input) is not retried: a
+live read fails closed with one error line; a queued one is moved to
+``rejected/`` beside the queue, for an attendant. The token is sent only in
+the Authorization header and never logged.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from gate.lane.redact import redact
+from gate.rules.clock import now_utc, parse_time
+from gate.rules.codes import Action, Lane, Reason
+from gate.rules.decision import Decision
+from gate.rules.errors import GateError, InvalidInput
+from gate.rules.votes import PlateVote, gate_id
+from gate.store.evidence import EvidenceFile
+from lpr.plate_format import format_plate, normalize_plate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 5.0  # a decision while the car waits: a server slower than this counts as down
+RETRY_EVERY_S = 2.0
+_TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
+
+
+class Unreachable(Exception):
+    """The server did not answer (connection, timeout, 5xx): try again later."""
+
+
+class Refused(GateError):
+    """The server answered 4xx: the read will not be accepted as it is."""
+
+
+class ReadQueue:
+    """Reads waiting for the server: ``<folder>/<seq>.json``, oldest first; ``rejected/`` for refused ones."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"state dir {redact(str(self.folder))!r}: cannot create it ({exc.strerror or exc}), "
+                             "expected a writable folder") from None
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise ValueError(f"state dir {redact(str(self.folder))!r}: not writable, expected a writable folder")
+        self._next = max((int(p.stem) for p in self._files()), default=0) + 1
+
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.folder.glob("*.json") if p.stem.isdigit())
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+    def put(self, body: dict[str, Any]) -> Path:
+        """Append a read durably (temporary file, fsync, rename, fsync of the folder)."""
+        path = self.folder / f"{self._next:012d}.json"
+        self._next += 1
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(body, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.folder)
+        return path
+
+    def oldest(self) -> tuple[Path, dict[str, Any]] | None:
+        for path in self._files():
+            try:
+                return path, json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:  # damaged by hand: set aside, never block the queue
+                log.error("queued read %s cannot be read (%s): moved to rejected/", path.name, exc)
+                self.reject(path)
+        return None
+
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def reject(self, path: Path) -> None:
+        folder = self.folder / "rejected"
+        folder.mkdir(exist_ok=True)
+        os.replace(path, folder / path.name)
+
+
+@dataclass(frozen=True)
+class RemoteCommand:
+    """A manual open handed out by the server (gate.store.commands), as the command poller needs it."""
+
+    id: int
+    visit_id: int | None
+    requested_by: str
+    reason: str
+    stale: bool
+
+
+class RemoteLedger:
+    """The lane's ledger over HTTP (the LedgerLike of gate.lane.process), with the read queue."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        queue: ReadQueue,
+        *,
+        evidence_root: Path | None = None,
+        open_entry_offline: bool = False,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"ledger URL {redact(repr(url))}: expected http(s)://host:port")
+        if not token or not token.strip():
+            raise ValueError("--token: the camera's API token is required with --ledger-url")
+        if timeout_s <= 0:
+            raise ValueError(f"ledger timeout {timeout_s!r}: expected seconds > 0")
+        self.url = url.rstrip("/")
+        self._token = token.strip()
+        self.queue = queue
+        self.evidence_root = evidence_root
+        self.open_entry_offline = open_entry_offline
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()  # the queue's order: one sender at a time
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ LedgerLike
+
+    def decide(
+        self,
+        lane: Lane,
+        plate: str,
+        at: datetime | None = None,
+        confidence: float | None = None,
+        char_conf: Sequence[float] | None = None,
+        evidence_path: str | None = None,
+        *,
+        gate: str | None = None,
+        votes: Sequence[PlateVote] | None = None,
+        evidence: Sequence[EvidenceFile] = (),
+        doubt: str | None = None,
+    ) -> Decision:
+        """The server's committed decision; when it cannot be reached, the read is queued (module doc)."""
+        lane = Lane(lane)
+        when = at or now_utc()
+        body = self._body(lane, normalize_plate(plate), when, confidence, gate or lane.value, votes, evidence)
+        if doubt is not None:
+            body["doubt"] = doubt
+        with self._lock:
+            self._flush_locked()
+            if len(self.queue) == 0:
+                try:
+                    return self._decision(self._post("/api/reads", body))
+                except Unreachable as exc:
+                    reason = str(exc)
+                except Refused:
+                    self.queue.reject(self.queue.put(body))  # kept for an attendant; the gate stays shut
+                    raise
+            else:
+                reason = f"{len(self.queue)} older read(s) still queued"
+            path = self.queue.put(body)
+        return self._offline(lane, body, path, reason)
+
+    def expire_evidence(self, files: Sequence[str], at: datetime | None = None) -> int:
+        """The lane's own copies only: the server keeps (and expires) what it was sent."""
+        return 0
+
+    def claim_commands(self, gate: str) -> list[RemoteCommand]:
+        """This gate's manual opens from the server (raises when it cannot be reached: the poller logs it)."""
+        try:
+            answer = self._post(f"/api/gates/{gate_id(gate)}/commands/claim", None)
+        except Unreachable as exc:
+            raise GateError(f"ledger server: {exc}") from None
+        return [RemoteCommand(c["command_id"], c.get("visit_id"), c.get("requested_by", ""), c.get("reason", ""),
+                              bool(c.get("stale"))) for c in answer]
+
+    # ------------------------------------------------------------------ the queue
+
+    def flush(self) -> int:
+        """Send queued reads, oldest first, until one cannot be sent; returns how many were sent."""
+        with self._lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> int:
+        sent = 0
+        while (item := self.queue.oldest()) is not None:
+            path, body = item
+            try:
+                decision = self._decision(self._post("/api/reads", body))
+            except Unreachable:
+                return sent
+            except Refused as exc:
+                log.error("queued %s read %s refused by the server, moved to rejected/: %s", body.get("lane"),
+                          format_plate(str(body.get("plate"))), exc)
+                self.queue.reject(path)
+                continue
+            self.queue.remove(path)
+            sent += 1
+            log.info("queued %s read %s at %s sent: %s (%s), decision %s; not pulsed (the car is gone)",
+                     decision.lane, format_plate(decision.plate), body.get("at"), decision.action, decision.reason,
+                     decision.decision_id)
+        return sent
+
+    def start(self, every_s: float = RETRY_EVERY_S) -> None:
+        """Retry the queue in the background, so it drains when no car comes."""
+        def run() -> None:
+            while not self._stop.wait(every_s):
+                if len(self.queue):
+                    try:
+                        self.flush()
+                    except Exception as exc:  # noqa: BLE001 - keep retrying
+                        log.warning("read queue: %s", redact(exc))
+
+        self._flusher = threading.Thread(target=run, name="read-queue", daemon=True)
+        self._flusher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(10)
+
+    def __enter__(self) -> "RemoteLedger":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _body(self, lane: Lane, plate: str, at: datetime, confidence: float | None, gate: str,
+              votes: Sequence[PlateVote] | None, evidence: Sequence[EvidenceFile]) -> dict[str, Any]:
+        body: dict[str, Any] = {"lane": lane.value, "gate_id": gate_id(gate), "plate": plate,
+                                "confidence": None if confidence is None else round(float(confidence), 6),
+                                "at": at.isoformat().replace("+00:00", "Z")}
+        if votes is not None:
+            body["votes"] = [PlateVote.parse(v).to_dict() for v in votes]
+        images = {}
+        for e in evidence:
+            if self.evidence_root is None:
+                break
+            try:
+                images[str(e.kind)] = base64.b64encode((self.evidence_root / e.file).read_bytes()).decode()
+            except OSError as exc:
+                log.warning("evidence %s not sent: %s", e.file, exc)
+        if images:
+            body["evidence"] = images
+        return body
+
+    def _post(self, path: str, body: dict[str, Any] | None) -> Any:
+        data = b"" if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {self._token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = _detail(exc)
+            if exc.code in _TRANSIENT:
+                raise Unreachable(f"HTTP {exc.code}: {detail}") from None
+            raise Refused(f"HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timeout, half an answer
+            raise Unreachable(redact(str(getattr(exc, "reason", exc)))) from None
+
+    def _decision(self, answer: Any) -> Decision:
+        try:
+            return Decision(
+                action=Action(answer["action"]), reason=Reason(answer["reason"]), visit_id=answer.get("visit_id"),
+                amount_due=Decimal(str(answer.get("amount_due", 0))).quantize(Decimal("0.01")),
+                lane=Lane(answer["lane"]), plate=answer["plate"], flagged=bool(answer.get("flagged")),
+                matched_plate=answer.get("matched_plate"), note=answer.get("note") or "",
+                decision_id=answer.get("decision_id"),
+                at=None if answer.get("at") is None else parse_time(answer["at"]), gate=answer.get("gate_id"),
+            )
+        except (KeyError, TypeError, ValueError, InvalidInput) as exc:
+            raise Unreachable(f"an answer that is not a decision: {exc!r:.80}") from None
+
+    def _offline(self, lane: Lane, body: dict[str, Any], path: Path, why: str) -> Decision:
+        opens = lane is Lane.ENTRY and self.open_entry_offline
+        note = (f"ledger server unreachable ({why}); read queued as {path.name}; "
+                + ("entry opened offline" if opens else "the gate stays shut"))
+        log.warning("%s %s: %s", lane, format_plate(body["plate"]), note)
+        return Decision(action=Action.OPEN if opens else Action.REVIEW, reason=Reason.OFFLINE, visit_id=None,
+                        amount_due=Decimal("0.00"), lane=lane, plate=body["plate"], flagged=True, note=note,
+                        at=parse_time(body["at"]), gate=body["gate_id"])
+
+
+def _detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read()).get("detail", exc.reason))[:200]
+    except (OSError, ValueError, AttributeError):
+        return str(exc.reason)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,206 @@
+"""A remote lane decides through `gate serve`; while the server is down its reads wait on disk, in order,
+the exit stays shut (an entry opens only if configured), and nothing is lost across a server restart."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from lane_fakes import FixedPlateReader
+from test_bad_lane_input import gate_run, recording  # noqa: F401 - the fixture and the helper
+from typer.testing import CliRunner
+
+import lpr
+from gate.cli import app
+from gate.lane.process import GateProcess
+from gate.lane.remote import ReadQueue, Refused, RemoteLedger
+from gate.rules.codes import Role
+from gate.rules.votes import PlateVote
+from gate.store.ledger import Ledger
+from gate.store.tokens import Tokens
+
+T0 = "2025-03-02T08:00:00+00:00"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nobody_listens() -> str:
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused at once
+
+
+def remote(tmp_path: Path, url: str, token: str = "pgt_x", **options) -> RemoteLedger:
+    return RemoteLedger(url, token, ReadQueue(tmp_path / "queue"), timeout_s=2.0, **options)
+
+
+def at(minutes: int):
+    from gate_support import at as t0_plus
+
+    return t0_plus(minutes)
+
+
+def test_an_unreachable_server_keeps_the_exit_shut_and_queues_the_read(tmp_path: Path):
+    lane = remote(tmp_path, nobody_listens())
+    decision = lane.decide("exit", "12-345-67", at=at(90), confidence=0.9, gate="south-exit")
+    assert (decision.action, decision.reason, decision.opens) == ("review", "offline", False)
+    assert "read queued" in decision.note and len(lane.queue) == 1
+    queued = lane.queue.oldest()
+    assert queued is not None and queued[1]["gate_id"] == "south-exit" and queued[1]["plate"] == "1234567"
+
+
+def test_an_entry_opens_offline_only_when_configured(tmp_path: Path):
+    strict = remote(tmp_path / "a", nobody_listens())
+    assert strict.decide("entry", "1234567", at=at(0)).opens is False
+    lenient = remote(tmp_path / "b", nobody_listens(), open_entry_offline=True)
+    entry = lenient.decide("entry", "1234567", at=at(0))
+    assert (entry.opens, entry.reason) == (True, "offline")
+    assert lenient.decide("exit", "1234567", at=at(5)).opens is False  # never an exit
+    assert len(lenient.queue) == 2
+
+
+def test_the_queue_keeps_its_order_across_a_restart_and_sets_damaged_files_aside(tmp_path: Path):
+    queue = ReadQueue(tmp_path / "queue")
+    first, second = queue.put({"n": 1}), queue.put({"n": 2})
+    again = ReadQueue(tmp_path / "queue")  # the lane restarted
+    third = again.put({"n": 3})
+    assert [p.name for p in (first, second, third)] == ["000000000001.json", "000000000002.json",
+                                                        "000000000003.json"]
+    first.write_text("{half a rea")
+    oldest = again.oldest()
+    assert oldest is not None and oldest[1] == {"n": 2}
+    assert (tmp_path / "queue" / "rejected" / first.name).exists() and len(again) == 2
+    assert not list((tmp_path / "queue").glob("*.tmp"))
+
+
+def test_a_bad_ledger_url_or_missing_token_is_a_bad_option(tmp_path: Path):
+    with pytest.raises(ValueError, match="expected http"):
+        remote(tmp_path, "ftp://server")
+    with pytest.raises(ValueError, match="--token"):
+        remote(tmp_path, "http://server:8080", token=" ")
+
+
+# ---------------------------------------------------------------- against a real `gate serve` on loopback
+
+
+class Server:
+    """`gate serve` as a subprocess on a fixed port, started and stopped at will (a restart)."""
+
+    def __init__(self, db: str, port: int, evidence: Path) -> None:
+        self.db, self.port, self.evidence = db, port, evidence
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "gate.cli", "serve", "--port", str(self.port),
+                                      "--db", self.db, "--evidence-dir", str(self.evidence)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"gate serve did not come up: {self.proc.communicate()[0]}")
+            time.sleep(0.1)
+
+    def stop(self) -> str:
+        assert self.proc is not None
+        self.proc.terminate()
+        output = self.proc.communicate(timeout=15)[0]
+        self.proc = None
+        return output
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger.open(db) as ledger:
+        tokens = Tokens(ledger)
+        camera = tokens.create("north-camera", Role.CAMERA).secret
+        tokens.create("booth", Role.OPERATOR)
+    srv = Server(db, free_port(), tmp_path / "server-evidence")
+    srv.start()
+    yield srv, camera, db
+    if srv.proc is not None:
+        log = srv.stop()
+        assert camera not in log  # the token is never logged
+
+
+@pytest.mark.slow
+def test_queued_reads_survive_a_server_restart_and_are_decided_in_order(server, tmp_path: Path):
+    srv, camera, db = server
+    lane = remote(tmp_path / "lane", srv.url, camera)
+    entry = lane.decide("entry", "1234567", at=at(0), confidence=0.95, gate="north-entry",
+                        votes=[PlateVote("1234567", 5, 1.0)])
+    assert (entry.opens, entry.reason, entry.gate) == (True, "entered", "north-entry")
+
+    srv.stop()  # the server goes down: the exit cannot be checked, a second car enters
+    out = lane.decide("exit", "1234567", at=at(5), confidence=0.95, gate="south-exit")
+    second = lane.decide("entry", "7654321", at=at(6), confidence=0.95, gate="north-entry")
+    assert (out.opens, second.opens, len(lane.queue)) == (False, False, 2)
+
+    lane.close()
+    lane = remote(tmp_path / "lane", srv.url, camera)  # the lane restarted too: the queue is on disk
+    assert len(lane.queue) == 2
+    srv.start()
+    assert lane.flush() == 2 and len(lane.queue) == 0
+    with Ledger.open(db) as ledger:
+        assert [(d["lane"], d["plate"], d["gate"], d["action"]) for d in ledger.decisions()] == [
+            ("entry", "1234567", "north-entry", "open"), ("exit", "1234567", "south-exit", "open"),
+            ("entry", "7654321", "north-entry", "open")]
+        assert ledger.decisions()[0]["votes"] == [{"plate": "1234567", "frames": 5, "score": 1.0}]
+
+
+@pytest.mark.slow
+def test_a_refused_read_fails_closed_and_is_kept_for_an_attendant(server, tmp_path: Path):
+    srv, _camera, _db = server
+    lane = remote(tmp_path / "lane", srv.url, "pgt_not-a-token")
+    with pytest.raises(Refused, match="HTTP 401"):
+        lane.decide("exit", "1234567", at=at(5))
+    assert len(lane.queue) == 0 and len(list((tmp_path / "lane" / "queue" / "rejected").glob("*.json"))) == 1
+
+
+@pytest.fixture
+def remote_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`gate run --ledger-url ...` in-process with the fixed-plate reader (no --db: a remote lane has none)."""
+    monkeypatch.setattr(lpr, "Reader", lambda **_: FixedPlateReader("1234567"), raising=False)
+    monkeypatch.setattr(GateProcess, "install_signal_handlers", lambda self: None)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(app, ["run", "--lane", "entry", "--evidence-dir", str(tmp_path / "evidence"),
+                                        *args])
+
+    return invoke
+
+
+@pytest.mark.slow
+def test_gate_run_through_the_server_sends_its_gate_votes_and_images(server, remote_run, tmp_path: Path):
+    srv, camera, db = server
+    result = remote_run("--source", str(recording(tmp_path / "clip")), "--gate", "north-entry",
+                        "--ledger-url", srv.url, "--token", camera, "--state-dir", str(tmp_path / "state"))
+    assert result.exit_code == 0, result.output
+    assert camera not in result.output
+    with Ledger.open(db) as ledger:
+        (decision,) = ledger.decisions()
+        assert (decision["gate"], decision["votes"][0]["plate"]) == ("north-entry", "1234567")
+        frame = ledger.evidence(1)
+        assert (frame.kind, frame.width) == ("frame", 64)
+        assert (srv.evidence / frame.file).is_file()
+
+
+def test_remote_options_need_ledger_url_and_exclude_db(gate_run, tmp_path: Path):  # noqa: F811
+    clip = str(recording(tmp_path / "clip"))
+    lone = gate_run("--source", clip, "--open-entry-offline")
+    assert lone.exit_code == 2 and "--open-entry-offline: expected together with --ledger-url" in lone.output
+    both = gate_run("--source", clip, "--ledger-url", "http://127.0.0.1:1", "--token", "pgt_x")
+    assert both.exit_code == 2 and "--db and --ledger-url: give one" in both.output
