@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import ne
 from typing import Iterable, Sequence
 
 from gate.rules.codes import MatchKind
@@ -99,12 +100,12 @@ def near_plates(plate: str, open_visits: Iterable[tuple[int, str]], *, max_digit
     picks their car; nothing is guessed.
     """
     found: list[tuple[int, int, str]] = []
-    for visit_id, other in open_visits:
-        if other == plate:
-            continue
-        distance = hamming(plate, other)
-        if distance is not None and distance <= max(1, max_digits):
-            found.append((distance, visit_id, other))
-        elif distance is None and one_edit_apart(plate, other):
+    limit, size = max(1, max_digits), len(plate)
+    for visit_id, other in open_visits:  # every car inside, on every quote: kept cheap (map, not a generator)
+        if len(other) == size:
+            distance = sum(map(ne, plate, other))
+            if 0 < distance <= limit:
+                found.append((distance, visit_id, other))
+        elif abs(len(other) - size) == 1 and one_edit_apart(plate, other):
             found.append((1, visit_id, other))
     return [(visit_id, other) for _, visit_id, other in sorted(found)]

@@ -29,10 +29,11 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
-    or_,
     select,
     table,
+    text,
     true,
+    union_all,
 )
 
 from gate.rules.codes import VisitState
@@ -63,6 +64,25 @@ def _at(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime())
 
 
+def _overlapping(dialect: str, *, bounded: bool) -> Any:
+    """Ids of the visits inside at some time in [since, until], as three disjoint index searches.
+
+    As one OR, SQLite could not use the partial index of open visits for
+    the third term and scanned the table (40 ms at 20,000 visits); as a
+    UNION ALL each part is planned on its own index.
+    """
+    v = visits.c
+    since = _at("since")
+    entered = [v.entry_at >= since] + ([v.entry_at <= _at("until")] if bounded else [])
+    # SQLite: `+entry_at` keeps the open visits' search on their partial index, not every entry before `since`
+    entry_at: Any = literal_column("+visits.entry_at", UTCDateTime()) if dialect == "sqlite" else v.entry_at
+    return union_all(
+        select(v.id).where(*entered),  # entered inside the range
+        select(v.id).where(v.exit_at >= since, v.entry_at < since),  # entered before, left inside or after it
+        select(v.id).where(_IS_OPEN, entry_at < since),  # entered before, still inside
+    )
+
+
 def visit_conditions(f: VisitFilter, dialect: str) -> list[ColumnElement[bool]]:
     v = visits.c
     where: list[ColumnElement[bool]] = []
@@ -76,21 +96,10 @@ def visit_conditions(f: VisitFilter, dialect: str) -> list[ColumnElement[bool]]:
             where.append(v.plate.like(pattern))
     if f.inside:
         where.append(_IS_OPEN)
-    if f.since is not None and f.until is not None:
-        if f.until < f.since:
-            where.append(false())
-        else:
-            since, until = _at("since"), _at("until")
-            where.append(
-                or_(
-                    and_(v.entry_at >= since, v.entry_at <= until),
-                    and_(v.exit_at >= since, v.entry_at < since),
-                    and_(_IS_OPEN, v.entry_at < since),
-                )
-            )
+    if f.since is not None and f.until is not None and f.until < f.since:
+        where.append(false())
     elif f.since is not None:
-        since = _at("since")
-        where.append(or_(v.entry_at >= since, v.exit_at >= since, _IS_OPEN))
+        where.append(v.id.in_(_overlapping(dialect, bounded=f.until is not None)))
     elif f.until is not None:
         where.append(v.entry_at <= _at("until"))
     if f.unpaid:
@@ -100,7 +109,7 @@ def visit_conditions(f: VisitFilter, dialect: str) -> list[ColumnElement[bool]]:
     return where
 
 
-def _times(
+def time_params(
     f: VisitFilter | None = None, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     if f is not None:
@@ -109,14 +118,25 @@ def _times(
 
 
 def visit_query(f: VisitFilter, dialect: str) -> Select[Any]:
-    """The visits matching ``f``, oldest entry first (for a whole listing or one page)."""
-    return select(visits).where(*visit_conditions(f, dialect)).order_by(visits.c.entry_at, visits.c.id)
+    """The visits matching ``f``, oldest entry first (for a whole listing or one page).
+
+    SQLite keeps no statistics unless told (ANALYZE), and with a LIMIT it
+    preferred walking ``ix_visits_entry_at`` in order and testing every row:
+    ``inside`` read the whole table to find the newest 400. When a selective
+    filter has its own index, ``+entry_at`` (the same value) takes the order
+    off that index, so the filter's index finds the rows and they are sorted.
+    """
+    selective = f.plate or f.plate_contains or f.inside or f.since is not None
+    entry_at: Any = visits.c.entry_at
+    if dialect == "sqlite" and selective:
+        entry_at = text("+visits.entry_at")
+    return select(visits).where(*visit_conditions(f, dialect)).order_by(entry_at, visits.c.id)
 
 
 def visit_page(conn: Connection, f: VisitFilter, limit: int, offset: int) -> VisitPage:
     """One page (LIMIT/OFFSET in SQL) and the count of all matching visits."""
     dialect = conn.dialect.name
-    params = _times(f)
+    params = time_params(f)
     rows = conn.execute(visit_query(f, dialect).limit(limit).offset(offset), params)
     found = [VisitRecord.from_row(r) for r in rows]
     if offset == 0 and len(found) < limit:
@@ -128,7 +148,7 @@ def visit_page(conn: Connection, f: VisitFilter, limit: int, offset: int) -> Vis
 
 
 def visits_all(conn: Connection, f: VisitFilter) -> list[VisitRecord]:
-    return [VisitRecord.from_row(r) for r in conn.execute(visit_query(f, conn.dialect.name), _times(f))]
+    return [VisitRecord.from_row(r) for r in conn.execute(visit_query(f, conn.dialect.name), time_params(f))]
 
 
 def _payment_conditions(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
@@ -148,7 +168,7 @@ def payment_query(since: datetime | None, until: datetime | None) -> Select[Any]
 def payment_page(conn: Connection, since: datetime | None, until: datetime | None, limit: int,
                  offset: int) -> PaymentPage:
     """One page of payments in [since, until) and their count and sum over all pages."""
-    params = _times(since=since, until=until)
+    params = time_params(since=since, until=until)
     rows = conn.execute(payment_query(since, until).limit(limit).offset(offset), params)
     totals = select(func.count(), func.coalesce(func.sum(payments.c.amount_agorot), 0)).where(
         *_payment_conditions(since, until)

@@ -155,3 +155,51 @@ def test_every_command_has_help_text():
 
     for path, command in _commands(typer.main.get_command(app)):
         assert command.help or command.short_help, " ".join(path)
+
+
+def test_quote_offers_the_misread_entry_and_pay_visit_pays_it(db_url):
+    gate("read", "--lane", "entry", "--plate", "12-345-61", "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+    code, quote, _ = gate("quote", "--plate", "12-345-67", "--at", "2025-03-02T09:30:00Z", "--db", db_url)
+    assert code == 0 and quote["visit"] is None
+    assert [(c["visit_id"], c["plate"], c["amount_due"]) for c in quote["candidates"]] == [(1, "1234561", 24.0)]
+    code, paid, _ = gate("pay", "--plate", "12-345-67", "--visit", "1", "--at", "2025-03-02T09:31:00Z",
+                         "--payment-id", "ps-1", "--db", db_url)
+    assert code == 0 and (paid["visit_id"], paid["typed_plate"], paid["amount"]) == (1, "1234567", 24.0)
+    code, _, err = gate("quote", "--plate", "7654321", "--db", db_url)
+    assert (code, err) == (1, "error: no open visit for plate 76-543-21\n")
+
+
+def test_naive_times_on_the_command_line_are_the_lots_local_time(db_url):
+    gate("read", "--lane", "entry", "--plate", "1234567", "--at", "2025-03-02T10:00:00", "--db", db_url)
+    _, rows, _ = gate("visits", "--db", db_url)
+    assert rows[0]["entry_at"] == "2025-03-02T08:00:00+00:00"  # Asia/Jerusalem is UTC+2 in March
+    _, table, _ = gate("visits", "--format", "table", "--db", db_url)
+    assert "2025-03-02 10:00:00+02:00" in table
+
+
+def test_payments_and_the_revenue_report_in_table_csv_and_json(db_url):
+    for i, plate in enumerate(["1111111", "2222222"]):
+        gate("read", "--lane", "entry", "--plate", plate, "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+        gate("pay", "--plate", plate, "--at", f"2025-03-02T2{i + 1}:30:00Z", "--payment-id", f"p{i}", "--db", db_url)
+    code, table, _ = gate("payments", "--db", db_url)
+    assert code == 0 and "11-111-11" in table and table.splitlines()[-1] == "2 payments, 192.00 ILS"
+    _, csv_text, _ = gate("payments", "--format", "csv", "--since", "2025-03-03T00:00", "--db", db_url)  # local
+    assert csv_text.splitlines()[1:] == ["2,p1,2,2222222,,96.00,96.00,2025-03-03 00:30:00+02:00"]
+    _, listed, _ = gate("payments", "--format", "json", "--db", db_url)
+    assert (listed["total"], listed["total_amount"], listed["payments"][0]["paid_at"]) == (
+        2, 192.0, "2025-03-02T21:30:00+00:00")
+    code, report, _ = gate("report", "revenue", "--from", "2025-03-02", "--to", "2025-03-03", "--format", "csv",
+                           "--db", db_url)
+    # 21:30 UTC is 23:30 on 2 March in Jerusalem, 22:30 UTC is 00:30 on 3 March
+    assert code == 0 and report.splitlines() == ["period,payments,amount", "2025-03-02,1,96.00", "2025-03-03,1,96.00"]
+    code, _, err = gate("report", "revenue", "--from", "March", "--db", db_url)
+    assert code == 2 and err.startswith("error: invalid day 'March'")
+
+
+def test_visits_filters_a_partial_plate_and_unpaid(db_url):
+    gate("read", "--lane", "entry", "--plate", "2223455", "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+    gate("read", "--lane", "entry", "--plate", "1111111", "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+    _, rows, _ = gate("visits", "--plate-contains", "345", "--unpaid", "--db", db_url)
+    assert [r["plate"] for r in rows] == ["2223455"]
+    code, _, err = gate("visits", "--plate-contains", "34", "--db", db_url)
+    assert code == 2 and "plate_contains" in err
