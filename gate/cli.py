@@ -315,6 +315,55 @@ def tariff(config: ConfigOpt = None, db: DbOpt = None) -> None:
            "timezone": settings.timezone.key})
 
 
+class DoctorFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.command()
+def doctor(
+    source: Annotated[
+        Optional[str], typer.Option("--source", help="the lane's camera: index, URL, video file or folder")
+    ] = None,
+    relay: Annotated[
+        Optional[str], typer.Option("--relay", help="the lane's relay URL (connected to, never pulsed)")
+    ] = None,
+    evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="the lanes' evidence folder")] = "evidence",
+    lane_env: Annotated[
+        Optional[str], typer.Option("--lane-env", help="take SOURCE and RELAY from a lane's env file "
+                                    "(/etc/plategate/lane-entry.env)")
+    ] = None,
+    camera_timeout: Annotated[
+        float, typer.Option("--camera-timeout", min=0.1, help="seconds to wait for the camera's first frame")
+    ] = 10.0,
+    models: Annotated[bool, typer.Option("--models/--no-models", help="load the reader and read the sample")] = True,
+    fmt: Annotated[DoctorFormat, typer.Option("--format")] = DoctorFormat.TEXT,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check this box: config, database (schema, writable), clock, evidence folder, models, camera, relay, disk.
+
+    One line per check (ok, warn, fail, skip); exit 0 when nothing failed, 1 otherwise.
+    """
+    from gate import doctor as dr
+
+    if lane_env is not None:
+        try:
+            env = dr.read_env_file(lane_env)
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"lane env {lane_env}: cannot read ({getattr(exc, 'strerror', None) or exc})", 2)
+        source, relay = source or env.get("SOURCE"), relay or env.get("RELAY")
+    options = dr.DoctorOptions(db=db, config=config, source=source, relay=relay, evidence_dir=evidence_dir,
+                               models=models, camera_timeout_s=camera_timeout)
+    checks = dr.run_checks(options)
+    if fmt is DoctorFormat.JSON:
+        _emit({"ok": not dr.failed(checks), "checks": [c.to_dict() for c in checks]})
+    else:
+        typer.echo("\n".join(c.line() for c in checks))
+    if dr.failed(checks):
+        raise typer.Exit(1)
+
+
 @override_app.command("open")
 def override_open(
     plate: PlateOpt,
