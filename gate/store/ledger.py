@@ -487,7 +487,7 @@ class Ledger:
         note = _text(models.plate_lists.c.note, note)
 
         def run(conn: Connection) -> None:
-            if kind not in queries.lists_of(conn, digits):
+            if kind not in queries.lists_of(conn, digits, expired=True):  # an expired entry is still a row
                 queries.add_list_entry(conn, digits, kind, note, now_utc())
 
         self._transaction(run)

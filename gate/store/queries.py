@@ -20,10 +20,10 @@ planner can use the partial unique index ``uq_visits_open_plate``.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, literal_column, or_, select, update
 
 from gate.rules.codes import CloseReason, EvidenceKind, ListKind, VisitState
 from gate.store.models import (
@@ -76,6 +76,9 @@ _ADD_PAYMENT = (
 _PAYMENT_BY_ID = select(payments).where(payments.c.payment_id == bindparam("payment_id"))
 _PAID_OF_VISIT = select(visits.c.paid_agorot).where(visits.c.id == bindparam("visit_id"))
 _LISTS_OF_PLATE = select(plate_lists.c.kind).where(plate_lists.c.plate == bindparam("plate"))
+_LIVE_LISTS_OF_PLATE = _LISTS_OF_PLATE.where(
+    or_(plate_lists.c.expires_at.is_(None), plate_lists.c.expires_at > bindparam("at", type_=UTCDateTime()))
+)
 _DELETE_LIST_ENTRY = delete(plate_lists).where(
     plate_lists.c.plate == bindparam("plate"), plate_lists.c.kind == bindparam("kind")
 )
@@ -200,8 +203,14 @@ def paid_of(conn: Connection, visit_id: int) -> int:
     return int(conn.execute(_PAID_OF_VISIT, {"visit_id": visit_id}).scalar_one())
 
 
-def lists_of(conn: Connection, plate: str) -> set[ListKind]:
-    return {ListKind(kind) for kind in conn.execute(_LISTS_OF_PLATE, {"plate": plate}).scalars()}
+def lists_of(conn: Connection, plate: str, at: datetime | None = None, *, expired: bool = False) -> set[ListKind]:
+    """The lists the plate is on at ``at`` (default now): an entry no longer applies from its expiry on
+    (``expired=True``: every entry, expired or not, as a duplicate check needs)."""
+    if expired:
+        kinds = conn.execute(_LISTS_OF_PLATE, {"plate": plate}).scalars()
+    else:
+        kinds = conn.execute(_LIVE_LISTS_OF_PLATE, {"plate": plate, "at": at or datetime.now(timezone.utc)}).scalars()
+    return {ListKind(kind) for kind in kinds}
 
 
 def add_list_entry(conn: Connection, plate: str, kind: ListKind, note: str | None, at: datetime) -> None:

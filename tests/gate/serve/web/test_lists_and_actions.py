@@ -1,0 +1,94 @@
+"""Plate lists from the page (holder, note, expiry, CSV import) and the review actions beyond confirm."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from conftest import Site
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from web_support import OPERATOR, csrf_of
+
+from gate.rules.codes import Action, Lane, ListKind, Reason
+from gate.rules.errors import InvalidInput
+from gate.serve.web.lists import import_csv, save_entry
+from gate.serve.web.session import SESSION_COOKIE
+from gate.store import models
+from gate.store.ledger import Ledger
+
+
+def test_an_expired_subscriber_pays_like_anyone(ledger: Ledger):
+    yesterday = ledger.today() - timedelta(days=1)
+    save_entry(ledger, "12-345-67", ListKind.ALLOW, "Noa Levi", "monthly", yesterday, ledger.timezone)
+    save_entry(ledger, "76-543-21", ListKind.ALLOW, "Dan Cohen", "", ledger.today() + timedelta(days=30),
+               ledger.timezone)
+    entered = datetime.now(timezone.utc) - timedelta(hours=3)
+    for plate in ("1234567", "7654321"):
+        ledger.decide(Lane.ENTRY, plate, at=entered)
+    assert ledger.decide(Lane.EXIT, "1234567").reason is Reason.UNPAID
+    assert ledger.decide(Lane.EXIT, "7654321").reason is Reason.ALLOW_LISTED
+
+
+def test_an_expired_ban_no_longer_refuses_the_entry(ledger: Ledger):
+    save_entry(ledger, "11-222-33", ListKind.DENY, "", "fled without paying", ledger.today() - timedelta(days=1),
+               ledger.timezone)
+    assert ledger.decide(Lane.ENTRY, "1122233").action is Action.OPEN
+    ledger.add_plate("11-222-33", ListKind.DENY)  # the row is still there: adding it again changes nothing
+    assert len(ledger.plate_lists()) == 1
+
+
+def test_a_csv_import_is_all_or_nothing_and_names_the_bad_line(ledger: Ledger):
+    good = "plate,list,holder,note,expires\n12-345-67,allow,Noa Levi,monthly,2030-01-31\n7654321,deny,,,\n"
+    assert import_csv(ledger, good, ledger.timezone) == 2
+    with pytest.raises(InvalidInput, match="line 3: .*list"):
+        import_csv(ledger, "plate,list\n1111111,allow\n2222222,maybe\n", ledger.timezone)
+    with ledger.engine.connect() as conn:
+        rows = {(r.plate, r.kind): r for r in conn.execute(select(models.plate_lists))}
+    assert set(rows) == {("1234567", "allow"), ("7654321", "deny")}  # 1111111 was not added either
+    assert rows[("1234567", "allow")].holder == "Noa Levi"
+    local_end = rows[("1234567", "allow")].expires_at.astimezone(ledger.timezone)
+    assert local_end.date() == date(2030, 1, 31) and local_end.hour == 0
+
+
+def test_an_operator_adds_edits_imports_and_removes_list_entries(site: Site, operator):
+    client, csrf = operator
+    add = {"plate": "12-121-21", "kind": "allow", "holder": "Noa", "note": "", "expires": "", "csrf": csrf}
+    assert client.post("/lists/save", data=add).status_code == 303
+    assert client.post("/lists/save", data={**add, "holder": "Noa Levi", "note": "monthly"}).status_code == 303
+    page = client.get("/lists").text
+    assert "Noa Levi" in page and "monthly" in page
+    upload = {"file": ("lists.csv", b"plate,list,holder\n3333333,deny,Ban Ned\n", "text/csv")}
+    assert client.post("/lists/import", data={"csrf": csrf}, files=upload).status_code == 303
+    assert "Ban Ned" in client.get("/lists").text
+    bad = {"file": ("lists.csv", b"plate,list\n12,allow\n", "text/csv")}
+    assert client.post("/lists/import", data={"csrf": csrf}, files=bad).status_code == 422
+    assert client.post("/lists/remove", data={"plate": "3333333", "kind": "deny", "csrf": csrf}).status_code == 303
+    assert "Ban Ned" not in client.get("/lists").text
+    assert {e["plate"] for e in site.ledger.plate_lists()} == {"1212121"}
+
+
+def test_open_by_hand_from_the_review_queue_queues_a_pulse_under_the_username(site: Site, operator):
+    client, csrf = operator
+    item = site.lot.no_visit_item
+    done = client.post(f"/review/{item}/resolve", data={"action": "open", "reason": "driver showed a ticket",
+                                                        "csrf": csrf})
+    assert done.status_code == 303 and "pulse queued for gate exit-1" in done.headers["location"].replace("+", " ")
+    with site.ledger.engine.connect() as conn:
+        command = conn.execute(select(models.gate_commands)).one()
+    assert (command.gate, command.requested_by) == ("exit-1", "dana")
+    assert "driver showed a ticket" in client.get("/review").text
+
+
+def test_reassign_needs_a_visit_number(site: Site, operator):
+    client, csrf = operator
+    answer = client.post(f"/review/{site.lot.fuzzy_item}/resolve",
+                         data={"action": "reassign", "reason": "other car", "visit_id": "", "csrf": csrf})
+    assert answer.status_code == 422 and "visit" in answer.text
+
+
+def test_the_cookie_is_secure_over_https(site: Site):
+    client = TestClient(site.client.app, base_url="https://testserver", follow_redirects=False)
+    page = client.get("/login")
+    answer = client.post("/login", data={"username": OPERATOR[0], "password": OPERATOR[1], "csrf": csrf_of(page.text)})
+    cookie = next(h for h in answer.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
+    assert "Secure" in cookie and "HttpOnly" in cookie
