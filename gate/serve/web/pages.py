@@ -50,16 +50,30 @@ class LoginRequired(Exception):
     """No live session: the page redirects to /login (and back after it)."""
 
 
+class Refused(Exception):
+    """A form the page will not take (no login, no CSRF token, a viewer's): an error page with the status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def install(app: FastAPI) -> None:
     """Add the pages and the static assets (served by the package: no CDN) to the API's app."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
+    app.add_exception_handler(Refused, _refused)
 
 
 async def _to_login(request: Request, _exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return _error(request, session.web_session(request), exc.status, str(exc))
 
 
 # ---------------------------------------------------------------------- dependencies
@@ -75,7 +89,7 @@ def logged_in(request: Request) -> WebSession:
     if found is None:
         if request.method in session.SAFE_METHODS:
             raise LoginRequired()
-        raise HTTPException(401, "log in first")
+        raise Refused(401, "log in first")
     return found
 
 
@@ -86,7 +100,7 @@ async def _checked_form(request: Request) -> WebSession:
     token = form.get(CSRF_FIELD)
     if not session.csrf_ok(who, token if isinstance(token, str) else None):
         log.warning("form %s of %r refused: missing or wrong CSRF token", request.url.path, who.user.username)
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+        raise Refused(403, "missing or wrong CSRF token: reload the page and try again")
     return who
 
 
@@ -94,7 +108,7 @@ async def operator_form(request: Request) -> WebSession:
     """A checked form of an operator: viewers may look, never act."""
     who = await _checked_form(request)
     if who.user.role is not Role.OPERATOR:
-        raise HTTPException(403, f"user {who.user.username!r} is a viewer: this needs an operator")
+        raise Refused(403, f"user {who.user.username!r} is a viewer: this needs an operator")
     return who
 
 
@@ -169,7 +183,7 @@ def login(
 ) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie.encode(), csrf.encode()):
-        raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+        raise Refused(403, "missing or wrong CSRF token: reload the login page")
     remote = request.client.host if request.client else None
     try:
         new = session.users_of(request).login(username, password, remote=remote)

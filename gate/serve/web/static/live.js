@@ -17,7 +17,14 @@
         if (html === null) { return; }
         box.innerHTML = html;
         var lanes = document.getElementById("lanes");
-        if (stamp && lanes) { stamp.textContent = "updated " + lanes.getAttribute("data-updated").slice(11); }
+        if (!lanes) { return; }
+        if (stamp) { stamp.textContent = "updated " + lanes.getAttribute("data-updated").slice(11); }
+        var inside = document.getElementById("inside-count"), review = document.getElementById("review-count");
+        if (inside) { inside.textContent = lanes.getAttribute("data-inside") + " inside"; }
+        if (review) {
+          review.textContent = lanes.getAttribute("data-review");
+          review.hidden = review.textContent === "0";
+        }
       })
       .catch(function () { if (stamp) { stamp.textContent = "connection lost: retrying"; } });
   }

@@ -177,11 +177,13 @@ def test_an_operator_sees_a_car_that_entered_in_the_live_view(browser: Any, serv
     denied = browser.find_elements(By.CSS_SELECTOR, "li.decision.deny")
     assert denied and "77-700-77" in denied[0].text  # an unpaid exit stands out
     assert browser.find_elements(By.CSS_SELECTOR, "li.decision.review")  # the exit that matched nothing
+    inside = int(browser.find_element(By.ID, "inside-count").text.split()[0])
     now = datetime.now(timezone.utc)
     with Ledger.open(server.db_url, migrate=False) as ledger:  # a car arrives while the page is open
         ledger.decide(Lane.ENTRY, "31-415-92", at=now, confidence=0.94, gate="entry-2",
                       evidence=images(server.evidence_dir, Lane.ENTRY, "3141592", now))
     wait(browser).until(EC.text_to_be_present_in_element((By.ID, "lanes"), "31-415-92"))  # polled, no reload
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "inside-count"), f"{inside + 1} inside"))
     thumb = browser.find_element(By.CSS_SELECTOR, "li.decision img.ev.plate")
     wait(browser).until(lambda d: d.execute_script("return arguments[0].naturalWidth", thumb) > 0)
     shot(browser, shots, "live")
@@ -270,7 +272,8 @@ def test_a_form_posted_without_the_csrf_token_is_refused(browser: Any, server: S
     form = browser.find_element(By.ID, "list-form")
     form.find_element(By.NAME, "plate").send_keys("44-444-44")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait(browser).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "CSRF"))
+    alert = wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "p.error")))
+    assert "CSRF" in alert.text
     browser.get(f"{server.base}/lists")
     assert "44-444-44" not in browser.find_element(By.ID, "lists").text
 
