@@ -11,13 +11,14 @@ PostgreSQL pg_trgm), a visit's rows by their visit_id indexes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection, Select, func, select, text
 
 from gate.report import csv_text
-from gate.rules.codes import Action, EvidenceKind, Lane, ReviewKind, VisitState
+from gate.rules.clock import day_start
+from gate.rules.codes import Action, EvidenceKind, Lane, VisitState
 from gate.store import evidence as evidence_queries
 from gate.store import listing, models
 from gate.store.evidence import EvidenceRecord
@@ -53,7 +54,9 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
-class Lane_:
+class GateLane:
+    """One gate's column of the live page."""
+
     gate: str
     decisions: list[DecisionView]
 
@@ -134,7 +137,7 @@ def _decision_query() -> Select[Any]:
     return select(d, rd.c.confidence).outerjoin(rd, rd.c.id == d.c.read_id)
 
 
-def live_lanes(ledger: Ledger, recent: int = LIVE_RECENT, per_gate: int = LIVE_PER_GATE) -> list[Lane_]:
+def live_lanes(ledger: Ledger, recent: int = LIVE_RECENT, per_gate: int = LIVE_PER_GATE) -> list[GateLane]:
     """Each gate's latest decisions, newest first; gates ordered entry before exit, then by name."""
     d = models.decisions
     with ledger._reader() as conn:
@@ -147,7 +150,7 @@ def live_lanes(ledger: Ledger, recent: int = LIVE_RECENT, per_gate: int = LIVE_P
         if len(shown) < per_gate:
             shown.append(decision)
     order = sorted(gates, key=lambda g: (lanes[g] is not Lane.ENTRY, g))
-    return [Lane_(gate, gates[gate]) for gate in order]
+    return [GateLane(gate, gates[gate]) for gate in order]
 
 
 def ledger_filter(ledger: Ledger, f: VisitFilter, tz: tzinfo) -> listing.VisitFilter:
@@ -157,8 +160,8 @@ def ledger_filter(ledger: Ledger, f: VisitFilter, tz: tzinfo) -> listing.VisitFi
         plate=f.plate if whole else None,
         plate_contains=f.plate if f.plate and not whole else None,
         inside=f.inside,
-        since=None if f.since is None else _day_start(f.since, tz),
-        until=None if f.until is None else _day_start(f.until + timedelta(days=1), tz) - timedelta(microseconds=1),
+        since=None if f.since is None else day_start(f.since, tz),
+        until=None if f.until is None else day_start(f.until + timedelta(days=1), tz) - timedelta(microseconds=1),
         unpaid=f.unpaid,
         flagged=f.flagged,
     )
@@ -287,10 +290,3 @@ def counts(ledger: Ledger) -> dict[str, int]:
             select(func.count()).select_from(ri).where(ri.c.resolved_at.is_(None))
         ).scalar_one()
     return {"inside": int(inside), "review": int(review)}
-
-
-def _day_start(day: date, tz: tzinfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(timezone.utc)
-
-
-REVIEW_KINDS = tuple(ReviewKind)
