@@ -6,14 +6,15 @@ in the lot's local time like every listing for people, JSON in UTC.
 """
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from gate.report import csv_text
 from gate.serve import auth
 from gate.serve.params import LOCAL_TIME, Limit, Offset, OutputFormat, time_param
-from gate.serve.schemas import Plate, VisitOut, VisitPage
+from gate.serve.schemas import Plate, VisitPage
 from gate.store.ledger import Ledger
 from gate.store.tokens import ApiToken
 
@@ -60,10 +61,20 @@ def visits(
     if format is OutputFormat.CSV:
         rows = [v.to_dict() for v in page.visits]
         return Response(csv_text(CSV_COLUMNS, rows, ledger.timezone), media_type="text/csv; charset=utf-8")
-    return VisitPage(
-        visits=[VisitOut.of(v) for v in page.visits],
-        total=page.total,
-        limit=limit,
-        offset=offset,
-        next_offset=page.next_offset,
-    )
+    # the records' own JSON (VisitOut's fields, times in Z) written at once: validating a page of 100
+    # through VisitOut and again as the response model cost more than the query (~5 ms of CPU)
+    body = {
+        "visits": [_utc_z(v.to_dict()) for v in page.visits],
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": page.next_offset,
+    }
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+def _utc_z(row: dict[str, Any]) -> dict[str, Any]:
+    for key in ("entry_at", "exit_at"):
+        if row[key] is not None:
+            row[key] = row[key].replace("+00:00", "Z")
+    return row

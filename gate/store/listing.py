@@ -60,6 +60,16 @@ class VisitFilter:
     flagged: bool = False
 
 
+def _fts_match(digits: str) -> Select[Any]:
+    """Rowids of the plates containing ``digits``: an FTS5 trigram phrase (digits only, so quoting is safe).
+
+    MATCH reads the trigram index alone; LIKE also re-read every candidate's
+    plate from the visits table to check it (a count of '345' at a million
+    visits: 0.3 ms against 30 ms).
+    """
+    return select(_FTS.c.rowid).where(literal_column("visits_plate_fts").op("MATCH")(f'"{digits}"'))
+
+
 def _at(name: str) -> Any:
     return bindparam(name, type_=UTCDateTime())
 
@@ -89,11 +99,10 @@ def visit_conditions(f: VisitFilter, dialect: str) -> list[ColumnElement[bool]]:
     if f.plate is not None:
         where.append(v.plate == f.plate)
     if f.plate_contains is not None:
-        pattern = f"%{f.plate_contains}%"
         if dialect == "sqlite":
-            where.append(v.id.in_(select(_FTS.c.rowid).where(_FTS.c.plate.like(pattern))))
+            where.append(v.id.in_(_fts_match(f.plate_contains)))
         else:
-            where.append(v.plate.like(pattern))
+            where.append(v.plate.like(f"%{f.plate_contains}%"))
     if f.inside:
         where.append(_IS_OPEN)
     if f.since is not None and f.until is not None and f.until < f.since:
@@ -141,6 +150,9 @@ def visit_page(conn: Connection, f: VisitFilter, limit: int, offset: int) -> Vis
     found = [VisitRecord.from_row(r) for r in rows]
     if offset == 0 and len(found) < limit:
         total = len(found)  # the whole listing is on this page: no second query
+    elif dialect == "sqlite" and f.plate_contains is not None and f == VisitFilter(plate_contains=f.plate_contains):
+        matches = _fts_match(f.plate_contains).subquery()  # the trigram index alone counts them
+        total = int(conn.execute(select(func.count()).select_from(matches)).scalar_one())
     else:
         count = select(func.count()).select_from(visits).where(*visit_conditions(f, dialect))
         total = int(conn.execute(count, params).scalar_one())

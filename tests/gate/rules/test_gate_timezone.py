@@ -57,3 +57,10 @@ def test_a_local_day_starts_at_local_midnight_across_dst(tmp_path):
     # Israel's clocks went forward on Friday 28 March 2025: that day had 23 hours
     start, end = day_start(date(2025, 3, 28), zone), day_start(date(2025, 3, 29), zone)
     assert start == datetime(2025, 3, 27, 22, 0, tzinfo=timezone.utc) and (end - start).total_seconds() == 23 * 3600
+
+
+def test_the_sample_config_names_the_default_time_zone():
+    from pathlib import Path
+
+    sample = Path(__file__).parents[3] / "deploy" / "plategate.toml"
+    assert load_settings(sample).timezone.key == JERUSALEM

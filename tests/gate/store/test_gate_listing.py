@@ -47,6 +47,10 @@ def test_a_partial_plate_of_three_or_more_digits_finds_every_plate_containing_it
     assert plates(lot.visits(plate_contains="345")) == ["2223455", "33345678"]
     assert plates(lot.visits(plate_contains="3-45-6")) == ["33345678"]  # dashes are ignored
     assert plates(lot.visits(plate_contains="999")) == []
+    page = lot.visit_page(lot.visit_filter(plate_contains="345"), limit=1)
+    assert (plates(page.visits), page.total, page.next_offset) == (["2223455"], 2, 1)
+    both = lot.visit_page(lot.visit_filter(plate_contains="345", inside=True), limit=1)
+    assert (plates(both.visits), both.total) == (["33345678"], 1)
     for bad in ("34", "abc", "123456789"):
         with pytest.raises(InvalidInput, match="plate_contains"):
             lot.visits(plate_contains=bad)
