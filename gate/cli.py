@@ -193,7 +193,10 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="json (UTC), or tabl
 SinceOpt = Annotated[
     Optional[str], typer.Option("--since", help="ISO 8601; no offset = the lot's local time")
 ]
-VISIT_COLUMNS = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason"]
+VISIT_COLUMNS = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "flagged", "close_reason",
+                 "entry_gate", "exit_gate"]
+DECISION_COLUMNS = ["decision_id", "at", "lane", "gate", "plate", "action", "reason", "visit_id", "amount_due",
+                    "flagged", "votes"]
 PAYMENT_COLUMNS = ["id", "payment_id", "visit_id", "plate", "typed_plate", "amount", "fee", "paid_at"]
 
 
@@ -219,6 +222,38 @@ def visits(
         found = ledger.visits(plate=plate, inside=inside, since=_time(since), until=_time(until),
                               plate_contains=plate_contains, unpaid=unpaid, flagged=flagged)
         _print_rows([v.to_dict() for v in found], fmt, VISIT_COLUMNS, ledger.timezone)
+
+
+@app.command()
+def decisions(
+    lane: Annotated[Optional[Lane], typer.Option("--lane", help="entry or exit")] = None,
+    gate: Annotated[Optional[str], typer.Option("--gate", help="a gate id, e.g. north-exit")] = None,
+    action: Annotated[Optional[str], typer.Option("--action", help="open, deny or review")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="e.g. unpaid, no-open-visit, deny-listed")] = None,
+    plate: PlateFilterOpt = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="decided at or after; no offset = local time")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="decided at or before")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="at most this many rows")] = 100,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="skip this many rows first")] = 0,
+    fmt: FormatOpt = Format.TABLE,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The decision log, newest first: denials and unpaid exits too (they change no visit)."""
+    with _ledger(db, config) as ledger:
+        from gate.store.decision_log import DecisionFilter, list_decisions
+
+        where = DecisionFilter(lane=lane, gate=gate, action=action, reason=reason, plate=plate, since=_time(since),
+                               until=_time(until))
+        page = list_decisions(ledger, where, limit, offset)
+        rows = [d.to_dict() for d in page.decisions]
+        if fmt is not Format.JSON:
+            from lpr.plate_format import format_plate
+
+            shown = format_plate if fmt is Format.TABLE else str  # plates as the other cells show them
+            for row in rows:  # one cell: the votes as "12-345-67 x9, 12-345-61 x1"
+                row["votes"] = ", ".join(f"{shown(v['plate'])} x{v['frames']}" for v in row["votes"] or [])
+        _print_rows(rows, fmt, DECISION_COLUMNS, ledger.timezone)
 
 
 @app.command()

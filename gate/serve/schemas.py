@@ -80,6 +80,8 @@ class VisitOut(BaseModel):
     flagged: bool
     flag_reason: str | None
     close_reason: CloseReason | None
+    entry_gate: str | None = Field(default=None, description="the gate id of its entry")
+    exit_gate: str | None = Field(default=None, description="the gate id of its exit")
 
     @classmethod
     def of(cls, visit: VisitRecord) -> "VisitOut":

@@ -21,7 +21,8 @@ from gate.store.tokens import ApiToken
 router = APIRouter(prefix="/api")
 LedgerDep = Annotated[Ledger, Depends(auth.get_ledger)]
 
-CSV_COLUMNS = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "waived", "flagged", "close_reason"]
+CSV_COLUMNS = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "paid", "waived", "flagged", "close_reason",
+               "entry_gate", "exit_gate"]
 
 
 @router.get(

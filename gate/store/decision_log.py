@@ -32,10 +32,10 @@ _d = models.decisions
 
 @dataclass(frozen=True)
 class DecisionFilter:
-    lane: Lane | None = None
+    lane: Lane | str | None = None  # text from a command line is checked by checked()
     gate: str | None = None
-    action: Action | None = None
-    reason: Reason | None = None
+    action: Action | str | None = None
+    reason: Reason | str | None = None
     plate: str | None = None
     since: datetime | None = None  # decided at or after
     until: datetime | None = None  # decided at or before
@@ -72,11 +72,11 @@ class DecisionFilter:
         if self.until is not None:
             found.append(_d.c.at <= self.until)
         if self.lane is not None:
-            found.append(_d.c.lane == self.lane.value)
+            found.append(_d.c.lane == Lane(self.lane).value)
         if self.action is not None:
-            found.append(_d.c.action == self.action.value)
+            found.append(_d.c.action == Action(self.action).value)
         if self.reason is not None:
-            found.append(_d.c.reason == self.reason.value)
+            found.append(_d.c.reason == Reason(self.reason).value)
         if self.plate is not None:
             found.append(_d.c.plate == self.plate)
         return found

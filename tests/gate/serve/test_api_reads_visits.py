@@ -49,8 +49,9 @@ def test_visits_export_as_csv_in_the_lots_local_time(api, as_role):
     response = api.get("/api/visits", params={"format": "csv"}, headers=as_role[Role.VIEWER])
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert response.text.splitlines() == [  # 08:00 UTC is 10:00 in Asia/Jerusalem (the default timezone)
-        "visit_id,plate,entry_at,exit_at,state,fee,paid,waived,flagged,close_reason",
-        "1,1234567,2025-03-02 10:00:00+02:00,2025-03-02 10:05:00+02:00,closed,0.00,0.00,False,False,exit",
+        "visit_id,plate,entry_at,exit_at,state,fee,paid,waived,flagged,close_reason,entry_gate,exit_gate",
+        "1,1234567,2025-03-02 10:00:00+02:00,2025-03-02 10:05:00+02:00,closed,0.00,0.00,False,False,exit,"
+        "entry-1,exit-1",
     ]
 
 
