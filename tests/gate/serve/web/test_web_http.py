@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+from datetime import datetime, timedelta
 
 from conftest import Site
 from fastapi.testclient import TestClient
 from web_support import OPERATOR, VIEWER, csrf_of, login
 
+from gate.rules.codes import Lane
 from gate.serve.web.session import SESSION_COOKIE
 from gate.store.users import FAILURE_LIMIT
 
@@ -161,3 +164,22 @@ def test_resolving_a_review_item_needs_a_reason_and_is_audited_with_the_username
     assert done.status_code == 303
     audit = client.get("/review").text
     assert "dana" in audit and "same car, dirty plate" in audit
+
+
+def test_a_date_range_is_in_the_lots_local_days(site: Site, operator):
+    client, _csrf = operator
+    ledger = site.ledger
+    day = ledger.today() - timedelta(days=2)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=ledger.timezone)  # local, not UTC
+    ledger.decide(Lane.ENTRY, "44-400-44", at=midnight - timedelta(minutes=40))  # the evening before: 10 min, free
+    ledger.decide(Lane.EXIT, "44-400-44", at=midnight - timedelta(minutes=30))
+    ledger.decide(Lane.ENTRY, "55-500-55", at=midnight + timedelta(minutes=30))  # 00:30 local: the day itself
+    page = client.get(f"/visits?since={day}&until={day}").text
+    assert "55-500-55" in page and "44-400-44" not in page
+
+
+def test_failed_logins_are_logged_without_the_password(site: Site, caplog):
+    token = csrf_of(site.client.get("/login").text)
+    with caplog.at_level(logging.WARNING):
+        site.client.post("/login", data={"username": "dana", "password": "hunter2-secret", "csrf": token})
+    assert "failed login for 'dana'" in caplog.text and "hunter2-secret" not in caplog.text
