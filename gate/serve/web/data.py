@@ -21,6 +21,7 @@ from gate.rules.clock import day_start
 from gate.rules.codes import Action, EvidenceKind, Lane, VisitState
 from gate.store import evidence as evidence_queries
 from gate.store import listing, models
+from gate.store.billing import PaymentRecord
 from gate.store.evidence import EvidenceRecord
 from gate.store.ledger import Ledger
 from gate.store.records import ReviewEntry, VisitRecord
@@ -88,23 +89,12 @@ class VisitFilter:
 
 
 @dataclass(frozen=True)
-class Payment:
-    id: int
-    payment_id: str
-    visit_id: int
-    plate: str
-    amount_agorot: int
-    fee_agorot: int
-    paid_at: datetime
-
-
-@dataclass(frozen=True)
 class VisitDetail:
     visit: VisitRecord
     entry_gate: str | None
     exit_gate: str | None
     decisions: list[DecisionView]
-    payments: list[Payment]
+    payments: list[PaymentRecord]
     overrides: list[dict[str, Any]]
     reviews: list[ReviewEntry]
 
@@ -216,7 +206,8 @@ def visit_detail(ledger: Ledger, visit_id: int) -> VisitDetail:
     with ledger._reader() as conn:
         gates = conn.execute(select(v.c.entry_gate, v.c.exit_gate).where(v.c.id == visit_id)).one()
         decisions = _decisions(conn, _decision_query().where(d.c.visit_id == visit_id).order_by(d.c.at, d.c.id))
-        payments = [_payment(r) for r in conn.execute(select(p).where(p.c.visit_id == visit_id).order_by(p.c.id))]
+        paid = conn.execute(select(p).where(p.c.visit_id == visit_id).order_by(p.c.id))
+        payments = [PaymentRecord.from_row(r) for r in paid]
         overrides = [dict(r._mapping) for r in conn.execute(select(o).where(o.c.visit_id == visit_id).order_by(o.c.id))]
         reviews = [
             ReviewEntry.from_row(r) for r in conn.execute(select(ri).where(ri.c.visit_id == visit_id).order_by(ri.c.id))
@@ -268,10 +259,6 @@ def audit_log(ledger: Ledger, limit: int = 50) -> list[dict[str, Any]]:
     return rows[:limit]
 
 
-def _payment(r: Any) -> Payment:
-    return Payment(r.id, r.payment_id, r.visit_id, r.plate, r.amount_agorot, r.fee_agorot, r.paid_at)
-
-
 def plate_lists(ledger: Ledger) -> list[dict[str, Any]]:
     """Both lists with holder, note and expiry (kind, then plate)."""
     pl = models.plate_lists
@@ -290,3 +277,14 @@ def counts(ledger: Ledger) -> dict[str, int]:
             select(func.count()).select_from(ri).where(ri.c.resolved_at.is_(None))
         ).scalar_one()
     return {"inside": int(inside), "review": int(review)}
+
+
+def payments_page(
+    ledger: Ledger, since: datetime, until: datetime, limit: int, offset: int
+) -> tuple[list[PaymentRecord], bool]:
+    """Payments in [since, until), oldest first, one page and whether another follows: the count and the sum
+    come from the revenue rows of the same days, so the page does not count the range a second time."""
+    query = listing.payment_query(since, until).limit(limit + 1).offset(offset)
+    with ledger._reader() as conn:
+        rows = [PaymentRecord.from_row(r) for r in conn.execute(query, {"since": since, "until": until})]
+    return rows[:limit], len(rows) > limit

@@ -445,17 +445,17 @@ def payments(
         first = _day("since", since) or last - timedelta(days=13)
         days = ledger.revenue(first, last)  # the lot's local days, as `gate report revenue`
         start = day_start(first, tz)
-        listed = ledger.payments(start, day_start(last + timedelta(days=1), tz), limit=PAGE_SIZE,
-                                 offset=(page - 1) * PAGE_SIZE)
+        offset = (page - 1) * PAGE_SIZE
+        listed, more = data.payments_page(ledger, start, day_start(last + timedelta(days=1), tz), PAGE_SIZE, offset)
     except (InvalidInput, GateError) as exc:
         return _error(request, who, 422, str(exc))
     query = {"since": first.isoformat(), "until": last.isoformat()}
     return _render(
-        request, "payments.html", who, days=days, first=first, last=last, listed=listed, page=page,
+        request, "payments.html", who, days=days, first=first, last=last, listed=listed, offset=offset,
         total=sum(d.amount_agorot for d in days), count=sum(d.payments for d in days),
         chart=bar_chart([(d.period.strftime("%d.%m"), d.amount_agorot / 100) for d in days], ledger.tariff.currency),
         prev_url=f"/payments?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
-        next_url=f"/payments?{urlencode({**query, 'page': page + 1})}" if listed.next_offset is not None else None,
+        next_url=f"/payments?{urlencode({**query, 'page': page + 1})}" if more else None,
     )
 
 

@@ -183,3 +183,14 @@ def test_failed_logins_are_logged_without_the_password(site: Site, caplog):
     with caplog.at_level(logging.WARNING):
         site.client.post("/login", data={"username": "dana", "password": "hunter2-secret", "csrf": token})
     assert "failed login for 'dana'" in caplog.text and "hunter2-secret" not in caplog.text
+
+
+def test_the_payments_page_totals_are_the_revenue_reports(site: Site, operator):
+    client, _csrf = operator
+    last = site.ledger.today()
+    first = last - timedelta(days=13)
+    page = client.get("/payments").text
+    report = client.get(f"/api/reports/revenue?from={first}&to={last}").json()  # the logged-in browser may read it
+    assert report["total_payments"] == 2
+    assert f'<b id="total">{report["total_amount"]:.2f} ILS</b>' in page and "from 2 payments" in page
+    assert "PS1-0001" in page and "PS1-0002" in page and page.count('class="bar"') == 14
