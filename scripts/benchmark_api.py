@@ -430,6 +430,7 @@ def main() -> int:
     parser.add_argument("--sqlite", help="SQLite file to fill (default: a fresh temp file; must not exist)")
     parser.add_argument("--pg-url", help="also PostgreSQL (a database for benchmarks: see --pg-reset)")
     parser.add_argument("--pg-reset", action="store_true", help="empty the PostgreSQL ledger tables first")
+    parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL (with --pg-url)")
     parser.add_argument("--quotes", type=int, default=500)
     parser.add_argument("--payments", type=int, default=2000, help="payments in all, split over the clients")
     parser.add_argument("--clients", type=int, default=8)
@@ -442,10 +443,11 @@ def main() -> int:
     reports = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.sqlite or Path(tmp) / "bench.db").resolve()
-        if path.exists() and not args.reuse:
+        if path.exists() and not args.reuse and not args.no_sqlite:
             raise SystemExit(f"{path} exists: give a new file, or --reuse it")
-        reports.append(run(f"sqlite:///{path}", args.visits, args.quotes, args.payments, args.clients, args.reps,
-                           False, args.reuse))
+        if not args.no_sqlite:
+            reports.append(run(f"sqlite:///{path}", args.visits, args.quotes, args.payments, args.clients, args.reps,
+                               False, args.reuse))
     if args.pg_url:
         reports.append(run(args.pg_url, args.visits, args.quotes, args.payments, args.clients, args.reps,
                            args.pg_reset, args.reuse))

@@ -511,13 +511,17 @@ class Ledger:
         inside: bool = False,
         since: datetime | None = None,
         until: datetime | None = None,
-        **more: Any,
+        *,
+        plate_contains: str | None = None,
+        unpaid: bool = False,
+        flagged: bool = False,
     ) -> list[VisitRecord]:
-        """Visits overlapping [since, until] (by entry and exit time), oldest entry first.
+        """Visits overlapping [since, until] (by entry and exit time), oldest entry first: the whole listing.
 
-        ``more``: the other filters of ``visit_filter`` (plate_contains, unpaid, flagged).
+        The filters are ``visit_filter``'s; ``visit_page`` gives one page of them.
         """
-        found = self.visit_filter(plate=plate, inside=inside, since=since, until=until, **more)
+        found = self.visit_filter(plate=plate, inside=inside, since=since, until=until,
+                                  plate_contains=plate_contains, unpaid=unpaid, flagged=flagged)
         with self._reader() as conn:
             return listing.visits_all(conn, found)
 

@@ -97,3 +97,23 @@ def test_quote_pay_exit_over_http_with_concurrent_payment_replays(server):
         csv = http.get("/api/visits", params={"format": "csv"}, headers=tokens[Role.VIEWER]).text
         assert csv.splitlines()[1].startswith(f"{entry['visit_id']},1234567,") and ",closed," in csv
         assert http.get("/api/quote", params={"plate": "1234567"}).status_code == 401
+
+
+@pytest.mark.slow
+def test_a_misread_entry_is_paid_by_choosing_its_candidate_over_http(server):
+    base, tokens = server
+    entered = datetime.now(timezone.utc) - timedelta(hours=1)
+    with httpx.Client(base_url=base, timeout=10) as http:
+        read = {"lane": "entry", "gate_id": "entry-1", "plate": "12-345-61", "confidence": 0.9, "at": z(entered)}
+        entry = http.post("/api/reads", json=read, headers=tokens[Role.CAMERA]).json()
+        quote = http.get("/api/quote", params={"plate": "12-345-67"}, headers=tokens[Role.PAY_STATION]).json()
+        [candidate] = quote["candidates"]
+        assert candidate["visit_id"] == entry["visit_id"] and candidate["amount_due"] > 0
+        body = {"plate": "12-345-67", "payment_id": "ps1-9", "visit_id": candidate["visit_id"]}
+        receipt = http.post("/api/payments", json=body, headers=tokens[Role.PAY_STATION]).json()
+        assert (receipt["typed_plate"], receipt["amount"]) == ("1234567", candidate["amount_due"])
+        exit_read = {**read, "lane": "exit", "gate_id": "exit-1", "plate": "12-345-67", "at": None}
+        opened = http.post("/api/reads", json=exit_read, headers=tokens[Role.CAMERA]).json()
+        assert (opened["open"], opened["visit_id"]) == (True, entry["visit_id"])
+        flagged = http.get("/api/visits", params={"flagged": "true"}, headers=tokens[Role.VIEWER]).json()
+        assert [v["visit_id"] for v in flagged["visits"]] == [entry["visit_id"]]
