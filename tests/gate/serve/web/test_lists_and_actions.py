@@ -1,6 +1,7 @@
 """Plate lists from the page (holder, note, expiry, CSV import) and the review actions beyond confirm."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -92,3 +93,14 @@ def test_the_cookie_is_secure_over_https(site: Site):
     answer = client.post("/login", data={"username": OPERATOR[0], "password": OPERATOR[1], "csrf": csrf_of(page.text)})
     cookie = next(h for h in answer.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_an_api_token_is_shown_once_and_revoked_from_settings(site: Site, operator):
+    client, csrf = operator
+    created = client.post("/settings/tokens", data={"name": "pay-station-2", "role": "pay-station", "csrf": csrf})
+    secret = re.search(r'id="new-token">([^<]+)<', created.text).group(1)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/whoami", headers=headers).json()["name"] == "pay-station-2"
+    assert secret not in client.get("/settings").text  # never shown again
+    assert client.post("/settings/tokens/revoke", data={"name": "pay-station-2", "csrf": csrf}).status_code == 303
+    assert TestClient(client.app).get("/api/whoami", headers=headers).status_code == 401
