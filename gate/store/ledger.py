@@ -583,7 +583,10 @@ class Ledger:
         if len(starts) > MAX_REPORT_PERIODS:
             raise InvalidInput(f"a report of {len(starts)} {by}s: at most {MAX_REPORT_PERIODS} at once")
         bounds = [day_start(d, self.timezone) for d in starts] + [day_start(_next(last, by), self.timezone)]
-        self._when(bounds[0])  # inside the policy's window
+        try:
+            self._when(bounds[0])  # inside the policy's window
+        except InvalidInput as exc:
+            raise InvalidInput(f"from {first.isoformat()}: {exc}") from None
         rows = []
         with self._reader() as conn:
             for period, since, until in zip(starts, bounds, bounds[1:]):
