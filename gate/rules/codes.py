@@ -101,6 +101,7 @@ class MatchKind(StrEnum):
     EXACT = "exact"
     ONE_DIGIT = "one-digit"
     CONFIDENCE = "confidence"
+    PAID_AS = "paid-as"  # the driver paid this visit at the pay station typing the plate now read
 
 
 class DuplicateEntry(StrEnum):

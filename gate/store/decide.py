@@ -184,7 +184,15 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     return decision
 
 def _fuzzy(conn: Connection, read: Read, policy: Policy) -> Match | None:
-    """No open visit has exactly this plate: try the near ones (gate.rules.matching)."""
+    """No open visit has exactly this plate: the one the driver paid for under it, else the near ones.
+
+    A driver whose entry was misread pays the visit they chose at the pay
+    station (payments.typed_plate); with two near plates inside, the one-digit
+    rule alone would be ambiguous and leave that paid car at a shut barrier.
+    """
+    paid_as = queries.open_visit_paid_as(conn, read.plate)
+    if paid_as is not None:
+        return Match(paid_as[0], paid_as[1], MatchKind.PAID_AS)
     return match_plate(
         read.plate,
         queries.open_plates(conn),

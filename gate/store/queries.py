@@ -257,6 +257,25 @@ _ENTRY_EVIDENCE = (
 )
 
 
+_OPEN_VISIT_PAID_AS = (
+    select(visits.c.id, visits.c.plate)
+    .join(payments, payments.c.visit_id == visits.c.id)
+    .where(_IS_OPEN, payments.c.typed_plate == bindparam("plate"))
+    .order_by(payments.c.id.desc())
+    .limit(1)
+)
+
+
+def open_visit_paid_as(conn: Connection, plate: str) -> tuple[int, str] | None:
+    """(id, plate) of the open visit last paid for by a driver who typed ``plate`` (a chosen candidate).
+
+    From the open visits (their partial index) to their payments (by visit id): a
+    payments table of millions is never scanned for typed_plate, which has no index.
+    """
+    row = conn.execute(_OPEN_VISIT_PAID_AS, {"plate": plate}).first()
+    return None if row is None else (int(row.id), str(row.plate))
+
+
 def open_visit_unlocked(conn: Connection, plate: str) -> VisitRecord | None:
     """The plate's open visit, read without a lock (a quote writes nothing)."""
     row = conn.execute(_OPEN_VISIT_UNLOCKED, {"plate": plate}).first()

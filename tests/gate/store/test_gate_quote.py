@@ -117,3 +117,14 @@ def test_an_allow_listed_candidate_owes_nothing(ledger):
     ledger.add_plate(MISREAD, ListKind.ALLOW)
     enter(ledger, MISREAD)
     assert ledger.quote(TYPED, at=at(300)).candidates[0].amount_due_agorot == 0
+
+
+def test_the_exit_finds_the_paid_candidate_even_when_two_plates_are_near(ledger):
+    chosen = enter(ledger, MISREAD).visit_id
+    other = enter(ledger, "12-345-68", 1).visit_id  # also one digit from the true plate
+    assert ledger.decide(Lane.EXIT, TYPED, at=at(80)).visit_id is None  # ambiguous: a human decides
+    ledger.pay(TYPED, at=at(90), visit_id=chosen)
+    decision = ledger.decide(Lane.EXIT, TYPED, at=at(95))
+    assert (decision.opens, decision.visit_id, decision.matched_plate, decision.flagged) == (
+        True, chosen, "1234561", True)
+    assert ledger.visit(other).is_open
