@@ -98,7 +98,8 @@ class Ledger:
         self.timezone = timezone or zone(DEFAULT_TIMEZONE)  # the lot's: naive input, local days of reports
         # SQLite takes one writer at a time; threads of this process (the API's pool) queue here and are
         # handed the lock at once, instead of in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms
-        self._writer: threading.Lock | _NoLock = threading.Lock() if engine.dialect.name == "sqlite" else _NoLock()
+        # (re-entrant: a transaction started inside another one waits on SQLite as it always did, not here)
+        self._writer: threading.RLock | _NoLock = threading.RLock() if engine.dialect.name == "sqlite" else _NoLock()
 
     @classmethod
     def open(
