@@ -56,7 +56,7 @@ class DecisionRow(BaseModel):
 
 class DecisionListPage(BaseModel):
     decisions: list[DecisionRow]
-    total: int = Field(description="decisions matching the filters, all pages")
+    total: int | None = Field(description="decisions matching the filters, all pages (with count=true)")
     limit: int
     offset: int
     next_offset: int | None
@@ -82,10 +82,12 @@ def decisions(
     until: Annotated[TimeIn | None, Query(description="decided at or before")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    count: Annotated[bool, Query(description="also count every match (a scan unless gate or a time range "
+                                             "narrows it)")] = False,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> DecisionListPage | Response:
     where = DecisionFilter(lane=lane, gate=gate, action=action, reason=reason, plate=plate, since=since, until=until)
-    page = DecisionListPage.of(list_decisions(ledger, where, limit, offset))
+    page = DecisionListPage.of(list_decisions(ledger, where, limit, offset, count=count))
     if format == "csv":
         return Response(_csv([r.model_dump(mode="json") for r in page.decisions]), media_type="text/csv; charset=utf-8")
     return page

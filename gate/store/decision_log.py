@@ -5,7 +5,10 @@ visits listing never shows them; an operator asking "why did the barrier
 stay shut at 08:14?" needs the decisions. A time range is served by
 ``ix_decisions_at``, a gate (with or without a range) by
 ``ix_decisions_gate_at``; lane, action and reason narrow those. Newest first:
-the question is nearly always about the last hour.
+the question is nearly always about the last hour. A page is read one row
+past its end to know whether another follows; the total of all pages is a
+COUNT only when asked for (at a million decisions a count of the denials
+scans them all: 142 ms, against 5 ms for a gate's day).
 """
 from __future__ import annotations
 
@@ -119,32 +122,38 @@ class DecisionRecord:
 @dataclass(frozen=True)
 class DecisionPage:
     decisions: list[DecisionRecord]
-    total: int
+    total: int | None  # all pages, when counted
     limit: int
     offset: int
+    more: bool  # another page follows
 
     @property
     def next_offset(self) -> int | None:
-        return self.offset + self.limit if self.offset + self.limit < self.total else None
+        return self.offset + self.limit if self.more else None
 
 
-def list_decisions(ledger: Ledger, where: DecisionFilter, limit: int = 100, offset: int = 0) -> DecisionPage:
-    """One page of decisions matching ``where``, newest first, and how many match in all."""
+def list_decisions(
+    ledger: Ledger, where: DecisionFilter, limit: int = 100, offset: int = 0, *, count: bool = False
+) -> DecisionPage:
+    """One page of decisions matching ``where``, newest first (and, with ``count``, how many match in all)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit {limit!r}: expected a whole number from 1 to {MAX_LIMIT}")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= 2**31 - 1:
         raise InvalidInput(f"offset {offset!r}: expected a whole number from 0")
     f = where.checked(ledger)
     conditions = f.where()
-    page_query = select(_d).where(*conditions).order_by(_d.c.at.desc(), _d.c.id.desc()).limit(limit).offset(offset)
+    page_query = (
+        select(_d).where(*conditions).order_by(_d.c.at.desc(), _d.c.id.desc()).limit(limit + 1).offset(offset)
+    )
     count_query = select(func.count()).select_from(_d).where(*conditions)
     with ledger._reader() as conn:
         rows = list(conn.execute(page_query))
-        total = int(conn.execute(count_query).scalar_one())
+        more, rows = len(rows) > limit, rows[:limit]
+        total = int(conn.execute(count_query).scalar_one()) if count else None
         images = evidence_queries.of_decisions(conn, [r.id for r in rows])
     records = [
         DecisionRecord(r.id, r.at, Lane(r.lane), r.gate, r.plate, Action(r.action), Reason(r.reason), r.visit_id,
                        r.amount_due_agorot, bool(r.flagged), r.votes, images.get(r.id, []))
         for r in rows
     ]
-    return DecisionPage(records, total, limit, offset)
+    return DecisionPage(records, total, limit, offset, more)

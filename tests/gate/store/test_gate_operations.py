@@ -14,7 +14,7 @@ def test_denials_and_unpaid_exits_are_listed_newest_first_with_filters_and_pagin
     ledger.decide("entry", "1111111", at(0), gate="north-entry")
     ledger.decide("entry", "2222222", at(1), gate="south-entry")
     ledger.decide("exit", "1111111", at(120), gate="north-exit")  # unpaid: denied, no visit changes
-    page = list_decisions(ledger, DecisionFilter(), limit=2)
+    page = list_decisions(ledger, DecisionFilter(), limit=2, count=True)
     assert [(d.plate, d.action, d.reason, d.gate) for d in page.decisions] == [
         ("1111111", "deny", "unpaid", "north-exit"), ("2222222", "open", "entered", "south-entry")]
     assert (page.total, page.next_offset) == (3, 2)
@@ -22,8 +22,10 @@ def test_denials_and_unpaid_exits_are_listed_newest_first_with_filters_and_pagin
     assert [d.plate for d in list_decisions(ledger, DecisionFilter(), limit=2, offset=2).decisions] == ["1111111"]
     unpaid = list_decisions(ledger, DecisionFilter(action="deny", reason="unpaid"))
     assert [d.gate for d in unpaid.decisions] == ["north-exit"]
-    assert list_decisions(ledger, DecisionFilter(gate="south-entry")).total == 1
-    assert list_decisions(ledger, DecisionFilter(lane="entry", since=at(1), until=at(1))).total == 1
+    assert list_decisions(ledger, DecisionFilter(gate="south-entry"), count=True).total == 1
+    assert list_decisions(ledger, DecisionFilter(lane="entry", since=at(1), until=at(1)), count=True).total == 1
+    uncounted = list_decisions(ledger, DecisionFilter(), limit=3)
+    assert (uncounted.total, uncounted.next_offset, len(uncounted.decisions)) == (None, None, 3)
 
 
 @pytest.mark.parametrize("bad, field", [
