@@ -198,6 +198,9 @@ VISIT_COLUMNS = ["visit_id", "plate", "entry_at", "exit_at", "state", "fee", "pa
 DECISION_COLUMNS = ["decision_id", "at", "lane", "gate", "plate", "action", "reason", "visit_id", "amount_due",
                     "flagged", "votes"]
 PAYMENT_COLUMNS = ["id", "payment_id", "visit_id", "plate", "typed_plate", "amount", "fee", "paid_at"]
+REVIEW_COLUMNS = ["id", "kind", "plate", "visit_id", "decision_id", "reason", "created_at", "resolved_at",
+                  "resolved_by"]
+LIST_COLUMNS = ["plate", "list", "holder", "note", "added_at", "expires_at"]
 
 
 @app.command()
@@ -327,6 +330,7 @@ def review(
     operator: Annotated[Optional[str], typer.Option("--operator")] = None,
     reason: Annotated[Optional[str], typer.Option("--reason")] = None,
     show_all: Annotated[bool, typer.Option("--all", help="include resolved items")] = False,
+    fmt: FormatOpt = Format.JSON,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -336,7 +340,8 @@ def review(
             ledger.resolve_review(resolve, operator or "", reason or "")
             _emit({"resolved": resolve})
             return
-        _emit([item.to_dict() for item in ledger.review_queue(include_resolved=show_all)])
+        rows = [item.to_dict() for item in ledger.review_queue(include_resolved=show_all)]
+        _print_rows(rows, fmt, REVIEW_COLUMNS, ledger.timezone)
 
 
 @app.command()
@@ -470,10 +475,10 @@ def plates_remove(
 
 
 @plates_app.command("show")
-def plates_show(db: DbOpt = None, config: ConfigOpt = None) -> None:
+def plates_show(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOpt = None) -> None:
     """List allow- and deny-listed plates."""
     with _ledger(db, config) as ledger:
-        _emit(ledger.plate_lists())
+        _print_rows(ledger.plate_lists(), fmt, LIST_COLUMNS, ledger.timezone)
 
 
 @db_app.command("upgrade")
@@ -694,12 +699,13 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
+def token_list(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOpt = None) -> None:
     """Every API token (never the secrets), revoked ones too."""
     with _ledger(db, config) as ledger:
         from gate.store.tokens import Tokens
 
-        _emit([t.to_dict() for t in Tokens(ledger).list()])
+        rows = [t.to_dict() for t in Tokens(ledger).list()]
+        _print_rows(rows, fmt, ["name", "role", "created_at", "revoked_at", "active"], ledger.timezone)
 
 
 @token_app.command("revoke")

@@ -203,3 +203,15 @@ def test_visits_filters_a_partial_plate_and_unpaid(db_url):
     assert [r["plate"] for r in rows] == ["2223455"]
     code, _, err = gate("visits", "--plate-contains", "34", "--db", db_url)
     assert code == 2 and "plate_contains" in err
+
+
+def test_every_listing_command_takes_a_format(db_url):
+    gate("read", "--lane", "exit", "--plate", "1234567", "--at", "2025-03-02T08:00:00Z", "--db", db_url)
+    gate("plates", "add", "--plate", "7654321", "--list", "deny", "--note", "banned", "--db", db_url)
+    code, table, _ = gate("review", "--format", "table", "--db", db_url)
+    assert code == 0 and "no-open-visit  12-345-67" in table and "2025-03-02 10:00:00+02:00" in table
+    code, csv_text, _ = gate("plates", "show", "--format", "csv", "--db", db_url)
+    assert code == 0 and csv_text.splitlines()[0] == "plate,list,holder,note,added_at,expires_at"
+    assert csv_text.splitlines()[1].startswith("7654321,deny,,banned,")
+    code, tokens, _ = gate("token", "list", "--format", "table", "--db", db_url)
+    assert code == 0 and tokens.splitlines()[0].split() == ["name", "role", "created_at", "revoked_at", "active"]
