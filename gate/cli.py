@@ -54,6 +54,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
+evidence_app = typer.Typer(no_args_is_help=True, help="Decision images: retention where no `gate run` keeps them.")
+app.add_typer(evidence_app, name="evidence")
 
 
 class Format(enum.StrEnum):
@@ -481,6 +483,27 @@ def plates_show(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOp
         _print_rows(ledger.plate_lists(), fmt, LIST_COLUMNS, ledger.timezone)
 
 
+@evidence_app.command("purge")
+def evidence_purge(
+    days: Annotated[float, typer.Option("--days", min=0.0, help="delete images older than this many days")],
+    evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="the folder gate serve keeps them in")] = (
+        "evidence"
+    ),
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete the gate's own evidence images older than --days and mark them expired (gate serve's uploads; a
+    `gate run --retention-days` does this for its own). Other files in the folder are never touched."""
+    from gate.lane.evidence import EvidenceStore
+
+    with _ledger(db, config) as ledger:
+        folder = Path(evidence_dir)
+        if not folder.is_dir():
+            raise _BadInput(f"--evidence-dir {evidence_dir!r}: no such folder")
+        removed = EvidenceStore(folder, expire=ledger.expire_evidence).purge(days)
+        _emit({"removed": removed})
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None) -> None:
     """Migrate the database to this code's schema (the only command that does, besides a first start)."""
@@ -622,8 +645,6 @@ def run(
     error; 2 bad option; 3 the source could not be opened, gave no frame, or a live camera's reconnects
     gave up (--give-up-after).
     """
-    from pathlib import Path
-
     from gate.lane.process import build_process, log_to_stderr
     from gate.lane.redact import redact
     from gate.lane.stills import StillsConfig

@@ -43,3 +43,26 @@ def test_visits_show_their_gates(tmp_path: Path):
         ledger.decide("entry", "1234567", at(0), gate="north-entry")
     out = CliRunner().invoke(app, ["visits", "--db", str(db), "--format", "csv"]).output.splitlines()
     assert out[0].endswith(",entry_gate,exit_gate") and out[1].endswith(",north-entry,")
+
+
+def test_evidence_purge_deletes_old_images_and_marks_them_expired(tmp_path: Path):
+    import os
+
+    from gate.rules.codes import EvidenceKind
+    from gate.store import evidence as ev
+
+    db, folder = tmp_path / "ledger.db", tmp_path / "evidence"
+    png = (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (4).to_bytes(4, "big") + (3).to_bytes(4, "big")
+           + b"\x08\x02\x00\x00\x00")
+    with Ledger.open(str(db)) as ledger:
+        old = ev.write(folder, "entry", "1234567", at(0), EvidenceKind.FRAME, png)
+        new = ev.write(folder, "entry", "1234567", at(0), EvidenceKind.PLATE, png)
+        ledger.decide("entry", "1234567", at(0), evidence=[old, new])
+    os.utime(folder / old.file, (0, 0))
+    (folder / "notes.txt").write_text("not ours")
+    result = CliRunner().invoke(app, ["evidence", "purge", "--days", "30", "--evidence-dir", str(folder),
+                                      "--db", str(db)])
+    assert result.exit_code == 0 and json.loads(result.output) == {"removed": 1}
+    with Ledger.open(str(db)) as ledger:
+        assert ledger.evidence(1).expired_at is not None and ledger.evidence(2).expired_at is None
+    assert (folder / "notes.txt").exists() and (folder / new.file).exists()

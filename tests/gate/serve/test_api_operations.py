@@ -199,3 +199,11 @@ def test_overrides_open_close_and_waive_record_who_acted(api, as_role):
     assert both.status_code == 422 and "visit_id" in both.json()["detail"]
     assert api.post("/api/overrides/waive", json={"plate": "1234567", "reason": "x"},
                     headers=as_role[Role.VIEWER]).status_code == 403
+
+
+def test_a_pass_in_doubt_is_flagged_and_goes_to_review(api, as_role):
+    decision = read(api, as_role[Role.CAMERA], doubt="split pass: 2 of 5 reads agree").json()
+    assert decision["open"] is True and decision["flagged"] is True
+    items = [i for i in api.get("/api/review", headers=as_role[Role.VIEWER]).json() if i["id"]]
+    assert [(i["kind"], i["reason"]) for i in items] == [("low-confidence", "unsure entry: split pass: 2 of 5 reads "
+                                                                            "agree")]
