@@ -33,7 +33,7 @@ from gate.serve.web.session import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from gate.store.evidence import path_of
 from gate.store.ledger import Ledger
 from gate.store.review import Operations
-from gate.store.tokens import Tokens
+from gate.store.tokens import NewToken, Tokens
 from gate.store.users import LoginFailed, LoginThrottled, WebSession
 from lpr.plate_format import PlateFormatError, format_plate, normalize_plate
 
@@ -531,11 +531,16 @@ async def list_import(request: Request, who: Operator_) -> Response:
 
 @router.get("/settings")
 def settings(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
-    tokens = Tokens(ledger).list() if who.user.role is Role.OPERATOR else []
+    return _settings(request, who, ledger, None)
+
+
+def _settings(request: Request, who: WebSession, ledger: Ledger, new_token: NewToken | None) -> HTMLResponse:
+    """Tariff and policy for all; tokens and web users for operators (a new token's secret only in this answer)."""
+    operator = who.user.role is Role.OPERATOR
     return _render(
         request, "settings.html", who, tariff=ledger.tariff.describe(), policy=ledger.policy.describe(),
-        tokens=tokens, new_token=None,
-        roles=[r.value for r in Role],
+        tokens=Tokens(ledger).list() if operator else [], users=session.users_of(request).list() if operator else [],
+        new_token=new_token, roles=[r.value for r in Role],
     )
 
 
@@ -552,11 +557,7 @@ def token_create(
     except GateError as exc:
         return _error(request, who, 422, str(exc))
     log.info("api token %r created by %s on the web page", name, who.user.username)
-    # shown once, in this response only: never in a URL, never stored
-    return _render(
-        request, "settings.html", who, tariff=ledger.tariff.describe(), policy=ledger.policy.describe(),
-        tokens=Tokens(ledger).list(), new_token=created, roles=[r.value for r in Role],
-    )
+    return _settings(request, who, ledger, created)  # the secret in this answer only: never in a URL, never stored
 
 
 @router.post("/settings/tokens/revoke")

@@ -101,6 +101,8 @@ def test_an_api_token_is_shown_once_and_revoked_from_settings(site: Site, operat
     secret = re.search(r'id="new-token">([^<]+)<', created.text).group(1)
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/whoami", headers=headers).json()["name"] == "pay-station-2"
-    assert secret not in client.get("/settings").text  # never shown again
+    settings = client.get("/settings").text
+    assert secret not in settings  # never shown again
+    assert "vic" in settings and "dana" in settings  # the web users, to operators
     assert client.post("/settings/tokens/revoke", data={"name": "pay-station-2", "csrf": csrf}).status_code == 303
     assert TestClient(client.app).get("/api/whoami", headers=headers).status_code == 401
