@@ -574,6 +574,16 @@ def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str)
             server.close()
 
 
+def _ignore_reload() -> None:
+    """SIGHUP (`systemctl reload`) on a remote lane: logged, not fatal (its default action ends the process)."""
+    import signal
+
+    def reload(_signum: int, _frame: object) -> None:
+        logging.getLogger("gate.lane.remote").info("reload: nothing to read again, the config is the server's")
+
+    signal.signal(signal.SIGHUP, reload)
+
+
 @app.command()
 def run(
     lane: LaneOpt,
@@ -666,6 +676,8 @@ def run(
         except (FileNotFoundError, ValueError) as exc:
             raise _BadInput(redact(exc)) from None
         process.install_signal_handlers()
+        if local is None:  # a remote lane's tariff and policy are the server's: SIGHUP must not end it
+            _ignore_reload()
         stats = process.run()
         typer.echo(stats.summary(), err=True)
         if stats.end.exit_code:

@@ -15,6 +15,7 @@ from test_bad_lane_input import gate_run, recording  # noqa: F401 - the fixture 
 from typer.testing import CliRunner
 
 import lpr
+from gate import cli
 from gate.cli import app
 from gate.lane.process import GateProcess
 from gate.lane.remote import ReadQueue, Refused, RemoteLedger
@@ -175,6 +176,7 @@ def remote_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """`gate run --ledger-url ...` in-process with the fixed-plate reader (no --db: a remote lane has none)."""
     monkeypatch.setattr(lpr, "Reader", lambda **_: FixedPlateReader("1234567"), raising=False)
     monkeypatch.setattr(GateProcess, "install_signal_handlers", lambda self: None)
+    monkeypatch.setattr(cli, "_ignore_reload", lambda: None)  # pytest keeps its own handlers
 
     def invoke(*args: str):
         return CliRunner().invoke(app, ["run", "--lane", "entry", "--evidence-dir", str(tmp_path / "evidence"),
@@ -204,3 +206,19 @@ def test_remote_options_need_ledger_url_and_exclude_db(gate_run, tmp_path: Path)
     assert lone.exit_code == 2 and "--open-entry-offline: expected together with --ledger-url" in lone.output
     both = gate_run("--source", clip, "--ledger-url", "http://127.0.0.1:1", "--token", "pgt_x")
     assert both.exit_code == 2 and "--db and --ledger-url: give one" in both.output
+
+
+def test_a_reload_signal_does_not_end_a_remote_lane(caplog):
+    """SIGHUP's default action ends a process, and systemd would not restart it (a clean signal)."""
+    import logging
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGHUP)
+    try:
+        cli._ignore_reload()
+        with caplog.at_level(logging.INFO, logger="gate.lane.remote"):
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert "nothing to read again" in caplog.text
+    finally:
+        signal.signal(signal.SIGHUP, before)
