@@ -195,3 +195,10 @@ def test_the_payments_page_totals_are_the_revenue_reports(site: Site, operator):
     assert report["total_payments"] == 2
     assert f'<b id="total">{report["total_amount"]:.2f} ILS</b>' in page and "from 2 payments" in page
     assert "PS1-0001" in page and "PS1-0002" in page and page.count('class="bar"') == 14
+
+
+def test_pages_allow_only_their_own_assets_and_no_framing(operator):
+    client, _csrf = operator
+    headers = client.get("/live").headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
