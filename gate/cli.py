@@ -151,12 +151,13 @@ def read(
     plate: PlateOpt,
     at: AtOpt = None,
     confidence: Annotated[Optional[float], typer.Option("--confidence", min=0.0, max=1.0)] = None,
+    gate: Annotated[Optional[str], typer.Option("--gate", help="the gate id (default: the lane name)")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """A plate read at a lane (the attendant's manual entry): decide and print the decision."""
     with _ledger(db, config) as ledger:
-        decision = ledger.decide(lane, plate, at=_time(at), confidence=confidence)
+        decision = ledger.decide(lane, plate, at=_time(at), confidence=confidence, gate=gate)
         _emit(decision.to_dict())
 
 
@@ -331,6 +332,11 @@ def review(
     resolve: Annotated[Optional[int], typer.Option("--resolve", help="mark this item handled")] = None,
     operator: Annotated[Optional[str], typer.Option("--operator")] = None,
     reason: Annotated[Optional[str], typer.Option("--reason")] = None,
+    action: Annotated[
+        Optional[str], typer.Option("--action", help="with --resolve: confirm, reassign (with --visit), open (the "
+                                    "decision's gate, by hand) or waive; as POST /api/review/{id}/resolve")
+    ] = None,
+    visit: VisitOpt = None,
     show_all: Annotated[bool, typer.Option("--all", help="include resolved items")] = False,
     fmt: FormatOpt = Format.JSON,
     db: DbOpt = None,
@@ -338,7 +344,17 @@ def review(
 ) -> None:
     """The review queue: unmatched exits, fuzzy matches, stale visits, overstays."""
     with _ledger(db, config) as ledger:
+        if (action is not None or visit is not None) and resolve is None:
+            raise _BadInput(f"{'--action' if action is not None else '--visit'}: expected together with --resolve")
+        if resolve is not None and action is not None:
+            from gate.store.review import Operations
+
+            done = Operations(ledger).resolve(resolve, operator or "", action, reason or "", visit_id=visit)
+            _emit(done.to_dict())
+            return
         if resolve is not None:
+            if visit is not None:
+                raise _BadInput("--visit: expected with --action reassign")
             ledger.resolve_review(resolve, operator or "", reason or "")
             _emit({"resolved": resolve})
             return
