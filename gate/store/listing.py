@@ -29,6 +29,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    or_,
     select,
     table,
     text,
@@ -107,8 +108,13 @@ def visit_conditions(f: VisitFilter, dialect: str) -> list[ColumnElement[bool]]:
         where.append(_IS_OPEN)
     if f.since is not None and f.until is not None and f.until < f.since:
         where.append(false())
-    elif f.since is not None:
+    elif f.since is not None and dialect == "sqlite":
         where.append(v.id.in_(_overlapping(dialect, bounded=f.until is not None)))
+    elif f.since is not None:  # PostgreSQL: one BitmapOr of the same three index searches
+        since = _at("since")
+        entered = [v.entry_at >= since] + ([v.entry_at <= _at("until")] if f.until is not None else [])
+        before = v.entry_at < since
+        where.append(or_(and_(*entered), and_(v.exit_at >= since, before), and_(_IS_OPEN, before)))
     elif f.until is not None:
         where.append(v.entry_at <= _at("until"))
     if f.unpaid:
@@ -134,11 +140,16 @@ def visit_query(f: VisitFilter, dialect: str) -> Select[Any]:
     ``inside`` read the whole table to find the newest 400. When a selective
     filter has its own index, ``+entry_at`` (the same value) takes the order
     off that index, so the filter's index finds the rows and they are sorted.
+    PostgreSQL's statistics choose well but for a time range, which it walked
+    in entry order (376 ms for a day at a million visits); ordering by
+    ``entry_at + interval '0 s'`` lets it take the BitmapOr of the range's
+    three indexes and sort (4 ms).
     """
-    selective = f.plate or f.plate_contains or f.inside or f.since is not None
     entry_at: Any = visits.c.entry_at
-    if dialect == "sqlite" and selective:
+    if dialect == "sqlite" and (f.plate or f.plate_contains or f.inside or f.since is not None):
         entry_at = text("+visits.entry_at")
+    elif dialect != "sqlite" and f.since is not None:
+        entry_at = text("visits.entry_at + interval '0 s'")
     return select(visits).where(*visit_conditions(f, dialect)).order_by(entry_at, visits.c.id)
 
 

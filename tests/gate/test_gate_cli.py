@@ -215,3 +215,10 @@ def test_every_listing_command_takes_a_format(db_url):
     assert csv_text.splitlines()[1].startswith("7654321,deny,,banned,")
     code, tokens, _ = gate("token", "list", "--format", "table", "--db", db_url)
     assert code == 0 and tokens.splitlines()[0].split() == ["name", "role", "created_at", "revoked_at", "active"]
+
+
+def test_visits_pages_with_limit_and_offset(db_url):
+    for i, plate in enumerate(["1111111", "2222222", "3333333"]):
+        gate("read", "--lane", "entry", "--plate", plate, "--at", f"2025-03-02T08:0{i}:00Z", "--db", db_url)
+    _, rows, _ = gate("visits", "--limit", "2", "--offset", "1", "--db", db_url)
+    assert [r["plate"] for r in rows] == ["2222222", "3333333"]
