@@ -8,6 +8,7 @@ warm-up, so the figure is the server's own time (no network, no browser).
 
     python scripts/benchmark_web.py                       # 1,000,000 visits in a temporary file
     python scripts/benchmark_web.py --db /tmp/web1m.db    # keep (and reuse) the ledger file
+    python scripts/benchmark_web.py --pg-url postgresql+psycopg://...   # empties that database's ledger first
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchmark_api import _sqlite_time, fill_sqlite, make_rows  # noqa: E402
+from benchmark_api import TABLES, _sqlite_time, fill_postgresql, fill_sqlite, make_rows  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from gate.serve.app import create_app  # noqa: E402
 from gate.store.ledger import Ledger  # noqa: E402
@@ -36,17 +38,28 @@ DECIDED = 200_000  # the latest visits get an entry (and, when closed, an exit) 
 def fill(url: str, n: int) -> None:
     visits, payments, _open = make_rows(n)
     with Ledger.open(url) as ledger:
-        fill_sqlite(ledger, visits, payments)
+        sqlite = ledger.engine.dialect.name == "sqlite"
+        if not sqlite:
+            with ledger.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {TABLES}, login_failures, web_sessions, users RESTART IDENTITY CASCADE"))
+        (fill_sqlite if sqlite else fill_postgresql)(ledger, visits, payments)
+        when = _sqlite_time if sqlite else (lambda t: t)
         rows = []
         for v in visits[-DECIDED:]:
-            rows.append((v[1], "entry", "open", "entered", v[0], 0, False, _sqlite_time(v[2]), "entry"))
+            rows.append((v[1], "entry", "open", "entered", v[0], 0, False, when(v[2]), "entry"))
             if v[3] is not None:
-                rows.append((v[1], "exit", "open", "paid", v[0], 0, False, _sqlite_time(v[3]), "exit"))
+                rows.append((v[1], "exit", "open", "paid", v[0], 0, False, when(v[3]), "exit"))
+        columns = "plate, lane, action, reason, visit_id, amount_due_agorot, flagged, at, gate"
         raw = ledger.engine.raw_connection()
         try:
-            raw.cursor().executemany(
-                "INSERT INTO decisions (plate, lane, action, reason, visit_id, amount_due_agorot, flagged, at, gate)"
-                " VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            cur = raw.cursor()
+            if sqlite:
+                cur.executemany(f"INSERT INTO decisions ({columns}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            else:
+                with cur.copy(f"COPY decisions ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute("ANALYZE decisions")
             raw.commit()
         finally:
             raw.close()
@@ -57,14 +70,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--db", help="SQLite file to fill (reused when it exists)")
+    parser.add_argument("--pg-url", help="PostgreSQL instead: its ledger tables are emptied and filled")
     parser.add_argument("--reps", type=int, default=7)
     args = parser.parse_args()
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp()) / "web.db"
-    url = f"sqlite:///{path}"
-    if not path.exists():
+    url = args.pg_url or f"sqlite:///{path}"
+    if args.pg_url or not path.exists():
         started = time.perf_counter()
         fill(url, args.visits)
-        print(f"filled {args.visits:,} visits in {time.perf_counter() - started:.0f} s: {path}")
+        print(f"filled {args.visits:,} visits in {time.perf_counter() - started:.0f} s")
     app = create_app(lambda: Ledger.open(url, migrate=False))
     with TestClient(app) as client:
         ledger: Ledger = app.state.ledger
