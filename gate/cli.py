@@ -800,12 +800,13 @@ def user_create(
 
 
 @user_app.command("list")
-def user_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
+def user_list(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOpt = None) -> None:
     """Every web account (never a password hash), disabled ones too."""
     with _ledger(db, config) as ledger:
         from gate.store.users import Users
 
-        _emit([u.to_dict() for u in Users(ledger).list()])
+        rows = [u.to_dict() for u in Users(ledger).list()]
+        _print_rows(rows, fmt, ["username", "role", "created_at", "disabled_at", "active"], ledger.timezone)
 
 
 @user_app.command("disable")

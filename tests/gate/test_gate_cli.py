@@ -215,6 +215,8 @@ def test_every_listing_command_takes_a_format(db_url):
     assert csv_text.splitlines()[1].startswith("7654321,deny,,banned,")
     code, tokens, _ = gate("token", "list", "--format", "table", "--db", db_url)
     assert code == 0 and tokens.splitlines()[0].split() == ["name", "role", "created_at", "revoked_at", "active"]
+    code, users, _ = gate("user", "list", "--format", "csv", "--db", db_url)
+    assert code == 0 and users.splitlines() == ["username,role,created_at,disabled_at,active"]
 
 
 def test_visits_pages_with_limit_and_offset(db_url):
