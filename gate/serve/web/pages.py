@@ -403,12 +403,9 @@ def evidence_root(request: Request) -> Path | None:
 
 @router.get("/review")
 def review(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
-    items = []
-    for item in data.review_items(ledger):
-        exit_read = data.decision(ledger, item.decision_id) if item.decision_id else None
-        entry = data.entry_decision(ledger, item.visit_id) if item.visit_id else None
-        items.append({"item": item, "read": exit_read, "entry": entry})
-    return _render(request, "review.html", who, items=items, audit=data.audit_log(ledger))
+    overstays = data.overstays(ledger, now_utc() - timedelta(hours=ledger.policy.max_stay_hours))
+    return _render(request, "review.html", who, items=data.review_rows(ledger), overstays=overstays,
+                   audit=data.audit_log(ledger))
 
 
 @router.post("/review/{item_id}/resolve")

@@ -142,10 +142,12 @@ def log_in(driver: Any, server: Server, user: tuple[str, str], page: str = "/liv
 
 
 def shot(driver: Any, shots: Path, name: str) -> None:
-    """A full-page screenshot (the window grown to the page's height)."""
+    """A full-page screenshot: the window grown to the page's height, once its (lazy) images are in and loaded."""
     width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height + 120, 600), 4000))
+    for _ in range(2):  # images below the fold load once the window shows them, and the page grows
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(max(height + 120, 600), 4000))
+        wait(driver).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
     driver.save_screenshot(str(shots / f"{name}.png"))
 
 

@@ -202,3 +202,12 @@ def test_pages_allow_only_their_own_assets_and_no_framing(operator):
     headers = client.get("/live").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert "frame-ancestors 'none'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
+
+
+def test_the_review_page_lists_cars_over_the_maximum_stay(site: Site, operator):
+    client, _csrf = operator
+    entered = datetime.now(site.ledger.timezone) - timedelta(hours=site.ledger.policy.max_stay_hours + 8)
+    site.ledger.decide(Lane.ENTRY, "66-600-66", at=entered)
+    page = client.get("/review").text
+    assert 'id="overstays"' in page and "66-600-66" in page
+    assert page.count('class="review card"') == 2  # the stored items, each with its read beside the matched entry
