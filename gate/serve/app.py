@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
+import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from gate.rules.errors import (
     ClockError,
@@ -121,9 +123,16 @@ def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | Non
     def openapi() -> dict[str, Any]:
         return app.openapi()
 
+    # Swagger UI's files come from the swagger-ui-bundle package, never from a CDN (a gate box is offline)
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
     @app.get("/docs", include_in_schema=False, dependencies=any_token)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="plategate API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="plategate API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
     return app
 

@@ -75,6 +75,13 @@ def test_the_docs_and_the_openapi_schema_need_a_token(api, as_role):
     assert {"/api/quote", "/api/payments", "/api/reads", "/api/visits", "/health"} <= set(paths)
 
 
+def test_the_docs_page_loads_swagger_from_the_server_not_a_cdn(api, as_role):
+    page = api.get("/docs", headers=as_role[Role.VIEWER]).text
+    assert "cdn" not in page.lower() and "/docs-assets/swagger-ui-bundle.js" in page
+    script = api.get("/docs-assets/swagger-ui-bundle.js")  # a static asset, public like /static
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+
+
 def test_whoami_names_the_token(api, as_role):
     assert api.get("/api/whoami", headers=as_role[Role.CAMERA]).json() == {"name": "camera-1", "role": "camera"}
 
