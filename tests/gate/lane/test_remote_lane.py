@@ -222,3 +222,16 @@ def test_a_reload_signal_does_not_end_a_remote_lane(caplog):
         assert "nothing to read again" in caplog.text
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+@pytest.mark.slow
+def test_the_real_server_refuses_an_oversized_read_in_one_line(server):
+    from gate.serve.reads import MAX_BODY
+
+    srv, camera, _db = server
+    body = b'{"lane": "entry", "gate_id": "g1", "plate": "1234567", "evidence": {"frame": "' + b"A" * MAX_BODY + b'"}}'
+    response = httpx.post(f"{srv.url}/api/reads", content=body, timeout=30,
+                          headers={"Authorization": f"Bearer {camera}", "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"detail": f"request body is {len(body)} bytes: at most {MAX_BODY} bytes here"}
+    assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200  # and it serves on

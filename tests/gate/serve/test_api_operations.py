@@ -80,6 +80,18 @@ def test_an_oversized_read_is_a_413_in_one_line(api, as_role, monkeypatch):
     assert api.get("/api/decisions", headers=as_role[Role.VIEWER]).json()["decisions"] == []
 
 
+def test_a_chunked_body_is_cut_off_at_the_limit(api, as_role):
+    """No Content-Length to refuse up front: the body is counted as it arrives and the read never decided."""
+    chunk = b"A" * 65536
+    chunks = [b'{"lane": "entry", "gate_id": "g1", "plate": "1234567", "evidence": {"frame": "'] + [chunk] * (
+        reads.MAX_BODY // len(chunk) + 2)
+
+    response = api.post("/api/reads", content=iter(chunks), headers={**as_role[Role.CAMERA],
+                                                                     "Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["detail"].startswith("request body is larger than")
+    assert api.get("/api/decisions", headers=as_role[Role.VIEWER]).json()["decisions"] == []
+
+
 @pytest.mark.parametrize("evidence, message", [
     ({"frame": "not base64!"}, "evidence.frame: not base64"),
     ({"frame": b64(b"GIF89a" + b"\x00" * 20)}, "evidence.frame: image: expected a JPEG or PNG"),
