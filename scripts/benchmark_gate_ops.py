@@ -72,8 +72,7 @@ def fill(ledger: Ledger, decisions: int, commands: int, days: int) -> datetime:
 
 
 def plans(ledger: Ledger) -> None:
-    if ledger.engine.dialect.name != "sqlite":
-        return
+    explain = "EXPLAIN QUERY PLAN" if ledger.engine.dialect.name == "sqlite" else "EXPLAIN"
     queries = {
         "command poll": "SELECT * FROM gate_commands WHERE gate = 'north-exit' AND done_at IS NULL ORDER BY id "
                         "LIMIT 20",
@@ -84,7 +83,7 @@ def plans(ledger: Ledger) -> None:
     }
     with ledger.engine.connect() as conn:
         for name, sql in queries.items():
-            plan = " | ".join(r[-1] for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            plan = " | ".join(str(r[-1]).strip() for r in conn.execute(text(f"{explain} {sql}")))
             print(f"plan {name}: {plan}")
 
 
