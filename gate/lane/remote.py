@@ -9,7 +9,9 @@ nothing is lost and an exit is never decided before the entry queued ahead
 of it. Meanwhile the barrier stays shut (an exit owes money the lane cannot
 check), except at an entry when ``open_entry_offline`` says a car may come
 in unrecorded for now (its visit opens when the queued read arrives). A
-queued read's late decision never pulses the relay: that car is gone.
+queued read's late decision never pulses the relay: that car is gone. A
+car's read waits at most one decision's timeout for the backlog ahead of it;
+if the backlog is longer, the read joins its end and the barrier stays shut.
 
 A read the server refuses (4xx: bad token, bad input) is not retried: a
 live read fails closed with one error line; a queued one is moved to
@@ -23,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -169,7 +172,8 @@ class RemoteLedger:
         if doubt is not None:
             body["doubt"] = doubt
         with self._lock:
-            self._flush_locked()
+            # the older reads first, for at most one decision's wait: a car never waits on a long backlog
+            self._flush_locked(deadline=time.monotonic() + self.timeout_s)
             if len(self.queue) == 0:
                 try:
                     return self._decision(self._post("/api/reads", body))
@@ -203,9 +207,9 @@ class RemoteLedger:
         with self._lock:
             return self._flush_locked()
 
-    def _flush_locked(self) -> int:
+    def _flush_locked(self, deadline: float | None = None) -> int:
         sent = 0
-        while (item := self.queue.oldest()) is not None:
+        while (deadline is None or time.monotonic() < deadline) and (item := self.queue.oldest()) is not None:
             path, body = item
             try:
                 decision = self._decision(self._post("/api/reads", body))

@@ -235,3 +235,23 @@ def test_the_real_server_refuses_an_oversized_read_in_one_line(server):
     assert response.status_code == 413
     assert response.json() == {"detail": f"request body is {len(body)} bytes: at most {MAX_BODY} bytes here"}
     assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200  # and it serves on
+
+
+def test_a_long_backlog_does_not_hold_up_the_car_at_the_barrier(tmp_path: Path, monkeypatch):
+    """The reads ahead are sent for at most one decision's wait; the rest wait, and so does this car's read."""
+    lane = remote(tmp_path, nobody_listens())
+    for minutes in range(3):
+        lane.decide("entry", f"111111{minutes}", at=at(minutes))
+    sent: list[str] = []
+    clock = iter([0.0, 0.5, 1.0, 99.0, 99.0]).__next__  # the wait is over after two reads were sent
+
+    def post(path, body):
+        sent.append(body["plate"])
+        return {"action": "open", "reason": "entered", "lane": body["lane"], "plate": body["plate"],
+                "gate_id": body["gate_id"], "at": body["at"], "decision_id": len(sent)}
+
+    monkeypatch.setattr(lane, "_post", post)
+    monkeypatch.setattr("gate.lane.remote.time.monotonic", clock)
+    decision = lane.decide("exit", "2222222", at=at(10))
+    assert sent == ["1111110", "1111111"] and decision.opens is False and "still queued" in decision.note
+    assert [body["plate"] for body in (lane.queue.oldest()[1],)] == ["1111112"] and len(lane.queue) == 2
