@@ -1,0 +1,25 @@
+"""A lane's unit takes its gate id and remote-camera options from LANE_ARGS in its env file, split into
+words by systemd ($LANE_ARGS, not ${LANE_ARGS}: unset, it adds no empty argument)."""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gate.cli import app
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def test_the_lane_unit_passes_lane_args_and_the_env_file_shows_them():
+    unit = (DEPLOY / "plategate-run@.service").read_text()
+    assert "--give-up-after 30 $LANE_ARGS\n" in unit
+    examples = [line.removeprefix("# LANE_ARGS=") for line in (DEPLOY / "lane-entry.env").read_text().splitlines()
+                if line.startswith("# LANE_ARGS=")]
+    assert examples and all("--gate" in e for e in examples)
+    for example in examples:  # each is options gate run knows (its --help would name an unknown one)
+        words = shlex.split(example)
+        options = [w for w in words if w.startswith("--")]
+        help_text = CliRunner().invoke(app, ["run", "--help"], terminal_width=200).output
+        assert all(o in help_text for o in options), (example, help_text)
