@@ -569,10 +569,9 @@ class _Remote:
 def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str) -> Iterator[tuple[Any, Any, Any]]:
     """(ledger, its gate-command claim, the local Ledger or None): the database, or the server and its queue."""
     if remote.url is None:
-        with _errors():
-            if remote.open_entry_offline or remote.token:
-                raise _BadInput(f"{'--open-entry-offline' if remote.open_entry_offline else '--token'}: "
-                                "expected together with --ledger-url")
+        with _errors():  # a token alone is ignored: $PLATEGATE_TOKEN may be set for other commands
+            if remote.open_entry_offline:
+                raise _BadInput("--open-entry-offline: expected together with --ledger-url")
         with _ledger(db, config) as ledger:
             from gate.store.commands import GateCommands
 
