@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert
 
-from gate.rules.clock import now_utc
+from gate.rules.clock import day_start, now_utc
 from gate.rules.codes import ListKind
 from gate.rules.errors import InvalidInput
 from gate.store import models
@@ -64,8 +64,8 @@ def _row(plate: str, kind: ListKind | str, holder: str, note: str, expires: date
         raise InvalidInput(f"invalid list {kind!r}: expected allow or deny") from None
     lists = models.plate_lists
     expires_at = None
-    if expires is not None:  # the entry applies through the whole local day it expires on
-        expires_at = datetime(expires.year, expires.month, expires.day, tzinfo=tz).astimezone(timezone.utc)
+    if expires is not None:  # the entry applies through the whole local day it expires on: ends as the next begins
+        expires_at = day_start(expires + timedelta(days=1), tz)
     return {
         "plate": normalize_plate(plate),
         "kind": kind.value,
@@ -74,6 +74,11 @@ def _row(plate: str, kind: ListKind | str, holder: str, note: str, expires: date
         "expires_at": expires_at,
         "added_at": now_utc(),
     }
+
+
+def last_day(expires_at: datetime | None, tz: tzinfo) -> date | None:
+    """The last local day an entry applies on (what was typed as its expiry): the day before its end."""
+    return None if expires_at is None else (expires_at - timedelta(microseconds=1)).astimezone(tz).date()
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import date, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -28,7 +28,7 @@ from gate.rules.money import to_shekels
 from gate.serve.visits import CSV_COLUMNS
 from gate.serve.web import data, session
 from gate.serve.web.chart import bar_chart
-from gate.serve.web.lists import import_csv, save_entry
+from gate.serve.web.lists import import_csv, last_day, save_entry
 from gate.serve.web.session import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from gate.store.evidence import path_of
 from gate.store.ledger import Ledger
@@ -475,7 +475,12 @@ def payments(
 def lists(request: Request, who: User_, ledger: Ledger_, edit: str = "", kind: str = "") -> HTMLResponse:
     rows = data.plate_lists(ledger)
     editing = next((r for r in rows if r["plate"] == edit and r["kind"] == kind), None)
-    return _render(request, "lists.html", who, rows=rows, editing=editing, now=now_utc())
+    tz = local_zone(ledger)
+
+    def through(expires_at: datetime | None) -> str:  # the last day it applies: the day typed, not the day after
+        return "" if expires_at is None else str(last_day(expires_at, tz))
+
+    return _render(request, "lists.html", who, rows=rows, editing=editing, now=now_utc(), through=through)
 
 
 @router.post("/lists/save")

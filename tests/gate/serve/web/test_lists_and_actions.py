@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_support import OPERATOR, csrf_of
 
+from gate.rules.clock import day_start
 from gate.rules.codes import Action, Lane, ListKind, Reason
 from gate.rules.errors import InvalidInput
-from gate.serve.web.lists import import_csv, save_entry
+from gate.serve.web.lists import import_csv, last_day, save_entry
 from gate.serve.web.session import SESSION_COOKIE
 from gate.store import models
 from gate.store.ledger import Ledger
@@ -28,6 +29,27 @@ def test_an_expired_subscriber_pays_like_anyone(ledger: Ledger):
         ledger.decide(Lane.ENTRY, plate, at=entered)
     assert ledger.decide(Lane.EXIT, "1234567").reason is Reason.UNPAID
     assert ledger.decide(Lane.EXIT, "7654321").reason is Reason.ALLOW_LISTED
+
+
+def test_an_entry_expiring_today_applies_through_the_whole_local_day(ledger: Ledger):
+    """expires=2026-11-27 means through 2026-11-27: it ends as the lot's next local day begins."""
+    today = ledger.today()
+    save_entry(ledger, "12-345-67", ListKind.ALLOW, "Noa Levi", "monthly", today, ledger.timezone)
+    with ledger.engine.connect() as conn:
+        expires_at = conn.execute(select(models.plate_lists.c.expires_at)).scalar_one()
+    assert expires_at == day_start(today + timedelta(days=1), ledger.timezone)
+    assert last_day(expires_at, ledger.timezone) == today  # what the page shows and its edit form keeps
+    ledger.decide(Lane.ENTRY, "1234567", at=datetime.now(timezone.utc) - timedelta(hours=3))
+    assert ledger.decide(Lane.EXIT, "1234567").reason is Reason.ALLOW_LISTED
+
+
+def test_the_lists_page_shows_the_day_typed_as_the_expiry(site: Site, operator):
+    client, csrf = operator
+    add = {"plate": "12-121-21", "kind": "allow", "holder": "Noa", "note": "", "expires": "2030-01-31", "csrf": csrf}
+    assert client.post("/lists/save", data=add).status_code == 303
+    assert "2030-01-31" in client.get("/lists").text and "2030-02-01" not in client.get("/lists").text
+    edit = client.get("/lists", params={"edit": "1212121", "kind": "allow"}).text
+    assert 'name="expires" value="2030-01-31"' in edit  # saving the form again keeps the same last day
 
 
 def test_an_expired_ban_no_longer_refuses_the_entry(ledger: Ledger):
@@ -48,7 +70,7 @@ def test_a_csv_import_is_all_or_nothing_and_names_the_bad_line(ledger: Ledger):
     assert set(rows) == {("1234567", "allow"), ("7654321", "deny")}  # 1111111 was not added either
     assert rows[("1234567", "allow")].holder == "Noa Levi"
     local_end = rows[("1234567", "allow")].expires_at.astimezone(ledger.timezone)
-    assert local_end.date() == date(2030, 1, 31) and local_end.hour == 0
+    assert local_end.date() == date(2030, 2, 1) and local_end.hour == 0  # the whole of 2030-01-31 included
 
 
 def test_an_operator_adds_edits_imports_and_removes_list_entries(site: Site, operator):
