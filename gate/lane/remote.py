@@ -13,10 +13,14 @@ queued read's late decision never pulses the relay: that car is gone. A
 car's read waits at most one decision's timeout for the backlog ahead of it;
 if the backlog is longer, the read joins its end and the barrier stays shut.
 
-A read the server refuses (4xx: bad token, bad input) is not retried: a
+A read whose content the server refuses (400, 409, 422) is not retried: a
 live read fails closed with one error line; a queued one is moved to
-``rejected/`` beside the queue, for an attendant. The token is sent only in
-the Authorization header and never logged.
+``rejected/`` beside the queue, for an attendant. Any other 4xx (401/403: a
+revoked or rotated token; 404/405: a wrong URL; 408, 413, 429: a proxy or a
+busy server) is the lane's or the path's fault, not the read's: sending stops,
+every read stays queued in order and is retried later, and one line says why
+(logged again only when the reason changes). The token is sent only in the
+Authorization header and never logged.
 """
 from __future__ import annotations
 
@@ -47,11 +51,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0  # a decision while the car waits: a server slower than this counts as down
 RETRY_EVERY_S = 2.0
-_TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
+# the server refused this read's content (bad input, a conflict): the read, not the lane, is at fault
+_REFUSED_CONTENT = {400, 409, 422}
 
 
 class Unreachable(Exception):
-    """The server did not answer (connection, timeout, 5xx): try again later."""
+    """The server did not answer (connection, timeout, 5xx) or does not take reads now: try again later."""
+
+
+class Held(Unreachable):
+    """Any other 4xx (token, URL, proxy, rate limit): nothing is wrong with the read; keep the queue, retry later."""
 
 
 class Refused(GateError):
@@ -148,6 +157,7 @@ class RemoteLedger:
         self._lock = threading.Lock()  # the queue's order: one sender at a time
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
+        self._held: str | None = None  # why the server does not take this lane's reads now (logged once)
 
     # ------------------------------------------------------------------ LedgerLike
 
@@ -278,14 +288,25 @@ class RemoteLedger:
             "Content-Type": "application/json", "Authorization": f"Bearer {self._token}"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read())
+                answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            detail = _detail(exc)
-            if exc.code in _TRANSIENT:
-                raise Unreachable(f"HTTP {exc.code}: {detail}") from None
-            raise Refused(f"HTTP {exc.code}: {detail}") from None
+            detail = redact(_detail(exc).replace(self._token, "***"))
+            if exc.code in _REFUSED_CONTENT:
+                raise Refused(f"HTTP {exc.code}: {detail}") from None
+            if 400 <= exc.code < 500:
+                held = f"HTTP {exc.code}: {detail}"
+                if held != self._held:  # one line per reason, not one per retry
+                    log.error("ledger server %s does not take this lane's reads (%s): they stay queued and are "
+                              "retried; check the token, the URL and any proxy", redact(self.url), held)
+                    self._held = held
+                raise Held(held) from None
+            raise Unreachable(f"HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timeout, half an answer
             raise Unreachable(redact(str(getattr(exc, "reason", exc)))) from None
+        if self._held is not None:
+            log.warning("ledger server %s takes this lane's reads again", redact(self.url))
+            self._held = None
+        return answer
 
     def _decision(self, answer: Any) -> Decision:
         try:

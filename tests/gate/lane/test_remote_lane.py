@@ -163,12 +163,40 @@ def test_queued_reads_survive_a_server_restart_and_are_decided_in_order(server, 
 
 
 @pytest.mark.slow
-def test_a_refused_read_fails_closed_and_is_kept_for_an_attendant(server, tmp_path: Path):
-    srv, _camera, _db = server
-    lane = remote(tmp_path / "lane", srv.url, "pgt_not-a-token")
-    with pytest.raises(Refused, match="HTTP 401"):
-        lane.decide("exit", "1234567", at=at(5))
+def test_a_read_the_server_refuses_fails_closed_and_is_kept_for_an_attendant(server, tmp_path: Path):
+    srv, camera, _db = server
+    lane = remote(tmp_path / "lane", srv.url, camera)
+    with pytest.raises(Refused, match="HTTP 422"):
+        lane.decide("exit", "1234567", at=at(5), doubt="x" * 151)  # the server takes at most 150 characters
     assert len(lane.queue) == 0 and len(list((tmp_path / "lane" / "queue" / "rejected").glob("*.json"))) == 1
+
+
+@pytest.mark.slow
+def test_a_token_the_server_refuses_keeps_every_read_queued_until_it_is_valid_again(server, tmp_path: Path, caplog):
+    """401/403/404... say the lane's token, URL or proxy is wrong, not the read: nothing is rejected."""
+    import logging
+
+    srv, camera, db = server
+    with Ledger.open(db) as ledger:
+        viewer = Tokens(ledger).create("wrong-role", Role.VIEWER).secret  # 403: a camera needs a camera token
+    lane = remote(tmp_path / "lane", srv.url, viewer)
+    with caplog.at_level(logging.ERROR, logger="gate.lane.remote"):
+        reads = [lane.decide("entry", "1234567", at=at(0)), lane.decide("exit", "1234567", at=at(5)),
+                 lane.decide("entry", "7654321", at=at(6))]
+        assert lane.flush() == 0
+    assert [(d.opens, d.reason) for d in reads] == [(False, "offline")] * 3 and "HTTP 403" in reads[0].note
+    assert len(lane.queue) == 3 and not list((tmp_path / "lane" / "queue").rglob("rejected/*.json"))
+    held = [r.getMessage() for r in caplog.records if "does not take this lane's reads" in r.getMessage()]
+    assert len(held) == 1 and "HTTP 403" in held[0] and viewer not in caplog.text  # one line, never the token
+    with Ledger.open(db) as ledger:
+        assert ledger.decisions() == []
+
+    lane.close()
+    lane = remote(tmp_path / "lane", srv.url, camera)  # the right token again (rotated in the env file)
+    assert lane.flush() == 3 and len(lane.queue) == 0
+    with Ledger.open(db) as ledger:
+        assert [(d["lane"], d["plate"], d["action"]) for d in ledger.decisions()] == [
+            ("entry", "1234567", "open"), ("exit", "1234567", "open"), ("entry", "7654321", "open")]
 
 
 @pytest.fixture
