@@ -551,11 +551,14 @@ def settings(request: Request, who: User_, ledger: Ledger_) -> HTMLResponse:
 def _settings(request: Request, who: WebSession, ledger: Ledger, new_token: NewToken | None) -> HTMLResponse:
     """Tariff and policy for all; tokens and web users for operators (a new token's secret only in this answer)."""
     operator = who.user.role is Role.OPERATOR
-    return _render(
+    response = _render(
         request, "settings.html", who, tariff=ledger.tariff.describe(), policy=ledger.policy.describe(),
         tokens=Tokens(ledger).list() if operator else [], users=session.users_of(request).list() if operator else [],
         new_token=new_token, roles=[r.value for r in Role],
     )
+    if new_token is not None:  # a secret in the page: no browser or proxy cache may keep a copy (back button, disk)
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/settings/tokens")

@@ -121,6 +121,7 @@ def test_an_api_token_is_shown_once_and_revoked_from_settings(site: Site, operat
     client, csrf = operator
     created = client.post("/settings/tokens", data={"name": "pay-station-2", "role": "pay-station", "csrf": csrf})
     secret = re.search(r'id="new-token">([^<]+)<', created.text).group(1)
+    assert created.headers["Cache-Control"] == "no-store"  # the page with the secret is never cached
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/whoami", headers=headers).json()["name"] == "pay-station-2"
     settings = client.get("/settings").text
