@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, Row, select
 
 from gate.rules.clock import iso, now_utc
 from gate.rules.codes import Role
@@ -89,6 +89,9 @@ class Tokens:
         def run(conn: Connection) -> ApiToken:
             if queries.token_by_name(conn, name) is not None:
                 raise GateError(f"a token named {name!r} already exists: pick another name")
+            if conn.execute(select(models.users.c.id).where(models.users.c.username == name.lower())).first():
+                # the audit log records a token's name and a web user's name alike: one name, one actor
+                raise GateError(f"a web user named {name.lower()!r} exists: a token may not take its name")
             token_id = queries.insert_row(conn, models.api_tokens, values)
             return ApiToken(token_id, name, role, created, None)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from gate.rules.clock import iso, now_utc
 from gate.rules.codes import Role
@@ -175,6 +175,10 @@ class Users:
         def run(conn: Connection) -> User:
             if _user_row(conn, username) is not None:
                 raise GateError(f"a user named {username!r} already exists: pick another name")
+            tokens = models.api_tokens
+            if conn.execute(select(tokens.c.id).where(func.lower(tokens.c.name) == username)).first():
+                # the audit log records a token's name and a web user's name alike: one name, one actor
+                raise GateError(f"an API token named {username!r} exists: a web user may not take its name")
             user_id = conn.execute(insert(models.users).values(values)).inserted_primary_key
             assert user_id is not None
             return User(int(user_id[0]), username, role, created, None)

@@ -55,6 +55,20 @@ def test_names_are_unique_even_after_a_revoke_and_roles_are_checked(ledger):
         tokens.revoke("dana")
 
 
+def test_a_token_may_not_take_a_web_users_name(ledger):
+    """The audit log names a token and a web user alike: a token named like a user could act as that user."""
+    from gate.store.users import Users
+
+    Users(ledger).create("dana", "operator", "correct horse")
+    for name in ("dana", "Dana "):
+        with pytest.raises(GateError, match="a web user named 'dana' exists"):
+            Tokens(ledger).create(name, Role.OPERATOR)
+    assert Tokens(ledger).list() == []
+    Users(ledger).disable("dana")  # a disabled user's name still names its past actions
+    with pytest.raises(GateError, match="'dana'"):
+        Tokens(ledger).create("dana", Role.VIEWER)
+
+
 def test_gate_token_create_list_revoke(tmp_path):
     db = str(tmp_path / "t.db")
     code, out, err = gate("token", "create", "--name", "ps1", "--role", "pay-station", "--db", db)

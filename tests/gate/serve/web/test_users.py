@@ -114,6 +114,19 @@ def test_failed_logins_are_recorded_without_the_password_and_throttled(users: Us
     assert users.login("dana", "correct horse").session.user.username == "dana"
 
 
+def test_a_user_may_not_take_an_api_tokens_name(ledger: Ledger):
+    """The audit log names a token and a web user alike: the name of a token, even revoked, is not free."""
+    from gate.store.tokens import Tokens
+
+    Tokens(ledger).create("Pay-2", "pay-station")
+    with pytest.raises(GateError, match="an API token named 'pay-2' exists"):
+        Users(ledger).create("pay-2", "operator", "correct horse")
+    Tokens(ledger).revoke("Pay-2")
+    with pytest.raises(GateError, match="'pay-2'"):
+        Users(ledger).create("PAY-2", "viewer", "correct horse")
+    assert Users(ledger).list() == []
+
+
 def test_an_unknown_user_fails_like_a_wrong_password(users: Users):
     with pytest.raises(LoginFailed, match="wrong username or password"):
         users.login("nobody", "correct horse")
