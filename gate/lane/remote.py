@@ -21,6 +21,15 @@ busy server) is the lane's or the path's fault, not the read's: sending stops,
 every read stays queued in order and is retried later, and one line says why
 (logged again only when the reason changes). The token is sent only in the
 Authorization header and never logged.
+
+A queued read the server keeps failing with a 5xx while its ``/health``
+answers (say the read trips a server bug) would block every newer read
+forever: after ``defer_after_tries`` tries or ``defer_after_s`` seconds it
+is moved to ``deferred/`` beside the queue, and retried from there every
+``deferred_every_s`` when the queue is empty (its exit or entry may then be
+decided after newer reads: an attendant sees it in the review queue). While
+``/health`` fails too (the database or the server is down, a proxy answers
+502), nothing is deferred: order is kept.
 """
 from __future__ import annotations
 
@@ -36,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from gate.lane.redact import redact
 from gate.rules.clock import now_utc, parse_time
@@ -51,6 +60,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0  # a decision while the car waits: a server slower than this counts as down
 RETRY_EVERY_S = 2.0
+DEFER_AFTER_TRIES = 5  # 5xx answers to the same queued read while the server is up ...
+DEFER_AFTER_S = 300.0  # ... or this long: it is set aside in deferred/
+DEFERRED_EVERY_S = 300.0  # how often deferred reads are tried again (only when the queue is empty)
 # the server refused this read's content (bad input, a conflict): the read, not the lane, is at fault
 _REFUSED_CONTENT = {400, 409, 422}
 
@@ -63,12 +75,17 @@ class Held(Unreachable):
     """Any other 4xx (token, URL, proxy, rate limit): nothing is wrong with the read; keep the queue, retry later."""
 
 
+class ServerError(Unreachable):
+    """The server answered 5xx: its fault, or this read's; counted against the read at the head of the queue."""
+
+
 class Refused(GateError):
     """The server answered 4xx: the read will not be accepted as it is."""
 
 
 class ReadQueue:
-    """Reads waiting for the server: ``<folder>/<seq>.json``, oldest first; ``rejected/`` for refused ones."""
+    """Reads waiting for the server: ``<folder>/<seq>.json``, oldest first; ``rejected/`` for refused ones,
+    ``deferred/`` for those set aside after repeated server errors (module doc)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -79,10 +96,12 @@ class ReadQueue:
                              "expected a writable folder") from None
         if not os.access(self.folder, os.W_OK | os.X_OK):
             raise ValueError(f"state dir {redact(str(self.folder))!r}: not writable, expected a writable folder")
-        self._next = max((int(p.stem) for p in self._files()), default=0) + 1
+        # past the names set aside too: a new read must never replace one there
+        taken = [*self._files(), *self._files("rejected"), *self._files("deferred")]
+        self._next = max((int(p.stem) for p in taken), default=0) + 1
 
-    def _files(self) -> list[Path]:
-        return sorted(p for p in self.folder.glob("*.json") if p.stem.isdigit())
+    def _files(self, under: str = "") -> list[Path]:
+        return sorted(p for p in (self.folder / under).glob("*.json") if p.stem.isdigit())
 
     def __len__(self) -> int:
         return len(self._files())
@@ -101,21 +120,36 @@ class ReadQueue:
         return path
 
     def oldest(self) -> tuple[Path, dict[str, Any]] | None:
-        for path in self._files():
+        return next(self._readable(self._files()), None)
+
+    def deferred(self) -> list[tuple[Path, dict[str, Any]]]:
+        """The reads set aside after repeated server errors, oldest first."""
+        return list(self._readable(self._files("deferred")))
+
+    def _readable(self, paths: list[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
+        for path in paths:
             try:
-                return path, json.loads(path.read_text(encoding="utf-8"))
+                body = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:  # damaged by hand: set aside, never block the queue
                 log.error("queued read %s cannot be read (%s): moved to rejected/", path.name, exc)
                 self.reject(path)
-        return None
+                continue
+            yield path, body
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 
     def reject(self, path: Path) -> None:
-        folder = self.folder / "rejected"
+        self._move(path, "rejected")
+
+    def defer(self, path: Path) -> None:
+        self._move(path, "deferred")
+
+    def _move(self, path: Path, under: str) -> None:
+        folder = self.folder / under
         folder.mkdir(exist_ok=True)
         os.replace(path, folder / path.name)
+        _fsync_dir(folder)
 
 
 @dataclass(frozen=True)
@@ -141,6 +175,9 @@ class RemoteLedger:
         evidence_root: Path | None = None,
         open_entry_offline: bool = False,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        defer_after_tries: int = DEFER_AFTER_TRIES,
+        defer_after_s: float = DEFER_AFTER_S,
+        deferred_every_s: float = DEFERRED_EVERY_S,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"ledger URL {redact(repr(url))}: expected http(s)://host:port")
@@ -158,6 +195,10 @@ class RemoteLedger:
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
         self._held: str | None = None  # why the server does not take this lane's reads now (logged once)
+        self.defer_after_tries, self.defer_after_s = defer_after_tries, defer_after_s
+        self.deferred_every_s = deferred_every_s
+        self._failing: tuple[str, int, float] | None = None  # the head read's name, its 5xx answers, since when
+        self._deferred_at = time.monotonic()  # when deferred reads were last tried
 
     # ------------------------------------------------------------------ LedgerLike
 
@@ -223,6 +264,15 @@ class RemoteLedger:
             path, body = item
             try:
                 decision = self._decision(self._post("/api/reads", body))
+            except ServerError as exc:
+                if not self._keeps_failing(path) or not self._server_up():
+                    return sent
+                log.error("queued %s read %s at %s: the server answered %s %d times; moved to deferred/, retried "
+                          "later: newer reads go first", body.get("lane"), format_plate(str(body.get("plate"))),
+                          body.get("at"), exc, self._failing[1] if self._failing else 0)
+                self.queue.defer(path)
+                self._failing, self._deferred_at = None, time.monotonic()
+                continue
             except Unreachable:
                 return sent
             except Refused as exc:
@@ -231,17 +281,58 @@ class RemoteLedger:
                 self.queue.reject(path)
                 continue
             self.queue.remove(path)
+            self._failing = None
             sent += 1
             log.info("queued %s read %s at %s sent: %s (%s), decision %s; not pulsed (the car is gone)",
                      decision.lane, format_plate(decision.plate), body.get("at"), decision.action, decision.reason,
                      decision.decision_id)
+        if deadline is None and len(self.queue) == 0 and time.monotonic() - self._deferred_at >= self.deferred_every_s:
+            sent += self._flush_deferred()
+        return sent
+
+    def _keeps_failing(self, path: Path) -> bool:
+        """Count a 5xx against the head read; True once it has had enough tries or time to be set aside."""
+        now = time.monotonic()
+        name, tries, since = self._failing if self._failing and self._failing[0] == path.name else (path.name, 0, now)
+        self._failing = (name, tries + 1, since)
+        return tries + 1 >= self.defer_after_tries or now - since >= self.defer_after_s
+
+    def _server_up(self) -> bool:
+        """Whether ``/health`` answers 200: then the 5xx is this read's, not a server or database that is down."""
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=self.timeout_s) as response:
+                return int(response.status) == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def _flush_deferred(self) -> int:
+        """The reads set aside, oldest first, once more (the queue is empty: nothing newer waits on them)."""
+        self._deferred_at = time.monotonic()
+        sent = 0
+        for path, body in self.queue.deferred():
+            try:
+                decision = self._decision(self._post("/api/reads", body))
+            except ServerError:
+                continue  # stays deferred; the others may go
+            except Unreachable:
+                break
+            except Refused as exc:
+                log.error("deferred %s read %s refused by the server, moved to rejected/: %s", body.get("lane"),
+                          format_plate(str(body.get("plate"))), exc)
+                self.queue.reject(path)
+                continue
+            self.queue.remove(path)
+            sent += 1
+            log.warning("deferred %s read %s at %s sent late (newer reads went first): %s (%s), decision %s",
+                        decision.lane, format_plate(decision.plate), body.get("at"), decision.action,
+                        decision.reason, decision.decision_id)
         return sent
 
     def start(self, every_s: float = RETRY_EVERY_S) -> None:
         """Retry the queue in the background, so it drains when no car comes."""
         def run() -> None:
             while not self._stop.wait(every_s):
-                if len(self.queue):
+                if len(self.queue) or time.monotonic() - self._deferred_at >= self.deferred_every_s:
                     try:
                         self.flush()
                     except Exception as exc:  # noqa: BLE001 - keep retrying
@@ -293,6 +384,8 @@ class RemoteLedger:
             detail = redact(_detail(exc).replace(self._token, "***"))
             if exc.code in _REFUSED_CONTENT:
                 raise Refused(f"HTTP {exc.code}: {detail}") from None
+            if exc.code >= 500:
+                raise ServerError(f"HTTP {exc.code}: {detail}") from None
             if 400 <= exc.code < 500:
                 held = f"HTTP {exc.code}: {detail}"
                 if held != self._held:  # one line per reason, not one per retry

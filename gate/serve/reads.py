@@ -8,8 +8,11 @@ before reading more), each image at most its ``MAX_IMAGE`` bytes once decoded
 (413). Each image must be a JPEG or PNG by its header (422 naming the field);
 both are checked before either is written, under the server's evidence
 folder with a name the server makes (gate.store.evidence), and recorded
-with the decision in its transaction. The answer is the committed decision:
-the camera pulses its relay only when ``open``.
+with the decision in its transaction. When the images cannot be written
+(the evidence disk is full or read-only), one line says so and the read is
+decided without them: a 500 for every read would stop every lane's queue
+behind a read the server can never take. The answer is the committed
+decision: the camera pulses its relay only when ``open``.
 
 ``POST /api/gates/{gate}/commands/claim`` hands a remote `gate run` its
 gate's queued manual opens (gate.store.commands), as a local one polls them.
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,7 +119,7 @@ def post_read(
         log.warning("read at %s: images not kept: this server has no --evidence-dir", body.gate_id)
     elif images:
         assert folder is not None
-        saved = [evidence_files.write(folder, body.lane, body.plate, at, kind, data) for kind, data in images]
+        saved = _write_images(folder, body, at, images)
     doubt: dict[str, Any] = {} if body.doubt is None else {"doubt": body.doubt}  # only a pass in doubt says so
     try:
         decision = ledger.decide(
@@ -137,6 +142,23 @@ def claim_commands(
     _token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
 ) -> list[CommandOut]:
     return [CommandOut.model_validate(c.to_dict()) for c in GateCommands(ledger).claim(gate)]
+
+
+def _write_images(folder: Path, body: CameraReadIn, at: datetime,
+                  images: list[tuple[EvidenceKind, bytes]]) -> list[EvidenceFile]:
+    """The read's images, written under ``folder``; none (and one error line) when the disk refuses them."""
+    saved: list[EvidenceFile] = []
+    try:
+        for kind, data in images:
+            saved.append(evidence_files.write(folder, body.lane, body.plate, at, kind, data))
+    except OSError as exc:
+        for written in saved:  # all of the read's images or none
+            with contextlib.suppress(OSError):
+                folder.joinpath(written.file).unlink(missing_ok=True)
+        log.error("read at %s/%s: evidence images not kept (%s), deciding without them: %s", body.lane,
+                  body.gate_id, exc.strerror or type(exc).__name__, folder)
+        return []
+    return saved
 
 
 def _in_window(ledger: Ledger, value: Any) -> Any:

@@ -13,6 +13,7 @@ decoding a pixel: an upload that is not what it says is a 422, not a file.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -156,9 +157,14 @@ def write(root: Path, lane: Lane, plate: str, at: datetime, kind: EvidenceKind, 
     path = root / name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:  # a full or read-only disk: leave no half file behind
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     return EvidenceFile(EvidenceKind(kind), name, content_type, len(data), width, height)
 
 

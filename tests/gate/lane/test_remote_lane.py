@@ -283,3 +283,85 @@ def test_a_long_backlog_does_not_hold_up_the_car_at_the_barrier(tmp_path: Path, 
     decision = lane.decide("exit", "2222222", at=at(10))
     assert sent == ["1111110", "1111111"] and decision.opens is False and "still queued" in decision.note
     assert [body["plate"] for body in (lane.queue.oldest()[1],)] == ["1111112"] and len(lane.queue) == 2
+
+
+class FakeServer:
+    """A stand-in `gate serve` on loopback: a decision for every read but those of ``failing`` (HTTP 500)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.failing: set[str] = set()
+        self.health = 200
+        self.posted: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def answer(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self.answer(fake.health, {"status": "ok" if fake.health == 200 else "unavailable"})
+
+            def do_POST(self) -> None:
+                read = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.posted.append(read["plate"])
+                if read["plate"] in fake.failing:
+                    self.answer(500, {"detail": "Internal Server Error"})
+                else:
+                    self.answer(200, {"action": "open", "reason": "entered", "lane": read["lane"],
+                                      "plate": read["plate"], "gate_id": read["gate_id"], "at": read["at"],
+                                      "decision_id": len(fake.posted)})
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def fake_server():
+    srv = FakeServer()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def test_a_read_the_server_keeps_failing_is_deferred_so_newer_reads_are_not_blocked(fake_server, tmp_path: Path):
+    lane = remote(tmp_path, nobody_listens(), defer_after_tries=3, deferred_every_s=3600)
+    for minutes, plate in enumerate(["1111111", "2222222", "3333333"]):
+        lane.decide("entry", plate, at=at(minutes))  # queued while the server is down
+    lane.url = fake_server.url  # it is back, and trips over the first read every time
+    fake_server.failing = {"1111111"}
+    assert [lane.flush(), lane.flush()] == [0, 0] and len(lane.queue) == 3
+    assert lane.flush() == 2 and len(lane.queue) == 0  # the third 5xx: set aside, the newer reads go
+    assert fake_server.posted == ["1111111"] * 3 + ["2222222", "3333333"]
+    assert [body["plate"] for _path, body in lane.queue.deferred()] == ["1111111"]
+    restarted = ReadQueue(tmp_path / "queue")
+    restarted.remove(probe := restarted.put({}))
+    assert probe.name == "000000000002.json"  # after a restart, a new read never takes a deferred one's name
+    assert lane.decide("entry", "4444444", at=at(5)).opens is True  # a live read is not held up either
+
+    fake_server.failing = set()  # fixed: the deferred read goes once it is due, when the queue is empty
+    assert lane.flush() == 0 and len(lane.queue.deferred()) == 1
+    lane.deferred_every_s = 0
+    assert lane.flush() == 1 and lane.queue.deferred() == [] and fake_server.posted[-1] == "1111111"
+
+
+def test_a_server_that_is_down_behind_a_proxy_defers_nothing(fake_server, tmp_path: Path):
+    """Every read gets a 5xx and /health fails too: the server, not the read, is at fault; order is kept."""
+    lane = remote(tmp_path, fake_server.url, defer_after_tries=2)
+    fake_server.failing, fake_server.health = {"1111111", "2222222"}, 502
+    lane.decide("entry", "1111111", at=at(0))
+    lane.decide("entry", "2222222", at=at(1))
+    assert [lane.flush() for _ in range(5)] == [0] * 5
+    assert len(lane.queue) == 2 and lane.queue.deferred() == []

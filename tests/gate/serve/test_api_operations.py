@@ -219,3 +219,30 @@ def test_a_pass_in_doubt_is_flagged_and_goes_to_review(api, as_role):
     items = [i for i in api.get("/api/review", headers=as_role[Role.VIEWER]).json() if i["id"]]
     assert [(i["kind"], i["reason"]) for i in items] == [("low-confidence", "unsure entry: split pass: 2 of 5 reads "
                                                                             "agree")]
+
+
+def test_a_full_evidence_disk_decides_and_records_the_read_without_its_images(api, as_role, folder, monkeypatch,
+                                                                               caplog):
+    """A 500 for every read would stop every lane's queue behind a read the server can never take."""
+    import errno
+    import logging
+
+    from gate.store import evidence as evidence_files
+
+    real_write, calls = evidence_files.write, []
+
+    def write(root, *args):
+        calls.append(args)
+        if len(calls) == 2:  # the frame is written, the plate finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(root, *args)
+
+    monkeypatch.setattr(evidence_files, "write", write)
+    with caplog.at_level(logging.ERROR, logger="gate.serve.reads"):
+        response = read(api, as_role[Role.CAMERA], evidence={"frame": b64(png(96, 54)), "plate": b64(png())})
+    assert response.status_code == 200 and response.json()["open"] is True
+    (row,) = api.get("/api/decisions", headers=as_role[Role.VIEWER]).json()["decisions"]
+    assert (row["decision_id"], row["evidence"]) == (response.json()["decision_id"], [])
+    assert not [p for p in folder.rglob("*") if p.is_file()]  # the frame written before is gone too
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "gate.serve.reads"]
+    assert "evidence images not kept (No space left on device)" in line
