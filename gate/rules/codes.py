@@ -84,6 +84,8 @@ class OverrideAction(StrEnum):
     WAIVE = "waive"
     OPEN_GATE = "open-gate"  # a barrier pulsed by hand (queued for its `gate run`)
     REASSIGN = "reassign"  # a decision moved to another visit from the review queue
+    LIST_ADD = "list-add"  # a plate put on (or its entry edited in) the allow or deny list; reason says which
+    LIST_REMOVE = "list-remove"  # a plate taken off a list
 
 
 class ReviewAction(StrEnum):

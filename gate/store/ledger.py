@@ -482,14 +482,26 @@ class Ledger:
 
     # ------------------------------------------------------------------ plate lists
 
-    def add_plate(self, plate: str, kind: ListKind, note: str | None = None) -> None:
-        """Put a plate on the allow (subscribers) or deny list; idempotent."""
+    def add_plate(
+        self,
+        plate: str,
+        kind: ListKind,
+        note: str | None = None,
+        *,
+        holder: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Put a plate on the allow (subscribers) or deny list; idempotent (an entry already there is kept;
+        gate.store.plate_lists edits one). ``holder``: whose plate (at most 100 characters); ``expires_at``
+        (timezone-aware): the entry no longer applies from then on."""
         digits, kind = normalize_plate(plate), _list_kind(kind)
         note = _text(models.plate_lists.c.note, note)
+        holder = _text(models.plate_lists.c.holder, holder)
+        expires = _expiry(expires_at)
 
         def run(conn: Connection) -> None:
             if kind not in queries.lists_of(conn, digits, expired=True):  # an expired entry is still a row
-                queries.add_list_entry(conn, digits, kind, note, now_utc())
+                queries.add_list_entry(conn, digits, kind, note, now_utc(), holder=holder, expires_at=expires)
 
         self._transaction(run)
 
@@ -502,7 +514,9 @@ class Ledger:
         with self._reader() as conn:
             lists = models.plate_lists
             rows = conn.execute(select(lists).order_by(lists.c.kind, lists.c.plate)).all()
-        return [{"plate": r.plate, "list": r.kind, "note": r.note, "added_at": r.added_at.isoformat()} for r in rows]
+        return [{"plate": r.plate, "list": r.kind, "holder": r.holder, "note": r.note,
+                 "added_at": r.added_at.isoformat(),
+                 "expires_at": None if r.expires_at is None else r.expires_at.isoformat()} for r in rows]
 
     # ------------------------------------------------------------------ queries
 
@@ -838,6 +852,15 @@ def _fraction(name: str, value: float) -> float:
     if not -1e-6 <= number <= 1 + 1e-6:  # NaN fails too
         raise InvalidInput(f"{name} {value!r}: expected a number from 0 to 1")
     return min(1.0, max(0.0, number))
+
+
+def _expiry(value: datetime | None) -> datetime | None:
+    """A list entry's expiry in UTC: a time without an offset is refused (which zone's midnight?)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInput(f"expires_at {value!r:.40}: expected a timezone-aware time")
+    return to_utc(value)
 
 
 def _list_kind(kind: str) -> ListKind:

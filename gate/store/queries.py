@@ -213,8 +213,19 @@ def lists_of(conn: Connection, plate: str, at: datetime | None = None, *, expire
     return {ListKind(kind) for kind in kinds}
 
 
-def add_list_entry(conn: Connection, plate: str, kind: ListKind, note: str | None, at: datetime) -> None:
-    conn.execute(_INSERT[plate_lists], {"plate": plate, "kind": kind.value, "note": note, "added_at": at})
+def add_list_entry(
+    conn: Connection,
+    plate: str,
+    kind: ListKind,
+    note: str | None,
+    at: datetime,
+    *,
+    holder: str | None = None,
+    expires_at: datetime | None = None,
+) -> None:
+    values = {"plate": plate, "kind": kind.value, "note": note, "added_at": at, "holder": holder,
+              "expires_at": expires_at}
+    conn.execute(_INSERT[plate_lists], values)
 
 
 def delete_list_entry(conn: Connection, plate: str, kind: ListKind) -> bool:
