@@ -55,11 +55,16 @@ def read_csv(text: str, tz: tzinfo) -> list[ListEntry]:
     names = {ALIASES.get(h.strip().lower(), h.strip().lower()): h.strip() for h in header}  # as the file names them
     entries: list[ListEntry] = []
     seen: dict[tuple[str, ListKind], int] = {}
-    for number, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue  # a blank line (a spreadsheet's last one)
-        if len(entries) >= MAX_ENTRIES:
-            raise CsvRowError(number, "file", "", f"at most {MAX_ENTRIES} entries per import")
+    rows: list[tuple[int, list[str]]] = []  # (the line it starts on, its cells): a quoted note may span lines
+    start = reader.line_num + 1
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            rows.append((start, cells))
+        start = reader.line_num + 1
+    if len(rows) > MAX_ENTRIES:  # the file's size first: its line 3 may be wrong too, but that is not the news
+        number = rows[MAX_ENTRIES][0]
+        raise CsvRowError(number, "file", "", f"at most {MAX_ENTRIES} rows per import, the file has {len(rows)}")
+    for number, cells in rows:  # blank lines (a spreadsheet's last one) left out
         if len(cells) > len(columns):
             raise CsvRowError(number, "row", ",".join(cells[len(columns):]),
                               f"{len(cells)} fields, the header has {len(columns)}")

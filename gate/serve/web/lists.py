@@ -2,12 +2,11 @@
 
 An entry is keyed by (plate, list): saving it again edits it. A CSV import is
 all or nothing (one transaction), so a bad line 40 leaves the lists as they
-were and the error names the line.
+were and the error names the line; its format is the API's and the CLI's
+(gate.store.plate_lists_csv).
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -18,10 +17,9 @@ from gate.rules.codes import ListKind
 from gate.rules.errors import InvalidInput
 from gate.store import models
 from gate.store.ledger import Ledger, _text
-from lpr.plate_format import PlateFormatError, normalize_plate
-
-CSV_FIELDS = ("plate", "list", "holder", "note", "expires")
-MAX_ROWS = 10_000
+from gate.store.plate_lists import PlateLists
+from gate.store.plate_lists_csv import read_csv
+from lpr.plate_format import normalize_plate
 
 
 def save_entry(
@@ -32,29 +30,11 @@ def save_entry(
     ledger._transaction(lambda conn: _upsert(conn, [row]))
 
 
-def import_csv(ledger: Ledger, content: str, tz: tzinfo) -> int:
-    """Rows ``plate,list[,holder,note,expires]`` (a header line first); adds or edits each; returns the count."""
-    reader = csv.DictReader(io.StringIO(content))
-    missing = {"plate", "list"} - set(reader.fieldnames or ())
-    if missing:
-        need, lack = ", ".join(CSV_FIELDS), ", ".join(sorted(missing))
-        raise InvalidInput(f"the CSV needs a header with {need} (missing: {lack})")
-    rows = []
-    for number, line in enumerate(reader, start=2):
-        if number > MAX_ROWS + 1:
-            raise InvalidInput(f"at most {MAX_ROWS} rows per import")
-        try:
-            expires = (line.get("expires") or "").strip()
-            rows.append(
-                _row(
-                    line.get("plate") or "", (line.get("list") or "").strip(), line.get("holder") or "",
-                    line.get("note") or "", date.fromisoformat(expires) if expires else None, tz,
-                )
-            )
-        except (InvalidInput, PlateFormatError, ValueError) as exc:
-            raise InvalidInput(f"line {number}: {exc}") from None
-    ledger._transaction(lambda conn: _upsert(conn, rows))
-    return len(rows)
+def import_csv(ledger: Ledger, content: str, tz: tzinfo, *, actor: str | None = None) -> int:
+    """The lists' one CSV format (gate.store.plate_lists_csv: ``plate,kind,holder,note,expires_at``, or this
+    page's first ``plate,list,...,expires``); adds or edits each row, all or nothing; returns the count.
+    ``actor``: the user whose import the audit log shows."""
+    return PlateLists(ledger).import_entries(read_csv(content, tz), actor)
 
 
 def _row(plate: str, kind: ListKind | str, holder: str, note: str, expires: date | None, tz: tzinfo) -> dict[str, Any]:

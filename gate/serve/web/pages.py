@@ -531,7 +531,7 @@ async def list_import(request: Request, who: Operator_) -> Response:
         return _error(request, who, 413, f"the file is over {MAX_UPLOAD // 1024} KB")
     ledger = _ledger(request)
     try:
-        count = import_csv(ledger, content.decode("utf-8-sig"), local_zone(ledger))
+        count = import_csv(ledger, content.decode("utf-8-sig"), local_zone(ledger), actor=who.user.username)
     except UnicodeDecodeError:
         return _error(request, who, 422, "the file is not UTF-8 text")
     except (GateError, PlateFormatError) as exc:

@@ -100,6 +100,8 @@ def test_the_csv_reads_days_local_times_offsets_and_the_web_pages_first_header()
         ("plate\n1234567\n", "line 1: header 'plate': missing column kind"),
         ("plate,kind,kind\n", "line 1: header 'kind': the column is named twice"),
         ("", "line 1: header: the file is empty"),
+        ('plate,kind,note\n1234567,allow,"two\nlines"\n\n12,deny,\n', "line 5: plate '12'"),  # lines, not rows
+        ("plate,kind\n" + "1234567,allow\n" * 10_001, "line 10002: file: at most 10000 rows per import"),
     ],
 )
 def test_a_bad_csv_names_the_line_column_and_value(text: str, message: str):
