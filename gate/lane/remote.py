@@ -22,6 +22,11 @@ every read stays queued in order and is retried later, and one line says why
 (logged again only when the reason changes). The token is sent only in the
 Authorization header and never logged.
 
+Each read carries a ``read_id`` (uuid4 hex), made once and kept in its
+queued file: a read resent because its answer was lost (a timeout, a reset
+after the server committed) gets the first decision back instead of being
+decided twice (a second exit could deny a car whose visit the first closed).
+
 A queued read the server keeps failing with a 5xx while its ``/health``
 answers (say the read trips a server bug) would block every newer read
 forever: after ``defer_after_tries`` tries or ``defer_after_s`` seconds it
@@ -41,6 +46,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -227,7 +233,7 @@ class RemoteLedger:
             self._flush_locked(deadline=time.monotonic() + self.timeout_s)
             if len(self.queue) == 0:
                 try:
-                    return self._decision(self._post("/api/reads", body))
+                    return self._send_read(body)
                 except Unreachable as exc:
                     reason = str(exc)
                 except Refused:
@@ -263,7 +269,7 @@ class RemoteLedger:
         while (deadline is None or time.monotonic() < deadline) and (item := self.queue.oldest()) is not None:
             path, body = item
             try:
-                decision = self._decision(self._post("/api/reads", body))
+                decision = self._send_read(body)
             except ServerError as exc:
                 if not self._keeps_failing(path) or not self._server_up():
                     return sent
@@ -311,7 +317,7 @@ class RemoteLedger:
         sent = 0
         for path, body in self.queue.deferred():
             try:
-                decision = self._decision(self._post("/api/reads", body))
+                decision = self._send_read(body)
             except ServerError:
                 continue  # stays deferred; the others may go
             except Unreachable:
@@ -358,7 +364,8 @@ class RemoteLedger:
               votes: Sequence[PlateVote] | None, evidence: Sequence[EvidenceFile]) -> dict[str, Any]:
         body: dict[str, Any] = {"lane": lane.value, "gate_id": gate_id(gate), "plate": plate,
                                 "confidence": None if confidence is None else round(float(confidence), 6),
-                                "at": at.isoformat().replace("+00:00", "Z")}
+                                "at": at.isoformat().replace("+00:00", "Z"),
+                                "read_id": uuid.uuid4().hex}  # made once: a resend carries the same id
         if votes is not None:
             body["votes"] = [PlateVote.parse(v).to_dict() for v in votes]
         images = {}
@@ -372,6 +379,17 @@ class RemoteLedger:
         if images:
             body["evidence"] = images
         return body
+
+    def _send_read(self, body: dict[str, Any]) -> Decision:
+        """POST /api/reads; a server older than read ids (it refuses the field) gets the read without one."""
+        try:
+            return self._decision(self._post("/api/reads", body))
+        except Refused as exc:
+            if "read_id" not in body or "read_id: Extra inputs are not permitted" not in str(exc):
+                raise
+        log.warning("ledger server %s predates read ids: read sent without one (a resend may be decided twice); "
+                    "upgrade it", redact(self.url))
+        return self._decision(self._post("/api/reads", {k: v for k, v in body.items() if k != "read_id"}))
 
     def _post(self, path: str, body: dict[str, Any] | None) -> Any:
         data = b"" if body is None else json.dumps(body).encode()

@@ -31,6 +31,7 @@ class Decision:
     decision_id: int | None = None
     at: datetime | None = None
     gate: str | None = None  # the gate id the read came from
+    replayed: bool = False  # the read's key was decided before: this is that decision, nothing was recorded
 
     @property
     def opens(self) -> bool:

@@ -12,7 +12,10 @@ with the decision in its transaction. When the images cannot be written
 (the evidence disk is full or read-only), one line says so and the read is
 decided without them: a 500 for every read would stop every lane's queue
 behind a read the server can never take. The answer is the committed
-decision: the camera pulses its relay only when ``open``.
+decision: the camera pulses its relay only when ``open``. A ``read_id`` (the
+camera's own id of the read) makes a resend harmless: the ledger keeps it
+(reads.read_key, unique) and answers the same id with the first decision,
+deciding nothing again (its images are not kept twice either).
 
 ``POST /api/gates/{gate}/commands/claim`` hands a remote `gate run` its
 gate's queued manual opens (gate.store.commands), as a local one polls them.
@@ -83,6 +86,10 @@ class CameraReadIn(_In):
     evidence: EvidenceIn | None = None
     doubt: str | None = Field(default=None, min_length=1, max_length=150,
                               description="why the camera's pass is unsure of the plate: the decision goes to review")
+    read_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                examples=["3f2b9c0e4d5a4b6f8e7d6c5b4a392817"],
+                                description="the camera's own id of this read (a uuid4 hex): a resend (its answer "
+                                "was lost) gets the first decision back and is not decided again")
 
 
 class CommandOut(BaseModel):
@@ -121,15 +128,23 @@ def post_read(
         assert folder is not None
         saved = _write_images(folder, body, at, images)
     doubt: dict[str, Any] = {} if body.doubt is None else {"doubt": body.doubt}  # only a pass in doubt says so
+    key: dict[str, Any] = {} if body.read_id is None else {"read_key": body.read_id}
     try:
         decision = ledger.decide(
             body.lane, body.plate, at=at, confidence=body.confidence, gate=body.gate_id,
-            votes=None if body.votes is None else [v.model_dump() for v in body.votes], evidence=saved, **doubt,
+            votes=None if body.votes is None else [v.model_dump() for v in body.votes], evidence=saved,
+            **doubt, **key,
         )
     except Exception:
         for written in saved:  # nothing recorded them: no file without its row
             (folder or Path(".")).joinpath(written.file).unlink(missing_ok=True)
         raise
+    if decision.replayed:
+        for written in saved:  # the first send's images are the read's
+            (folder or Path(".")).joinpath(written.file).unlink(missing_ok=True)
+        log.info("read at %s/%s by token %r: resent read %s, answered with decision %s", body.lane,
+                 body.gate_id, token.name, body.read_id, decision.decision_id)
+        return DecisionOut.of(decision, decision.gate or body.gate_id)
     log.info("read at %s/%s by token %r: %s", body.lane, body.gate_id, token.name, decision.action)
     return DecisionOut.of(decision, decision.gate or body.gate_id)
 

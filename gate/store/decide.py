@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from gate.rules.codes import (
     Action,
@@ -49,6 +49,7 @@ class Read:
     votes: list[PlateVote] | None = None
     evidence: tuple[EvidenceFile, ...] = ()
     doubt: str | None = None  # why the camera's pass is not sure of the plate (gate.lane.voting): flag it
+    key: str | None = None  # the camera's id of the read (reads.read_key): a resend is answered, not decided
 
     def unsure_because(self) -> str:
         """Why a low-confidence decision is flagged: the pass's doubt, else the read's confidence."""
@@ -67,7 +68,38 @@ class Read:
             "at": self.at,
             "evidence_path": self.evidence_path,
             "gate": self.gate_id,
+            "read_key": self.key,
         }
+
+
+_DECISION_OF_KEY = (
+    select(models.decisions)
+    .join(models.reads, models.reads.c.id == models.decisions.c.read_id)
+    .where(models.reads.c.read_key == bindparam("read_key"))
+    .order_by(models.decisions.c.id)
+    .limit(1)
+)
+
+
+def replayed(conn: Connection, key: str) -> Decision | None:
+    """The decision already recorded for the read with this key, or None (then decide it)."""
+    row = conn.execute(_DECISION_OF_KEY, {"read_key": key}).first()
+    if row is None:
+        return None
+    return Decision(
+        action=Action(row.action),
+        reason=Reason(row.reason),
+        visit_id=row.visit_id,
+        amount_due=to_shekels(row.amount_due_agorot),
+        lane=Lane(row.lane),
+        plate=row.plate,
+        flagged=row.flagged,
+        note=f"read {key} was decided before (decision {row.id}); nothing recorded again",
+        decision_id=row.id,
+        at=row.at,
+        gate=row.gate,
+        replayed=True,
+    )
 
 
 def decide_entry(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, policy: Policy) -> Decision:

@@ -67,7 +67,7 @@ from gate.rules.votes import PlateVote, gate_id, parse_votes
 from gate.store import db, listing, models, queries, schema
 from gate.store import evidence as evidence_queries
 from gate.store.billing import Candidate, PaymentPage, Quote, RevenueRow, VisitPage
-from gate.store.decide import Read, decide_entry, decide_exit
+from gate.store.decide import Read, decide_entry, decide_exit, replayed
 from gate.store.evidence import EvidenceFile, EvidenceRecord
 from gate.store.listing import MIN_PARTIAL_DIGITS, VisitFilter
 from gate.store.queries import LostRace
@@ -164,8 +164,13 @@ class Ledger:
         votes: Sequence[PlateVote | Mapping[str, Any]] | None = None,
         evidence: Sequence[EvidenceFile] = (),
         doubt: str | None = None,
+        read_key: str | None = None,
     ) -> Decision:
         """Record a read and decide; committed before returning. Raises PlateFormatError.
+
+        ``read_key`` is the camera's own id of the read (1-64 of A-Z a-z 0-9 _ -): a read resent with
+        it (its answer was lost) gets the first decision back, ``replayed``, and nothing is recorded
+        again, as ``payment_id`` does for a payment; the same key for another lane or plate is a GateError.
 
         ``doubt`` says why the camera's pass is not sure of the plate (a split pass): the decision is
         flagged for review as a low-confidence one is.
@@ -192,13 +197,25 @@ class Ledger:
             votes=parse_votes(votes),
             evidence=tuple(evidence),
             doubt=_doubt(doubt),
+            key=None if read_key is None else _read_key(read_key),
         )
         low_conf = read.doubt is not None or (
             read.confidence is not None and read.confidence < self.policy.min_confidence
         )
         step = decide_entry if lane is Lane.ENTRY else decide_exit
+
+        def once(conn: Connection) -> Decision:
+            # a concurrent resend loses on the unique read_key, is retried and finds this one
+            previous = None if read.key is None else replayed(conn, read.key)
+            if previous is None:
+                return step(conn, read, low_conf, self.tariff, self.policy)
+            if (previous.lane, previous.plate) != (read.lane, read.plate):
+                raise GateError(f"read_id {read.key!r} was already used for the {previous.lane} read of "
+                                f"{format_plate(previous.plate)}")
+            return previous
+
         try:
-            decision = self._transaction(lambda conn: step(conn, read, low_conf, self.tariff, self.policy))
+            decision = self._transaction(once)
         except LedgerUnavailable as exc:
             # nothing was written: this log line is the read's only record; an attendant enters it by hand
             log.error(
@@ -207,7 +224,7 @@ class Ledger:
             )
             raise
         log.info(
-            "%s %s -> %s (%s) visit=%s due=%s%s",
+            "%s %s -> %s (%s) visit=%s due=%s%s%s",
             lane,
             read.plate,
             decision.action,
@@ -215,6 +232,7 @@ class Ledger:
             decision.visit_id,
             decision.amount_due,
             " flagged" if decision.flagged else "",
+            " (replay)" if decision.replayed else "",
         )
         return decision
 
@@ -826,6 +844,15 @@ def _text(column: Column[Any], value: str | None) -> str | None:
     limit = column.type.length if isinstance(column.type, String) else None
     if limit is not None and len(value) > limit:
         raise InvalidInput(f"{column.name} is {len(value)} characters long: expected at most {limit}")
+    return value
+
+
+_READ_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _read_key(value: str) -> str:
+    if not isinstance(value, str) or not _READ_KEY.fullmatch(value):
+        raise InvalidInput(f"read_id {value!r:.80}: expected 1-64 letters, digits, _ or -")
     return value
 
 

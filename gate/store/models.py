@@ -95,6 +95,9 @@ reads = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("evidence_path", String(500)),
     Column("gate", String(32)),  # gate id: several entry or exit gates share a lane kind
+    # the camera's own id of the read (POST /api/reads read_id): a resent read is answered, not decided again
+    Column("read_key", String(64)),
+    Index("uq_reads_read_key", "read_key", unique=True),
 )
 
 # A payment at the pay station; payment_id makes replays harmless.

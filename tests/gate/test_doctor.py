@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from gate import doctor as dr
 from gate.cli import app
 from gate.rules.clock import now_utc
+from gate.store import schema
 
 DEMO = Path(__file__).resolve().parents[2] / "gate" / "demo" / "entry.mp4"
 
@@ -173,7 +174,7 @@ def test_the_write_probe_leaves_the_ledger_as_it_was(ledger_file: Path):
     assert database.status is dr.Status.OK and "writable" in database.detail
     assert clock.status is dr.Status.SKIP
     with sqlite3.connect(ledger_file) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.HEAD,)]
     assert len(ledger_file.read_bytes()) == len(before)
 
 

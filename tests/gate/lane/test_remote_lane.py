@@ -296,6 +296,7 @@ class FakeServer:
         self.failing: set[str] = set()
         self.health = 200
         self.posted: list[str] = []
+        self.old = False  # a server from before read ids: it refuses the field
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -316,7 +317,9 @@ class FakeServer:
             def do_POST(self) -> None:
                 read = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.posted.append(read["plate"])
-                if read["plate"] in fake.failing:
+                if fake.old and "read_id" in read:
+                    self.answer(422, {"detail": "read_id: Extra inputs are not permitted"})
+                elif read["plate"] in fake.failing:
                     self.answer(500, {"detail": "Internal Server Error"})
                 else:
                     self.answer(200, {"action": "open", "reason": "entered", "lane": read["lane"],
@@ -365,3 +368,41 @@ def test_a_server_that_is_down_behind_a_proxy_defers_nothing(fake_server, tmp_pa
     lane.decide("entry", "2222222", at=at(1))
     assert [lane.flush() for _ in range(5)] == [0] * 5
     assert len(lane.queue) == 2 and lane.queue.deferred() == []
+
+
+@pytest.mark.slow
+def test_a_read_whose_answer_was_lost_is_resent_with_its_id_and_decided_once(server, tmp_path: Path, monkeypatch):
+    """The server committed the paid car's exit but the answer timed out: the resend must not deny the car."""
+    import urllib.request
+
+    srv, camera, db = server
+    lane = remote(tmp_path / "lane", srv.url, camera)
+    assert lane.decide("entry", "1234567", at=at(0)).opens
+    with Ledger.open(db) as ledger:
+        ledger.pay("1234567", at=at(85))
+    real, lost = urllib.request.urlopen, []
+
+    def answer_lost(request, timeout):
+        with real(request, timeout=timeout) as response:  # the server decides and commits ...
+            response.read()
+        lost.append(request)
+        raise TimeoutError("timed out")  # ... and the lane never hears it
+
+    monkeypatch.setattr("gate.lane.remote.urllib.request.urlopen", answer_lost)
+    shut = lane.decide("exit", "1234567", at=at(90))
+    assert (shut.opens, shut.reason, len(lane.queue), len(lost)) == (False, "offline", 1, 1)
+    queued = lane.queue.oldest()
+    assert queued is not None and len(queued[1]["read_id"]) == 32  # kept with the queued file
+    monkeypatch.setattr("gate.lane.remote.urllib.request.urlopen", real)
+    assert lane.flush() == 1
+    with Ledger.open(db) as ledger:
+        assert [(d["lane"], d["action"], d["reason"]) for d in ledger.decisions()] == [
+            ("entry", "open", "entered"), ("exit", "open", "paid")]
+
+
+def test_a_server_older_than_read_ids_still_gets_the_read(fake_server, tmp_path: Path):
+    """A lane upgraded before its server: the read goes without its id rather than to rejected/."""
+    fake_server.old = True
+    lane = remote(tmp_path, fake_server.url)
+    assert lane.decide("entry", "1234567", at=at(0)).opens
+    assert fake_server.posted == ["1234567", "1234567"] and len(lane.queue) == 0

@@ -246,3 +246,58 @@ def test_a_full_evidence_disk_decides_and_records_the_read_without_its_images(ap
     assert not [p for p in folder.rglob("*") if p.is_file()]  # the frame written before is gone too
     (line,) = [r.getMessage() for r in caplog.records if r.name == "gate.serve.reads"]
     assert "evidence images not kept (No space left on device)" in line
+
+
+def test_a_resent_read_gets_the_first_decision_and_is_not_decided_again(api, as_role, folder):
+    """The answer to a paid car's exit was lost; the resend must not find its visit closed and deny it."""
+    camera, ledger = as_role[Role.CAMERA], api.app.state.ledger
+    read(api, camera, read_id="entry-1")
+    ledger.pay("1234567", at=at(85))
+    first = read(api, camera, "exit", minutes=90, gate="south-exit", read_id="exit-1",
+                 evidence={"frame": b64(png())}).json()
+    again = read(api, camera, "exit", minutes=90, gate="south-exit", read_id="exit-1",
+                 evidence={"frame": b64(png())})
+    assert (first["open"], first["reason"]) == (True, "paid")
+    assert again.status_code == 200
+    same = ("open", "action", "reason", "visit_id", "amount_due", "decision_id", "lane", "plate", "gate_id", "at")
+    assert {k: again.json()[k] for k in same} == {k: first[k] for k in same}
+    decisions = api.get("/api/decisions", headers=as_role[Role.VIEWER]).json()["decisions"]
+    assert sorted(d["lane"] for d in decisions) == ["entry", "exit"]
+    assert [len(d["evidence"]) for d in decisions if d["lane"] == "exit"] == [1]
+    assert len([p for p in folder.rglob("*") if p.is_file()]) == 1  # the resend's image is not kept twice
+
+
+def test_a_read_id_is_checked_and_not_reused_for_another_read(api, as_role):
+    camera = as_role[Role.CAMERA]
+    for bad in ("", "a b", "x" * 65, "../x"):
+        response = read(api, camera, read_id=bad)
+        assert response.status_code == 422 and "read_id" in response.json()["detail"]
+    assert read(api, camera, read_id="r-1").status_code == 200
+    other = read(api, camera, plate="7654321", read_id="r-1")
+    assert other.status_code == 409 and "read_id 'r-1' was already used" in other.json()["detail"]
+
+
+def test_a_concurrent_resend_is_decided_once(api, as_role):
+    """Two sends of one read at the same moment: one decides, the other loses on the key and gets that answer."""
+    import threading
+
+    ledger = api.app.state.ledger
+    barrier, answers, errors = threading.Barrier(6), [], []
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            answers.append(ledger.decide("entry", "1234567", at=at(0), gate="north-entry", read_key="same-read"))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and len(answers) == 6
+    assert {(a.action, a.reason, a.visit_id, a.decision_id) for a in answers} == {
+        ("open", "entered", answers[0].visit_id, answers[0].decision_id)}
+    assert sorted(a.replayed for a in answers) == [False] + [True] * 5
+    assert len(ledger.decisions()) == 1 and len(ledger.visits()) == 1

@@ -30,7 +30,7 @@ def test_opening_twice_does_not_migrate_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'l.db'}"
     Ledger.open(url).close()
     ledger = Ledger.open(url)
-    assert schema.current_revision(ledger.engine) == schema.HEAD == "0003"
+    assert schema.current_revision(ledger.engine) == schema.HEAD == schema.REVISIONS[-1]
     ledger.close()
 
 
@@ -80,7 +80,7 @@ def test_a_newer_schema_than_the_code_is_refused_with_a_hint_and_never_migrated(
     path = tmp_path / "l.db"
     Ledger.open(str(path)).close()
     _set_revision(path, "0099")
-    with pytest.raises(SchemaMismatch, match="schema 0099 is newer than this code's .0003.: update plategate"):
+    with pytest.raises(SchemaMismatch, match=f"schema 0099 is newer than this code's .{schema.HEAD}.: update plategate"):
         Ledger.open(str(path))
     with pytest.raises(SchemaMismatch):
         Ledger.upgrade_schema(str(path))
@@ -122,9 +122,9 @@ def test_an_0001_ledger_upgrades_to_api_tokens_and_keeps_its_visits(tmp_path):
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO visits (plate, entry_at, state) VALUES ('1234567', '2025-03-02 08:00:00', 'open')"))
     engine.dispose()
-    with pytest.raises(SchemaMismatch, match="schema 0001 is older than this code's .0003.: run `gate db upgrade`"):
+    with pytest.raises(SchemaMismatch, match=f"schema 0001 is older than this code's .{schema.HEAD}.: run `gate db upgrade`"):
         Ledger.open(str(path))
-    assert Ledger.upgrade_schema(str(path)) == ("0001", "0003")
+    assert Ledger.upgrade_schema(str(path)) == ("0001", schema.HEAD)
     with Ledger.open(str(path)) as ledger:
         assert [v.plate for v in ledger.visits()] == ["1234567"]
         with ledger.engine.connect() as conn:
