@@ -34,7 +34,7 @@ from gate.rules.errors import (
     UnknownEvidence,
     UnknownVisit,
 )
-from gate.serve import auth, decisions, evidence, payments, reads, review, visits
+from gate.serve import auth, decisions, evidence, lists, payments, reads, review, visits
 from gate.serve.limits import BodyLimit
 from gate.serve.routes import router
 from gate.serve.schemas import HealthOut, error_body
@@ -89,9 +89,10 @@ def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | Non
     app.include_router(evidence.router)
     app.include_router(decisions.router)
     app.include_router(review.router)  # review queue and overrides
-    app.add_middleware(BodyLimit, limits={"/api/reads": reads.MAX_BODY})
+    app.add_middleware(BodyLimit, limits={"/api/reads": reads.MAX_BODY, "/api/lists/import": lists.MAX_BODY})
     app.include_router(payments.router)  # quote, payments, revenue, tariff
     app.include_router(visits.router)
+    app.include_router(lists.router)  # allow/deny lists, CSV import and export
     web_pages.install(app)  # the admin page: /login, /live, /visits ... and /static
     app.add_exception_handler(GateError, _ledger_error)
     app.add_exception_handler(PlateFormatError, _ledger_error)
