@@ -89,7 +89,9 @@ def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | Non
     app.include_router(evidence.router)
     app.include_router(decisions.router)
     app.include_router(review.router)  # review queue and overrides
-    app.add_middleware(BodyLimit, limits={"/api/reads": reads.MAX_BODY, "/api/lists/import": lists.MAX_BODY})
+    # every path: 64 KiB but for a camera read's images and a plate list CSV (refused before any token check)
+    app.add_middleware(BodyLimit, limits={"/api/reads": reads.MAX_BODY, "/api/lists/import": lists.MAX_BODY,
+                                          "/lists/import": web_pages.MAX_IMPORT_BODY})
     app.include_router(payments.router)  # quote, payments, revenue, tariff
     app.include_router(visits.router)
     app.include_router(lists.router)  # allow/deny lists, CSV import and export

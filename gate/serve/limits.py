@@ -1,10 +1,12 @@
-"""Request body limits by path: an oversized upload is a 413 with one line, before it is all read.
+"""Request body limits: an oversized upload is a 413 with one line, before it is all read.
 
-Why a middleware: FastAPI reads and parses a JSON body before the endpoint
-runs, so a limit in the endpoint comes after the memory is spent; and it turns
-an error while reading into a 400. Here a declared ``Content-Length`` over
-the limit is refused at once, and a chunked body is counted as it arrives
-and cut off at the limit (the endpoint's own answer is then dropped).
+Why a middleware: FastAPI reads and parses a JSON body or a form before the
+endpoint runs, and before its token, login or CSRF check, so a limit in the
+endpoint comes after the memory is spent (by anyone, logged in or not); and
+it turns an error while reading into a 400. Here every path has a limit (a
+small default, larger ones named by path): a declared ``Content-Length`` over
+it is refused at once, and a chunked body is counted as it arrives and cut
+off at the limit (the endpoint's own answer is then dropped).
 """
 from __future__ import annotations
 
@@ -22,15 +24,20 @@ class _TooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    """ASGI middleware: ``limits`` maps a path (``/api/reads``) to its largest body in bytes."""
+DEFAULT_MAX_BODY = 64 * 1024  # a login, a payment, a form: any body of a path without a limit of its own
 
-    def __init__(self, app: ASGIApp, limits: Mapping[str, int]) -> None:
+
+class BodyLimit:
+    """ASGI middleware: ``limits`` maps a path (``/api/reads``) to its largest body in bytes; every other
+    path takes at most ``default`` bytes."""
+
+    def __init__(self, app: ASGIApp, limits: Mapping[str, int], default: int = DEFAULT_MAX_BODY) -> None:
         self.app = app
         self.limits = dict(limits)
+        self.default = default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limits.get(scope.get("path", "")) if scope["type"] == "http" else None
+        limit = self.limits.get(scope.get("path", ""), self.default) if scope["type"] == "http" else None
         if limit is None:
             await self.app(scope, receive, send)
             return

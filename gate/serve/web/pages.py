@@ -44,6 +44,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 MAX_UPLOAD = 1024 * 1024  # a plate list CSV
+MAX_IMPORT_BODY = MAX_UPLOAD + MAX_UPLOAD // 10  # the CSV with its multipart form around it (gate.serve.limits)
 # every asset is this server's (no CDN, no inline script): a page injected elsewhere can neither run nor frame it
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none';"

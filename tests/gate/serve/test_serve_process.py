@@ -65,6 +65,19 @@ def server(db_url):
 
 
 @pytest.mark.slow
+def test_an_unauthenticated_3_mb_post_is_a_413_and_the_server_serves_on(server):
+    from gate.serve.limits import DEFAULT_MAX_BODY
+
+    base, _tokens = server
+    huge = b"A" * (3 * 1024 * 1024)
+    for path, media in (("/login", "application/x-www-form-urlencoded"), ("/api/payments", "application/json")):
+        response = httpx.post(f"{base}{path}", content=huge, headers={"Content-Type": media}, timeout=30)
+        assert response.status_code == 413, (path, response.text)
+        assert response.json() == {"detail": f"request body is {len(huge)} bytes: at most {DEFAULT_MAX_BODY} bytes here"}
+    assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
 def test_quote_pay_exit_over_http_with_concurrent_payment_replays(server):
     base, tokens = server
     entered = datetime.now(timezone.utc) - timedelta(hours=2)

@@ -90,6 +90,18 @@ def test_an_operator_adds_edits_imports_and_removes_list_entries(site: Site, ope
     assert {e["plate"] for e in site.ledger.plate_lists()} == {"1212121"}
 
 
+def test_a_csv_of_up_to_1_mb_reaches_the_import_and_a_larger_body_is_a_413(site: Site, operator):
+    """/lists/import has a larger body limit than the 64 KiB of every other path (gate.serve.limits)."""
+    client, csrf = operator
+    big = b"plate,list\n" + b"12,allow\n" * 110_000  # 990 kB: read, and refused for its bad plate
+    answer = client.post("/lists/import", data={"csrf": csrf}, files={"file": ("lists.csv", big, "text/csv")})
+    assert answer.status_code == 422 and "line 2" in answer.text
+    huge = big * 2
+    answer = client.post("/lists/import", data={"csrf": csrf}, files={"file": ("lists.csv", huge, "text/csv")})
+    assert answer.status_code == 413 and answer.json()["detail"].startswith("request body is ")
+    assert site.ledger.plate_lists() == []
+
+
 def test_open_by_hand_from_the_review_queue_queues_a_pulse_under_the_username(site: Site, operator):
     client, csrf = operator
     item = site.lot.no_visit_item
