@@ -507,6 +507,65 @@ def plates_show(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOp
         _print_rows(ledger.plate_lists(), fmt, LIST_COLUMNS, ledger.timezone)
 
 
+@plates_app.command("import")
+def plates_import(
+    file: Annotated[str, typer.Argument(help="a CSV with the header plate,kind,holder,note,expires_at; - for stdin")],
+    operator: Annotated[
+        Optional[str], typer.Option("--operator", help="who is acting, for the audit log (default: the login name)")
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Add or edit list entries from a CSV (what `gate plates export` and GET /api/lists/export write), all or
+    nothing: a bad row is named by its line, column and value, and nothing is written. A day as expires_at
+    applies through that local day; a time without an offset is local."""
+    from gate.store.plate_lists import PlateLists
+    from gate.store.plate_lists_csv import MAX_BYTES, read_csv
+
+    with _ledger(db, config) as ledger:  # its errors are one line and an exit code, the file's too
+        try:
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1) if file == "-" else Path(file).read_bytes()
+            text = raw.decode("utf-8-sig")
+        except OSError as exc:
+            raise _BadInput(f"{file}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise _BadInput(f"{file}: not UTF-8 text (byte {exc.start})") from None
+        if len(raw) > MAX_BYTES:
+            raise _BadInput(f"{file}: over {MAX_BYTES} bytes: split it")
+        entries = read_csv(text, ledger.timezone)
+        _emit({"imported": PlateLists(ledger).import_entries(entries, operator or _login_name())})
+
+
+@plates_app.command("export")
+def plates_export(
+    fmt: Annotated[Format, typer.Option("--format", help="csv (what `gate plates import` reads), json or table")] = (
+        Format.CSV
+    ),
+    kind: Annotated[Optional[ListKind], typer.Option("--list", help="one list only: allow or deny")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Both lists with holder, note and expiry: plate,kind,holder,note,expires_at, expiry in local time."""
+    from gate.store.plate_lists import PlateLists
+    from gate.store.plate_lists_csv import HEADER, write_csv
+
+    with _ledger(db, config) as ledger:
+        entries = PlateLists(ledger).entries(kind)
+        if fmt is Format.CSV:
+            sys.stdout.write(write_csv(entries, ledger.timezone))
+        else:
+            _print_rows([e.to_dict() for e in entries], fmt, list(HEADER) + ["added_at"], ledger.timezone)
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such user (a container's uid)
+        return "cli"
+
+
 @evidence_app.command("purge")
 def evidence_purge(
     days: Annotated[float, typer.Option("--days", min=0.0, help="delete images older than this many days")],

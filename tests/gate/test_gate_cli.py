@@ -224,3 +224,29 @@ def test_visits_pages_with_limit_and_offset(db_url):
         gate("read", "--lane", "entry", "--plate", plate, "--at", f"2025-03-02T08:0{i}:00Z", "--db", db_url)
     _, rows, _ = gate("visits", "--limit", "2", "--offset", "1", "--db", db_url)
     assert [r["plate"] for r in rows] == ["2222222", "3333333"]
+
+
+def test_plates_export_and_import_share_the_apis_csv(db_url, tmp_path):
+    gate("plates", "add", "--plate", "12-345-67", "--list", "allow", "--note", "monthly", "--db", db_url)
+    code, text, _ = gate("plates", "export", "--db", db_url)
+    assert code == 0 and text.splitlines() == ["plate,kind,holder,note,expires_at", "1234567,allow,,monthly,"]
+    good = tmp_path / "lists.csv"
+    good.write_text("plate,kind,holder,note,expires_at\n1234567,allow,Noa Levi,monthly,2030-01-31\n"
+                    "76-543-21,deny,,fled,\n", encoding="utf-8")
+    code, out, _ = gate("plates", "import", str(good), "--operator", "dana", "--db", db_url)
+    assert (code, out) == (0, {"imported": 2})
+    _, text, _ = gate("plates", "export", "--format", "csv", "--db", db_url)
+    assert text.splitlines()[1:] == ["1234567,allow,Noa Levi,monthly,2030-02-01 00:00:00+02:00", "7654321,deny,,fled,"]
+    (tmp_path / "again.csv").write_text(text, encoding="utf-8")  # the export reads back unchanged
+    assert gate("plates", "import", str(tmp_path / "again.csv"), "--db", db_url)[1] == {"imported": 2}
+    assert gate("plates", "export", "--db", db_url)[1] == text
+    _, rows, _ = gate("plates", "export", "--format", "json", "--list", "deny", "--db", db_url)
+    assert [(r["plate"], r["kind"], r["note"]) for r in rows] == [("7654321", "deny", "fled")]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("plate,kind\n1111111,allow\n2222222,maybe\n", encoding="utf-8")
+    code, out, err = gate("plates", "import", str(bad), "--db", db_url)
+    assert (code, out, err) == (2, None, "error: line 3: kind 'maybe': expected allow or deny\n")
+    assert "1111111" not in gate("plates", "export", "--db", db_url)[1]
+    code, _, err = gate("plates", "import", str(tmp_path / "missing.csv"), "--db", db_url)
+    assert code == 2 and "missing.csv" in err
