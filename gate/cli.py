@@ -396,7 +396,7 @@ def doctor(
     ] = None,
     evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="the lanes' evidence folder")] = "evidence",
     lane_env: Annotated[
-        Optional[str], typer.Option("--lane-env", help="take SOURCE and RELAY from a lane's env file "
+        Optional[str], typer.Option("--lane-env", help="take PLATEGATE_SOURCE and RELAY from a lane's env file "
                                     "(/etc/plategate/lane-entry.env)")
     ] = None,
     camera_timeout: Annotated[
@@ -418,7 +418,7 @@ def doctor(
             env = dr.read_env_file(lane_env)
         except (OSError, UnicodeDecodeError) as exc:
             _fail(f"lane env {lane_env}: cannot read ({getattr(exc, 'strerror', None) or exc})", 2)
-        source, relay = source or env.get("SOURCE"), relay or env.get("RELAY")
+        source, relay = source or env.get("PLATEGATE_SOURCE") or env.get("SOURCE"), relay or env.get("RELAY")
     options = dr.DoctorOptions(db=db, config=config, source=source, relay=relay, evidence_dir=evidence_dir,
                                models=models, camera_timeout_s=camera_timeout)
     checks = dr.run_checks(options)
@@ -669,7 +669,10 @@ def _ignore_reload() -> None:
 @app.command()
 def run(
     lane: LaneOpt,
-    source: Annotated[str, typer.Option("--source", help="camera index, rtsp/http URL, video file or image folder")],
+    source: Annotated[str, typer.Option(
+        "--source", envvar="PLATEGATE_SOURCE", show_default=False,
+        help="camera index, rtsp/http URL, video file or image folder (or $PLATEGATE_SOURCE: a camera URL with "
+        "its password stays out of `ps`)")],
     relay: Annotated[
         Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")
     ] = None,
