@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Iterable
 
-from gate.rules.clock import day_start, local_text, parse_iso, to_utc
+from gate.rules.clock import local_text, parse_iso, to_utc
 from gate.rules.codes import ListKind
 from gate.rules.errors import InvalidInput
-from gate.store.plate_lists import MAX_ENTRIES, ListEntry, list_entry
+from gate.store.plate_lists import MAX_ENTRIES, ListEntry, list_entry, through_day
 from lpr.plate_format import PlateFormatError
 
 HEADER = ("plate", "kind", "holder", "note", "expires_at")
@@ -61,10 +61,9 @@ def read_csv(text: str, tz: tzinfo) -> list[ListEntry]:
         if any(c.strip() for c in cells):
             rows.append((start, cells))
         start = reader.line_num + 1
-    if len(rows) > MAX_ENTRIES:  # the file's size first: its line 3 may be wrong too, but that is not the news
-        number = rows[MAX_ENTRIES][0]
-        raise CsvRowError(number, "file", "", f"at most {MAX_ENTRIES} rows per import, the file has {len(rows)}")
-    for number, cells in rows:  # blank lines (a spreadsheet's last one) left out
+    for index, (number, cells) in enumerate(rows):  # blank lines (a spreadsheet's last one) left out
+        if index == MAX_ENTRIES:  # checked in order: a bad line 2 is named first, however long the file
+            raise CsvRowError(number, "file", "", f"at most {MAX_ENTRIES} rows per import, the file has {len(rows)}")
         if len(cells) > len(columns):
             raise CsvRowError(number, "row", ",".join(cells[len(columns):]),
                               f"{len(cells)} fields, the header has {len(columns)}")
@@ -99,7 +98,7 @@ def parse_expiry(text: str, tz: tzinfo) -> datetime | None:
         return None
     moment = parse_iso(raw)
     if len(raw) == 10:  # YYYY-MM-DD: through that local day
-        return day_start(moment.date() + timedelta(days=1), tz)
+        return through_day(moment.date(), tz)
     return to_utc(moment, tz)
 
 

@@ -101,7 +101,8 @@ def test_the_csv_reads_days_local_times_offsets_and_the_web_pages_first_header()
         ("plate,kind,kind\n", "line 1: header 'kind': the column is named twice"),
         ("", "line 1: header: the file is empty"),
         ('plate,kind,note\n1234567,allow,"two\nlines"\n\n12,deny,\n', "line 5: plate '12'"),  # lines, not rows
-        ("plate,kind\n" + "1234567,allow\n" * 10_001, "line 10002: file: at most 10000 rows per import"),
+        ("plate,kind\n" + "".join(f"{1000000 + i},allow\n" for i in range(10_001)),
+         "line 10002: file: at most 10000 rows per import, the file has 10001"),
     ],
 )
 def test_a_bad_csv_names_the_line_column_and_value(text: str, message: str):
