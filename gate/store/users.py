@@ -8,6 +8,12 @@ keeps only its SHA-256 (like API tokens), and the form token against CSRF is
 derived from the cookie's secret, so it is per session and stored nowhere.
 Failed logins are rows in login_failures: the limit holds across several
 server processes and the attempts stay on record (never the password).
+An attempt is recorded before its password is checked, in the transaction
+that counts the earlier ones (and deleted when the password was right), so
+concurrent guesses cannot all pass the count during the ~50 ms check; one
+address may fail FAILURE_LIMIT_PER_ADDRESS times in the window whatever
+usernames it tries, and one process checks at most CONCURRENT_CHECKS
+passwords at once (each costs 16 MiB and a core for ~50 ms).
 """
 from __future__ import annotations
 
@@ -16,11 +22,12 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from gate.rules.clock import iso, now_utc
 from gate.rules.codes import Role
@@ -44,6 +51,11 @@ MAX_PASSWORD = 1024  # scrypt takes any length; a 10 MB password should not
 SESSION_HOURS = 12.0  # one shift in the booth
 FAILURE_LIMIT = 5  # failed logins of one username ...
 FAILURE_WINDOW = timedelta(minutes=5)  # ... within this long: further attempts are refused
+FAILURE_LIMIT_PER_ADDRESS = 20  # failed logins from one remote address, any usernames, within FAILURE_WINDOW
+CONCURRENT_CHECKS = 2  # password checks at once in this process: the rest wait (at most CHECK_WAIT_S)
+CHECK_WAIT_S = 10.0
+LOGIN_LOCK_KEY = 7305000003  # PostgreSQL advisory lock: one count-and-record of an attempt at a time
+_checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
 
 
 class LoginFailed(GateError):
@@ -51,7 +63,8 @@ class LoginFailed(GateError):
 
 
 class LoginThrottled(GateError):
-    """Too many failed logins for this username lately: try again later."""
+    """Too many failed logins for this username or from this address lately, or the server is busy checking
+    other passwords: try again later."""
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
@@ -223,27 +236,55 @@ class Users:
         name = username.strip().lower()[:100] if isinstance(username, str) else ""
         now = self.clock()
         remote = None if remote is None else remote[:64]
-        with self.ledger._reader() as conn:
-            failures = _recent_failures(conn, name, now - FAILURE_WINDOW)
-            row = _user_row(conn, name) if name else None
-        if len(failures) >= FAILURE_LIMIT:
-            retry = max(1, int((failures[-FAILURE_LIMIT] + FAILURE_WINDOW - now).total_seconds()) + 1)
-            log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures), FAILURE_WINDOW)
-            raise LoginThrottled(f"too many failed logins for this user: try again in {retry} s", retry)
-        ok = verify_password(password if isinstance(password, str) else "", row.password_hash if row else _DUMMY_HASH)
+        since = now - FAILURE_WINDOW
+
+        def record_attempt(conn: Connection) -> tuple[int, Row[Any] | None] | LoginThrottled:
+            # counted and recorded in one transaction (one at a time): a concurrent attempt sees this one
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(LOGIN_LOCK_KEY)))
+            failures = _recent_failures(conn, name, since)
+            if len(failures) >= FAILURE_LIMIT:
+                log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures),
+                            FAILURE_WINDOW)
+                return _throttled("for this user", failures[-FAILURE_LIMIT], now)
+            if remote is not None:
+                from_address = _recent_failures_from(conn, remote, since)
+                if len(from_address) >= FAILURE_LIMIT_PER_ADDRESS:
+                    log.warning("login refused for %r from %s: %d failures from that address in %s", name, remote,
+                                len(from_address), FAILURE_WINDOW)
+                    return _throttled("from this address", from_address[-FAILURE_LIMIT_PER_ADDRESS], now)
+            values = {"username": name or "?", "remote": remote, "at": now}
+            attempt = conn.execute(insert(models.login_failures).values(values)).inserted_primary_key
+            assert attempt is not None
+            return int(attempt[0]), _user_row(conn, name) if name else None
+
+        recorded = self.ledger._transaction(record_attempt)
+        if isinstance(recorded, LoginThrottled):
+            raise recorded
+        attempt_id, row = recorded
+        if not _checks.acquire(timeout=CHECK_WAIT_S):  # the attempt stays recorded as a failure
+            log.warning("login of %r from %s refused: %d password checks busy for %g s", name, remote,
+                        CONCURRENT_CHECKS, CHECK_WAIT_S)
+            raise LoginThrottled("the server is busy checking other logins: try again in a few seconds", 5)
+        try:
+            ok = verify_password(password if isinstance(password, str) else "",
+                                 row.password_hash if row else _DUMMY_HASH)
+        finally:
+            _checks.release()
         if row is None or not ok or row.disabled_at is not None:
-            self.ledger._transaction(
-                lambda conn: conn.execute(
-                    insert(models.login_failures).values(username=name or "?", remote=remote, at=now)
-                )
-            )
             log.warning("failed login for %r from %s", name, remote)  # never the password
             raise LoginFailed("wrong username or password")
         user = User.from_row(row)
         secret = secrets.token_urlsafe(32)
         expires = now + timedelta(hours=hours)
         values = {"token_hash": session_hash(secret), "user_id": user.id, "created_at": now, "expires_at": expires}
-        self.ledger._transaction(lambda conn: conn.execute(insert(models.web_sessions).values(values)))
+        attempts = models.login_failures
+
+        def start(conn: Connection) -> None:  # the attempt was no failure: off the record, with the session in
+            conn.execute(delete(attempts).where(attempts.c.id == attempt_id))
+            conn.execute(insert(models.web_sessions).values(values))
+
+        self.ledger._transaction(start)
         log.info("login of %r (%s) from %s", user.username, user.role, remote)
         return NewSession(secret, WebSession(user, expires, csrf_token(secret)))
 
@@ -282,6 +323,17 @@ def _recent_failures(conn: Connection, username: str, since: datetime) -> list[d
     f = models.login_failures
     query = select(f.c.at).where(f.c.username == username, f.c.at > since).order_by(f.c.at)
     return list(conn.execute(query).scalars())
+
+
+def _recent_failures_from(conn: Connection, remote: str, since: datetime) -> list[datetime]:
+    f = models.login_failures
+    query = select(f.c.at).where(f.c.remote == remote, f.c.at > since).order_by(f.c.at)
+    return list(conn.execute(query).scalars())
+
+
+def _throttled(whom: str, oldest_counted: datetime, now: datetime) -> LoginThrottled:
+    retry = max(1, int((oldest_counted + FAILURE_WINDOW - now).total_seconds()) + 1)
+    return LoginThrottled(f"too many failed logins {whom}: try again in {retry} s", retry)
 
 
 def _username(username: str) -> str:

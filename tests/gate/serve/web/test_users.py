@@ -1,6 +1,9 @@
 """Web accounts in the ledger: scrypt hashes, logins, throttling, sessions (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -8,9 +11,12 @@ from sqlalchemy import select
 
 from gate.rules.errors import GateError, InvalidInput
 from gate.store import models
+from gate.store import users as users_module
 from gate.store.ledger import Ledger
 from gate.store.users import (
+    CONCURRENT_CHECKS,
     FAILURE_LIMIT,
+    FAILURE_LIMIT_PER_ADDRESS,
     LoginFailed,
     LoginThrottled,
     Users,
@@ -125,6 +131,77 @@ def test_a_user_may_not_take_an_api_tokens_name(ledger: Ledger):
     with pytest.raises(GateError, match="'pay-2'"):
         Users(ledger).create("PAY-2", "viewer", "correct horse")
     assert Users(ledger).list() == []
+
+
+def test_concurrent_guesses_cannot_all_pass_the_failure_count(users: Users, monkeypatch):
+    """40 guesses at once: each is recorded before its password is checked, so only FAILURE_LIMIT are checked."""
+    checked = []
+
+    def slow_verify(password: str, stored: str) -> bool:
+        checked.append(password)
+        time.sleep(0.05)  # scrypt's ~50 ms: the window the old count-then-check-then-record left open
+        return False
+
+    monkeypatch.setattr(users_module, "verify_password", slow_verify)
+    start = threading.Barrier(40)
+
+    def guess(i: int) -> str:
+        start.wait()
+        try:
+            users.login("dana", f"guess-{i:04d}", remote=f"10.0.1.{i}")
+        except (LoginFailed, LoginThrottled) as exc:
+            return type(exc).__name__
+        return "logged in"
+
+    with ThreadPoolExecutor(40) as pool:
+        outcomes = list(pool.map(guess, range(40)))
+    assert outcomes.count("LoginFailed") == FAILURE_LIMIT and outcomes.count("LoginThrottled") == 40 - FAILURE_LIMIT
+    assert len(checked) == FAILURE_LIMIT
+
+
+def test_at_most_two_passwords_are_checked_at_once(ledger: Ledger, clock: Clock, monkeypatch):
+    """Random usernames from many addresses pass every count, but the scrypt checks take turns."""
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_verify(password: str, stored: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.03)
+        with lock:
+            running -= 1
+        return False
+
+    monkeypatch.setattr(users_module, "verify_password", slow_verify)
+    users = Users(ledger, clock=clock)
+
+    def guess(i: int) -> None:
+        with pytest.raises(LoginFailed):
+            users.login(f"user-{i}", "some password", remote=f"10.0.2.{i}")
+
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(guess, range(12)))
+    assert most == CONCURRENT_CHECKS == 2
+
+
+def test_one_address_is_throttled_whatever_usernames_it_tries(users: Users, clock: Clock):
+    for i in range(FAILURE_LIMIT_PER_ADDRESS):
+        with pytest.raises(LoginFailed):
+            users.login(f"random-{i}", "correct horse", remote="203.0.113.7")  # each name fails once only
+    with pytest.raises(LoginThrottled, match="from this address") as throttled:
+        users.login("dana", "correct horse", remote="203.0.113.7")  # even a right password, from there
+    assert 0 < throttled.value.retry_after_s <= 301
+    assert users.login("dana", "correct horse", remote="203.0.113.8").session.user.username == "dana"
+    clock.now += timedelta(minutes=5, seconds=1)
+    assert users.login("dana", "correct horse", remote="203.0.113.7").session.user.username == "dana"
+
+
+def test_a_successful_login_leaves_no_failure_on_record(users: Users, ledger: Ledger):
+    users.login("dana", "correct horse", remote="10.0.0.7")
+    with ledger.engine.connect() as conn:
+        assert conn.execute(select(models.login_failures)).all() == []
 
 
 def test_an_unknown_user_fails_like_a_wrong_password(users: Users):
