@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from gate.rules.clock import iso, now_utc
+from gate.rules.clock import day_start, iso, now_utc
 from gate.rules.codes import ListKind, OverrideAction
 from gate.rules.errors import InvalidInput
 from gate.store import models, queries
@@ -47,6 +47,11 @@ class ListEntry:
 
     def applies(self, at: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (at or now_utc())
+
+
+def through_day(day: date, tz: tzinfo) -> datetime:
+    """The expiry of an entry typed as a last day: it applies through that local day, ending as the next begins."""
+    return day_start(day + timedelta(days=1), tz)
 
 
 def list_entry(
@@ -96,15 +101,18 @@ class PlateLists:
         with self.ledger._reader() as conn:
             return _get(conn, digits, kind)
 
-    def put(self, entry: ListEntry, actor: str) -> tuple[ListEntry, bool]:
-        """Add the entry or edit the one of that plate and list; returns it as stored and whether it is new."""
-        _require_who_why(actor, "list edit")
+    def put(self, entry: ListEntry, actor: str | None) -> tuple[ListEntry, bool]:
+        """Add the entry or edit the one of that plate and list; returns it as stored and whether it is new.
+        ``actor`` None: not audited (a caller that has no name to give)."""
+        if actor is not None:
+            _require_who_why(actor, "list edit")
 
         def run(conn: Connection) -> bool:
             return _put(conn, entry, actor, now_utc())
 
         created = self.ledger._transaction(run)
-        log.info("plate list %s %s %s by %s", entry.kind, entry.plate, "added" if created else "edited", actor)
+        log.info("plate list %s %s %s by %s", entry.kind, entry.plate, "added" if created else "edited",
+                 actor or "an unnamed caller")
         stored = self.get(entry.plate, entry.kind)
         assert stored is not None
         return stored, created
