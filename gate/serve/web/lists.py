@@ -8,26 +8,33 @@ were and the error names the line; its format is the API's and the CLI's
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
 
-from sqlalchemy import Connection, delete, insert
-
-from gate.rules.clock import day_start, now_utc
 from gate.rules.codes import ListKind
-from gate.rules.errors import InvalidInput
-from gate.store import models
-from gate.store.ledger import Ledger, _text
-from gate.store.plate_lists import PlateLists
+from gate.store.ledger import Ledger
+from gate.store.plate_lists import PlateLists, list_entry, through_day
 from gate.store.plate_lists_csv import read_csv
-from lpr.plate_format import normalize_plate
 
 
 def save_entry(
-    ledger: Ledger, plate: str, kind: ListKind | str, holder: str, note: str, expires: date | None, tz: tzinfo
+    ledger: Ledger,
+    plate: str,
+    kind: ListKind | str,
+    holder: str,
+    note: str,
+    expires: date | None,
+    tz: tzinfo,
+    *,
+    actor: str | None = None,
 ) -> None:
-    """Add or edit one list entry."""
-    row = _row(plate, kind, holder, note, expires, tz)
-    ledger._transaction(lambda conn: _upsert(conn, [row]))
+    """Add or edit one list entry; ``expires`` is the last local day it applies on. ``actor``: who, for the
+    audit log (the API's PUT writes the same row)."""
+    expires_at = None if expires is None else through_day(expires, tz)
+    PlateLists(ledger).put(list_entry(plate, kind, holder=holder, note=note, expires_at=expires_at), actor)
+
+
+def remove_entry(ledger: Ledger, plate: str, kind: ListKind | str, *, actor: str) -> bool:
+    """Take a plate off a list, audited under ``actor``; False when it was not on it."""
+    return PlateLists(ledger).remove(plate, kind, actor) is not None
 
 
 def import_csv(ledger: Ledger, content: str, tz: tzinfo, *, actor: str | None = None) -> int:
@@ -37,32 +44,6 @@ def import_csv(ledger: Ledger, content: str, tz: tzinfo, *, actor: str | None = 
     return PlateLists(ledger).import_entries(read_csv(content, tz), actor)
 
 
-def _row(plate: str, kind: ListKind | str, holder: str, note: str, expires: date | None, tz: tzinfo) -> dict[str, Any]:
-    try:
-        kind = ListKind(kind)
-    except ValueError:
-        raise InvalidInput(f"invalid list {kind!r}: expected allow or deny") from None
-    lists = models.plate_lists
-    expires_at = None
-    if expires is not None:  # the entry applies through the whole local day it expires on: ends as the next begins
-        expires_at = day_start(expires + timedelta(days=1), tz)
-    return {
-        "plate": normalize_plate(plate),
-        "kind": kind.value,
-        "holder": _text(lists.c.holder, holder.strip()) or None,
-        "note": _text(lists.c.note, note.strip()) or None,
-        "expires_at": expires_at,
-        "added_at": now_utc(),
-    }
-
-
 def last_day(expires_at: datetime | None, tz: tzinfo) -> date | None:
     """The last local day an entry applies on (what was typed as its expiry): the day before its end."""
     return None if expires_at is None else (expires_at - timedelta(microseconds=1)).astimezone(tz).date()
-
-
-def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    lists = models.plate_lists
-    for row in rows:
-        conn.execute(delete(lists).where(lists.c.plate == row["plate"], lists.c.kind == row["kind"]))
-        conn.execute(insert(lists).values(row))

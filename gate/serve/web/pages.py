@@ -28,7 +28,7 @@ from gate.rules.money import to_shekels
 from gate.serve.visits import CSV_COLUMNS
 from gate.serve.web import data, session
 from gate.serve.web.chart import bar_chart
-from gate.serve.web.lists import import_csv, last_day, save_entry
+from gate.serve.web.lists import import_csv, last_day, remove_entry, save_entry
 from gate.serve.web.session import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from gate.store.evidence import path_of
 from gate.store.ledger import Ledger
@@ -498,7 +498,7 @@ def list_save(
     try:
         expires_at = _day("expires", expires)
         save_entry(ledger, plate, ListKind(kind) if kind in ListKind.__members__.values() else kind,
-                   holder, note, expires_at, local_zone(ledger))
+                   holder, note, expires_at, local_zone(ledger), actor=who.user.username)
     except (GateError, PlateFormatError) as exc:
         return _error(request, who, 422, str(exc))
     log.info("plate list %s %s saved by %s", kind, plate, who.user.username)
@@ -514,7 +514,7 @@ def list_remove(
     kind: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        removed = ledger.remove_plate(plate, ListKind(kind))
+        removed = remove_entry(ledger, plate, ListKind(kind), actor=who.user.username)
     except (GateError, PlateFormatError, ValueError) as exc:
         return _error(request, who, 422, str(exc))
     log.info("plate list %s %s removed by %s", kind, plate, who.user.username)

@@ -141,3 +141,17 @@ def test_an_api_token_is_shown_once_and_revoked_from_settings(site: Site, operat
     assert "vic" in settings and "dana" in settings  # the web users, to operators
     assert client.post("/settings/tokens/revoke", data={"name": "pay-station-2", "csrf": csrf}).status_code == 303
     assert TestClient(client.app).get("/api/whoami", headers=headers).status_code == 401
+
+
+def test_the_pages_list_edits_are_audited_and_its_import_reads_the_apis_export(site: Site, operator):
+    client, csrf = operator
+    add = {"plate": "12-121-21", "kind": "allow", "holder": "Noa", "note": "", "expires": "2030-01-31", "csrf": csrf}
+    assert client.post("/lists/save", data=add).status_code == 303
+    exported = client.get("/api/lists/export")  # the page's link: a logged-in browser may read the API
+    assert exported.status_code == 200 and "1212121,allow,Noa,,2030-02-01 00:00:00+02:00" in exported.text
+    assert client.post("/lists/remove", data={"plate": "1212121", "kind": "allow", "csrf": csrf}).status_code == 303
+    upload = {"file": ("lists.csv", exported.content, "text/csv")}
+    assert client.post("/lists/import", data={"csrf": csrf}, files=upload).status_code == 303
+    assert "2030-01-31" in client.get("/lists").text  # the day typed, read back from the export
+    audit = [(o["operator"], o["action"], o["plate"]) for o in site.ledger.overrides() if o["plate"] == "1212121"]
+    assert audit == [("dana", "list-add", "1212121"), ("dana", "list-remove", "1212121"), ("dana", "list-add", "1212121")]
