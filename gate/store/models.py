@@ -260,6 +260,7 @@ login_failures = Table(
     Column("remote", String(64)),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_login_failures_username_at", "username", "at"),
+    Index("ix_login_failures_remote_at", "remote", "at"),  # the per-address limit
 )
 
 # Objects migration 0003 makes outside this metadata (dialect-specific search indexes); the schema

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from gate.rules.errors import GateError, InvalidInput
 from gate.store import models
@@ -196,6 +196,22 @@ def test_one_address_is_throttled_whatever_usernames_it_tries(users: Users, cloc
     assert users.login("dana", "correct horse", remote="203.0.113.8").session.user.username == "dana"
     clock.now += timedelta(minutes=5, seconds=1)
     assert users.login("dana", "correct horse", remote="203.0.113.7").session.user.username == "dana"
+
+
+def test_the_per_address_count_reads_an_index(ledger: Ledger):
+    """Not a scan of every failure ever recorded (a table an attacker grows)."""
+    from gate.store.users import _recent_failures_from
+
+    with ledger.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT at FROM login_failures WHERE remote = ? AND at > ? ORDER BY at",
+                ("10.0.0.9", "2026-01-01"),
+            ).all()
+            assert "ix_login_failures_remote_at" in str(plan), plan
+        else:
+            assert "ix_login_failures_remote_at" in {i["name"] for i in inspect(conn).get_indexes("login_failures")}
+        assert _recent_failures_from(conn, "10.0.0.9", T0) == []
 
 
 def test_a_successful_login_leaves_no_failure_on_record(users: Users, ledger: Ledger):
