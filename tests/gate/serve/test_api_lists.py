@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
+from test_serve_process import server  # noqa: F401  (a `gate serve` process on loopback)
 
 from gate.rules.codes import Action, Lane, ListKind, OverrideAction, Reason, Role
 from gate.serve import lists as api_lists
@@ -151,3 +154,22 @@ def test_an_oversized_import_is_a_413(api: TestClient, as_role):
     big = "plate,kind,holder,note,expires_at\n" + "1234567,allow,,x,\n" * (api_lists.MAX_BODY // 17)
     assert api.post("/api/lists/import", content=big, headers=op).status_code == 413
     assert PlateLists(_ledger(api)).entries() == []
+
+
+@pytest.mark.slow
+def test_lists_over_a_real_server_put_export_import_delete(server):  # noqa: F811
+    base, tokens = server
+    op, viewer = tokens[Role.OPERATOR], tokens[Role.VIEWER]
+    with httpx.Client(base_url=base, timeout=10) as http:
+        assert http.put("/api/lists/allow/12-345-67", json={"holder": "Noa"}, headers=viewer).status_code == 403
+        assert http.put("/api/lists/allow/12-345-67", json={"holder": "Noa"}, headers=op).status_code == 201
+        exported = http.get("/api/lists/export", headers=viewer).text
+        assert exported.splitlines() == ["plate,kind,holder,note,expires_at", "1234567,allow,Noa,,"]
+        assert http.delete("/api/lists/allow/1234567", headers=op).status_code == 200
+        imported = http.post("/api/lists/import", content=exported, headers={**op, **CSV})
+        assert imported.json() == {"imported": 1}
+        bad = http.post("/api/lists/import", content="plate,kind\n1234567,banned\n", headers={**op, **CSV})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["column"] == "kind"
+        huge = "plate,kind\n" + "1234567,allow\n" * (api_lists.MAX_BODY // 14 + 1)
+        assert http.post("/api/lists/import", content=huge, headers={**op, **CSV}).status_code == 413
+        assert [e["holder"] for e in http.get("/api/lists", headers=viewer).json()] == ["Noa"]
