@@ -479,12 +479,19 @@ def plates_add(
     plate: PlateOpt,
     kind: ListOpt,
     note: Annotated[Optional[str], typer.Option("--note")] = None,
+    holder: Annotated[Optional[str], typer.Option("--holder", help="whose plate (at most 100 characters)")] = None,
+    expires: Annotated[
+        Optional[str], typer.Option("--expires", help="the last local day it applies (YYYY-MM-DD), or a time")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Put a plate on the allow or deny list."""
+    """Put a plate on the allow or deny list (an entry already there is kept: `gate plates import` edits)."""
+    from gate.store.plate_lists_csv import parse_expiry
+
     with _ledger(db, config) as ledger:
-        ledger.add_plate(plate, kind, note)
+        expires_at = None if expires is None else parse_expiry(expires, ledger.timezone)
+        ledger.add_plate(plate, kind, note, holder=holder, expires_at=expires_at)
         _emit(ledger.plate_lists())
 
 

@@ -250,3 +250,11 @@ def test_plates_export_and_import_share_the_apis_csv(db_url, tmp_path):
     assert "1111111" not in gate("plates", "export", "--db", db_url)[1]
     code, _, err = gate("plates", "import", str(tmp_path / "missing.csv"), "--db", db_url)
     assert code == 2 and "missing.csv" in err
+
+
+def test_plates_add_takes_a_holder_and_a_last_day(db_url):
+    code, rows, _ = gate("plates", "add", "--plate", "12-345-67", "--list", "allow", "--holder", "Noa Levi",
+                         "--expires", "2030-01-31", "--db", db_url)
+    assert code == 0 and (rows[0]["holder"], rows[0]["expires_at"]) == ("Noa Levi", "2030-01-31T22:00:00+00:00")
+    code, _, err = gate("plates", "add", "--plate", "7654321", "--list", "deny", "--expires", "soon", "--db", db_url)
+    assert code == 2 and "soon" in err
