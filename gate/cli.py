@@ -499,12 +499,17 @@ def plates_add(
 def plates_remove(
     plate: PlateOpt,
     kind: ListOpt,
+    operator: Annotated[
+        Optional[str], typer.Option("--operator", help="who is acting, for the audit log (default: the login name)")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Take a plate off the allow or deny list."""
+    """Take a plate off the allow or deny list (recorded in the overrides log, as the API's DELETE)."""
+    from gate.store.plate_lists import PlateLists
+
     with _ledger(db, config) as ledger:
-        _emit({"removed": ledger.remove_plate(plate, kind)})
+        _emit({"removed": PlateLists(ledger).remove(plate, kind, operator or _login_name()) is not None})
 
 
 @plates_app.command("show")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from gate.cli import app
 from gate.store import schema
+from gate.store.ledger import Ledger
 
 runner = CliRunner()
 
@@ -258,3 +259,8 @@ def test_plates_add_takes_a_holder_and_a_last_day(db_url):
     assert code == 0 and (rows[0]["holder"], rows[0]["expires_at"]) == ("Noa Levi", "2030-01-31T22:00:00+00:00")
     code, _, err = gate("plates", "add", "--plate", "7654321", "--list", "deny", "--expires", "soon", "--db", db_url)
     assert code == 2 and "soon" in err
+    assert gate("plates", "remove", "--plate", "1234567", "--list", "allow", "--operator", "dana", "--db", db_url)[1] == {
+        "removed": True}
+    assert gate("plates", "remove", "--plate", "1234567", "--list", "allow", "--db", db_url)[1] == {"removed": False}
+    with Ledger.open(db_url) as ledger:
+        assert [(o["operator"], o["action"]) for o in ledger.overrides()] == [("dana", "list-remove")]
