@@ -129,7 +129,7 @@ def visit_by_id(conn: Connection, visit_id: int) -> VisitRecord | None:
 
 def open_plates(conn: Connection) -> list[tuple[int, str]]:
     """(visit id, plate) of every open visit: the candidates of a fuzzy match."""
-    return [(visit_id, plate) for visit_id, plate in conn.execute(_OPEN_PLATES).tuples()]
+    return [(visit_id, plate) for visit_id, plate in conn.execute(_OPEN_PLATES)]
 
 
 def count_open(conn: Connection) -> int:
