@@ -39,6 +39,17 @@ def sample(pid: int) -> Sample:
     return Sample(time.monotonic(), rss_pages * PAGE / 2**20, len(os.listdir(f"/proc/{pid}/fd")), cpu)
 
 
+def fd_targets(pid: int) -> list[str]:
+    """What each open fd of the process points at (files, sockets, pipes), sorted: to say what a new fd is."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue  # closed between the listing and the look
+    return sorted(out)
+
+
 def system_cpu() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
     with open("/proc/stat") as f:

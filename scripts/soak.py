@@ -19,9 +19,10 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
-from lane_procs import Lane, load, parse_summary, sample, wait_ready
+from lane_procs import Lane, fd_targets, load, parse_summary, sample, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +60,7 @@ def main() -> int:
         t0 = time.monotonic()
         samples = [sample(lane.proc.pid)]
         baseline = samples[0] if args.warmup == 0 else None
+        fds_at_baseline = fd_targets(lane.proc.pid) if baseline is not None else []
         schedule = sorted({args.warmup, *(k * args.interval for k in range(1, int(args.duration / args.interval) + 1))}
                           - {0.0})
         died = False
@@ -72,13 +74,16 @@ def main() -> int:
             samples.append(s)
             if baseline is None and at >= args.warmup:
                 baseline = s
+                fds_at_baseline = fd_targets(lane.proc.pid)
             print(f"  {s.t - t0:7.0f} s  RSS {s.rss_mb:7.1f} MB  fds {s.fds:4d}  CPU {s.cpu_s:7.1f} s", file=sys.stderr)
         while not died and time.monotonic() - t0 < args.duration:
             if lane.proc.poll() is not None:
                 died = True
             time.sleep(min(0.5, max(0.01, args.duration - (time.monotonic() - t0))))
+        fds_at_end: list[str] = []
         if not died:
             samples.append(sample(lane.proc.pid))
+            fds_at_end = fd_targets(lane.proc.pid)
         end_load = load()
         code = lane.stop()
         output = lane.output()
@@ -96,6 +101,9 @@ def main() -> int:
                    "growth_pct": round(growth(base.rss_mb, end.rss_mb), 2)},
         "fds": {"ready": first.fds, "baseline": base.fds, "end": end.fds,
                 "growth_pct": round(growth(base.fds, end.fds), 2)},
+        "fds_opened_since_baseline": sorted((Counter(fds_at_end) - Counter(fds_at_baseline)).elements()),
+        "fds_closed_since_baseline": sorted((Counter(fds_at_baseline) - Counter(fds_at_end)).elements()) if fds_at_end
+        else [],
         "cpu_pct_of_one_core": round((end.cpu_s - first.cpu_s) / wall * 100, 1) if wall > 0 else None,
         "samples": [{"t": round(s.t - t0, 1), "rss_mb": round(s.rss_mb, 1), "fds": s.fds} for s in samples],
         "stats": stats,
@@ -116,6 +124,8 @@ def main() -> int:
         print(f"the lane died (exit {code}): {output[-1500:]}")
     elif grew:
         print(f"grew more than {args.max_growth:g} %: {', '.join(grew)}")
+    if report["fds_opened_since_baseline"]:
+        print("fds opened since the baseline and still open: " + ", ".join(report["fds_opened_since_baseline"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}", file=sys.stderr)
