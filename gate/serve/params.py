@@ -34,7 +34,17 @@ def time_param(ledger: Ledger, field: str, text: str | None) -> datetime | None:
         return None
     try:
         moment = to_utc(parse_iso(text), ledger.timezone)
-        earliest, latest = ledger.policy.time_window(now_utc())
+    except InvalidInput as exc:
+        raise InvalidInput(f"{field}: {exc}") from None
+    return in_window(ledger, field, moment)
+
+
+def in_window(ledger: Ledger, field: str, moment: datetime | None) -> datetime | None:
+    """An aware time inside the policy's window (None passes), or InvalidInput that names ``field``."""
+    if moment is None:
+        return None
+    earliest, latest = ledger.policy.time_window(now_utc())
+    try:
         return check_window(moment, earliest, latest)
     except InvalidInput as exc:
         raise InvalidInput(f"{field}: {exc}") from None

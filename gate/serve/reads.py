@@ -34,11 +34,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi import Path as PathParam
 from pydantic import AfterValidator, BaseModel, Field
 
-from gate.rules.clock import check_window, now_utc
+from gate.rules.clock import now_utc
 from gate.rules.codes import EvidenceKind, Lane
 from gate.rules.errors import InvalidInput
 from gate.rules.votes import GATE_ID_HELP, MAX_VOTES, gate_id
 from gate.serve import auth
+from gate.serve.params import in_window
 from gate.serve.schemas import DecisionOut, Plate, TimeIn, _In
 from gate.store import evidence as evidence_files
 from gate.store.commands import GateCommands
@@ -118,7 +119,7 @@ def post_read(
     ledger: LedgerDep,
     token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
 ) -> DecisionOut:
-    at = _in_window(ledger, body.at) or now_utc()
+    at = in_window(ledger, "at", body.at) or now_utc()
     images = _decode(body.evidence)
     folder = evidence_dir(request)
     saved: list[EvidenceFile] = []
@@ -174,16 +175,6 @@ def _write_images(folder: Path, body: CameraReadIn, at: datetime,
                   body.gate_id, exc.strerror or type(exc).__name__, folder)
         return []
     return saved
-
-
-def _in_window(ledger: Ledger, value: Any) -> Any:
-    if value is None:
-        return None
-    earliest, latest = ledger.policy.time_window(now_utc())
-    try:
-        return check_window(value, earliest, latest)
-    except InvalidInput as exc:
-        raise InvalidInput(f"at: {exc}") from None
 
 
 def _decode(evidence: EvidenceIn | None) -> list[tuple[EvidenceKind, bytes]]:
