@@ -5,13 +5,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from serve_support import make_tokens
+from serve_support import make_tokens, wait_until_serving
 
 from gate.rules.codes import Role
 from gate.store.ledger import Ledger
@@ -42,17 +41,7 @@ def server(db_url):
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"gate serve did not come up on {base}: {proc.communicate()[0]}")
-        time.sleep(0.1)
+    wait_until_serving(proc, base, START_TIMEOUT_S)
     try:
         yield base, tokens
     finally:

@@ -15,14 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
-from serve_support import bearer
+from serve_support import bearer, wait_until_serving
 from web_support import OPERATOR, VIEWER, Lot, images, make_users, seed
 
 from gate.rules.codes import Lane, Role
@@ -75,17 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"gate serve did not come up on {base}: {proc.communicate()[0]}")
-        time.sleep(0.1)  # the server's start-up, not the browser
+    wait_until_serving(proc, base, START_TIMEOUT_S)
     try:
         yield Server(base, db_url, evidence_dir, lot, token)
     finally:
