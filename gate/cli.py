@@ -740,6 +740,10 @@ def run(
     ledger_timeout: Annotated[
         float, typer.Option("--ledger-timeout", min=0.1, help="with --ledger-url: seconds to wait for a decision")
     ] = 5.0,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, max=16, help="CPU threads for the reader; 1 when several lanes share "
+                          "the box (4 lanes on 2 cores: --threads 1 each)")
+    ] = 2,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -769,7 +773,7 @@ def run(
                                     pass_gap_s=pass_gap, give_up_after=give_up_after, stills=still_mode,
                                     loop=loop, motion_skip=motion_skip,
                                     reloader=None if local is None else ConfigReloader(local, config),
-                                    gate=gate, commands=commands)
+                                    gate=gate, commands=commands, threads=threads)
         except (FileNotFoundError, ValueError) as exc:
             raise _BadInput(redact(exc)) from None
         process.install_signal_handlers()

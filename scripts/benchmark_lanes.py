@@ -5,7 +5,7 @@
   python scripts/benchmark_lanes.py --lanes 4 --seconds 120 --variant plain --ledger shared
   python scripts/benchmark_lanes.py --ledger postgresql+psycopg://user@127.0.0.1/plategate_bench
 
-Each lane is a real `gate run --loop --max-fps FPS` (the reader on ONNX Runtime, 2 threads, its ledger,
+Each lane is a real `gate run --loop --max-fps FPS --threads T` (the reader on ONNX Runtime, its ledger,
 evidence and relay 'sim'); timing starts once every lane said READY=1 (reader loaded, first frame read)
 and stops with SIGTERM after --seconds. Per lane it reports achieved fps and decisions (from the lane's own
 stats on exit), CPU % of one core (from /proc/PID/stat over the window) and the reader's p50/p95 latency per
@@ -48,7 +48,7 @@ def run_variant(name: str, clips: list[Path], args: argparse.Namespace, workdir:
         db = (str(lane_dir / "ledger.db") if args.ledger == "each"
               else str(workdir / f"{name}-shared.db") if args.ledger == "shared" else args.ledger)
         cmd = ["--lane", kind, "--gate", f"{kind}-{i}", "--source", str(clip), "--loop", "--max-fps", str(args.fps),
-               "--db", db, "--evidence-dir", str(lane_dir / "evidence")]
+               "--db", db, "--evidence-dir", str(lane_dir / "evidence"), "--threads", str(args.threads)]
         if name == "motion":
             cmd.append("--motion-skip")
         lanes.append(Lane(f"lane{i}", cmd, lane_dir))
@@ -104,16 +104,19 @@ def main() -> None:
     ap.add_argument("--clips", type=Path, nargs="+", help="video files, used in turn (default: see above)")
     ap.add_argument("--variant", choices=["plain", "motion"], action="append",
                     help="plain and/or motion (--motion-skip); default both")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="gate run --threads of each lane (default 1: 4 lanes of 2 threads oversubscribe 2 cores)")
     ap.add_argument("--ledger", default="each", help="'each', 'shared' or a PostgreSQL URL")
     ap.add_argument("--json", type=Path, default=ROOT / "runs" / "service" / "benchmark_lanes.json")
     args = ap.parse_args()
-    if args.lanes < 1 or args.fps <= 0 or args.seconds <= 0:
-        ap.error("--lanes, --fps and --seconds must be positive")
+    if args.lanes < 1 or args.fps <= 0 or args.seconds <= 0 or args.threads < 1:
+        ap.error("--lanes, --fps, --seconds and --threads must be positive")
     clips = [c.resolve() for c in args.clips or default_clips()]  # each lane runs in its own folder
     missing = [c for c in clips if not c.is_file()]
     if missing:
         ap.error(f"--clips: no such file {missing[0]}")
-    print(f"{args.lanes} lanes, {args.fps:g} fps, {args.seconds:g} s; clips {', '.join(c.name for c in clips)} "
+    print(f"{args.lanes} lanes, {args.fps:g} fps, {args.threads} reader thread(s) each, {args.seconds:g} s; "
+          f"clips {', '.join(c.name for c in clips)} "
           f"({', '.join(c.parent.name for c in clips)}); ledger {redact(args.ledger)}; {load()}", file=sys.stderr)
     results = []
     with tempfile.TemporaryDirectory(prefix="plategate-lanes-") as tmp:
@@ -122,7 +125,8 @@ def main() -> None:
             print_variant(result, args.fps)
             results.append(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"lanes": args.lanes, "fps": args.fps, "seconds": args.seconds,
+    args.json.write_text(json.dumps({"lanes": args.lanes, "fps": args.fps, "threads": args.threads,
+                                     "seconds": args.seconds,
                                      "ledger": args.ledger, "variants": results}, indent=2) + "\n")
     print(f"\nwrote {args.json}", file=sys.stderr)
 

@@ -360,6 +360,7 @@ def build_process(
     motion_skip: bool = False,
     reloader: ConfigReloader | None = None,
     notifier: Notifier | None = None,
+    threads: int = 2,
     gate: str | None = None,
     commands: Claim | None = None,
 ) -> GateProcess:
@@ -395,10 +396,15 @@ def build_process(
     else:
         frames = make_source(spec, stop, factory, give_up_after=give_up_after, loop=loop)
         passes = PassTracker(PassConfig(pass_gap_s=pass_gap_s))
+    if threads < 1:
+        raise ValueError(f"threads {threads!r}: expected 1 or more")
     if reader is None:
+        import cv2
+
         from lpr import Reader
 
-        reader = Reader(threads=2)
+        cv2.setNumThreads(threads)  # OpenCV's pool would otherwise take every core of a box shared by lanes
+        reader = Reader(threads=threads)
     return GateProcess(lane, frames, reader, ledger, pulses, passes, evidence, start_at=start_at, max_fps=max_fps,
                        retention_days=retention_days, stop=stop, clock=clock, notifier=notifier,
                        ready_at_first_frame=stills is None, reloader=reloader,

@@ -141,6 +141,11 @@ def test_5_bad_options_are_one_line_errors_with_exit_2(gate_run, tmp_path: Path,
     assert result.exit_code == 2 and f"error: {expected}" in result.output, result.output
 
 
+def test_5_a_reader_needs_at_least_one_thread(ledger, tmp_path: Path):
+    with pytest.raises(ValueError, match=r"threads 0: expected 1 or more"):
+        build_process("entry", str(recording(tmp_path / "clip")), ledger, evidence_dir=None, threads=0)
+
+
 def test_5_stills_need_a_folder_and_evidence_needs_a_writable_one(gate_run, tmp_path: Path):
     still = aged(tmp_path / "car.jpg", 0)
     result = gate_run("--source", str(still), "--stills")
