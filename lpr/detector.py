@@ -18,34 +18,16 @@ log = logging.getLogger(__name__)
 STRIDE = 32
 
 
-def letterbox(img: np.ndarray, size: int = INFER_IMGSZ,
-              zoom: float = 1.0) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Resize the long side to `size`, pad the short side to a multiple of 32 (grey 114, as in training).
-
-    `zoom` > 1 places the image shrunk in the middle of a grey canvas `zoom` times its size, as if the
-    camera stood further back, without building that canvas at full resolution. Returns the input,
-    the scale and the image's offset in it: image pixel = (input pixel - offset) / scale.
-    """
+def letterbox(img: np.ndarray, size: int = INFER_IMGSZ) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize the long side to `size`, pad the short side to a multiple of 32 (grey 114, as in training)."""
     h, w = img.shape[:2]
-    r = size / (max(h, w) * zoom)
+    r = size / max(h, w)
     nw, nh = max(1, round(w * r)), max(1, round(h * r))
-    cw, ch = max(nw, round(w * zoom * r)), max(nh, round(h * zoom * r))
-    pw, ph = (-cw) % STRIDE + cw - nw, (-ch) % STRIDE + ch - nh
+    pw, ph = (-nw) % STRIDE, (-nh) % STRIDE
+    resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR)
     left, top = pw // 2, ph // 2
-    out = cv2.copyMakeBorder(shrink(img, nw, nh), top, ph - top, left, pw - left, cv2.BORDER_CONSTANT,
-                             value=(114, 114, 114))
+    out = cv2.copyMakeBorder(resized, top, ph - top, left, pw - left, cv2.BORDER_CONSTANT, value=(114, 114, 114))
     return out, r, (left, top)
-
-
-def shrink(img: np.ndarray, nw: int, nh: int) -> np.ndarray:
-    """Area-average down-scaling (linear when enlarging). Linear down-scaling aliases big photos and cost
-    dev scenes 68 -> 50 % (model card). Halving first on OpenCV's fast path would make 1280x720 -> 384x216
-    3x cheaper (~1 ms a frame here), but the blur it adds cost held-out synthetic scenes 73.5 -> 72.5 %
-    and recall 95 -> 93.5 %, so it is one step."""
-    h, w = img.shape[:2]
-    if (nw, nh) == (w, h):
-        return img
-    return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_LINEAR)
 
 
 def decode(pred: np.ndarray, conf: float, iou: float, max_det: int) -> np.ndarray:
@@ -88,24 +70,13 @@ class PlateDetector:
             torch.set_num_threads(threads)
             self.model = YOLO(str(weights or DETECTOR_PT), task="pose")
 
-    def detect(self, img: np.ndarray, imgsz: int | None = None, zoom: float = 1.0) -> list[Detection]:
-        """`imgsz` overrides the input side for this call (a zoomed-out look needs fewer pixels); `zoom` > 1
-        looks at the image shrunk inside a grey canvas that much larger (close-ups). Corners come back in
-        the image's own pixels either way."""
+    def detect(self, img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
+        """`imgsz` overrides the input side for this call (a zoomed-out look needs fewer pixels)."""
         size = imgsz or self.imgsz
-        if self.backend == "onnx":
-            return self._detect_onnx(img, size, zoom)
-        if zoom > 1:
-            h, w = img.shape[:2]
-            H, W = round(h * zoom), round(w * zoom)
-            oy, ox = (H - h) // 2, (W - w) // 2
-            canvas = np.full((H, W, 3), 114, np.uint8)
-            canvas[oy : oy + h, ox : ox + w] = img
-            return [shifted(d, -ox, -oy, w, h) for d in self._detect_torch(canvas, size)]
-        return self._detect_torch(img, size)
+        return self._detect_onnx(img, size) if self.backend == "onnx" else self._detect_torch(img, size)
 
-    def _detect_onnx(self, img: np.ndarray, size: int, zoom: float = 1.0) -> list[Detection]:
-        lb, r, (left, top) = letterbox(img, size, zoom)
+    def _detect_onnx(self, img: np.ndarray, size: int) -> list[Detection]:
+        lb, r, (left, top) = letterbox(img, size)
         if self.fixed:  # a static model wants exactly imgsz x imgsz
             pad_b, pad_r = self.fixed - lb.shape[0], self.fixed - lb.shape[1]
             lb = cv2.copyMakeBorder(lb, 0, pad_b, 0, pad_r, cv2.BORDER_CONSTANT, value=(114, 114, 114))
@@ -141,10 +112,3 @@ class PlateDetector:
         order = np.argsort(-scores)
         return [Detection(tuple(map(float, boxes[i])), kxy[i].astype(np.float32), float(scores[i]),
                           kconf[i].astype(np.float32)) for i in order]
-
-
-def shifted(d: Detection, dx: float, dy: float, w: int, h: int) -> Detection:
-    """A detection moved by (dx, dy), its box clipped to a w x h image."""
-    x1, y1, x2, y2 = d.box
-    box = (min(max(x1 + dx, 0.0), w), min(max(y1 + dy, 0.0), h), min(max(x2 + dx, 0.0), w), min(max(y2 + dy, 0.0), h))
-    return Detection(box, d.corners + np.array([dx, dy], np.float32), d.score, d.corner_conf)
