@@ -820,6 +820,9 @@ def serve(
 def token_create(
     name: Annotated[str, typer.Option("--name", help="who holds it (recorded as who acted)")],
     role: Annotated[Role, typer.Option("--role", help="pay-station, camera, operator or viewer")],
+    gate: Annotated[
+        Optional[str], typer.Option("--gate", help="a camera token for this gate only (reads and manual opens)")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -827,7 +830,7 @@ def token_create(
     with _ledger(db, config) as ledger:
         from gate.store.tokens import Tokens
 
-        created = Tokens(ledger).create(name, role)
+        created = Tokens(ledger).create(name, role, gate)
         _emit({**created.token.to_dict(), "token": created.secret})
     typer.echo("the token is shown only now: store it where its holder keeps secrets", err=True)
 
@@ -839,7 +842,7 @@ def token_list(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOpt
         from gate.store.tokens import Tokens
 
         rows = [t.to_dict() for t in Tokens(ledger).list()]
-        _print_rows(rows, fmt, ["name", "role", "created_at", "revoked_at", "active"], ledger.timezone)
+        _print_rows(rows, fmt, ["name", "role", "gate", "created_at", "revoked_at", "active"], ledger.timezone)
 
 
 @token_app.command("revoke")

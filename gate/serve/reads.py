@@ -119,6 +119,7 @@ def post_read(
     ledger: LedgerDep,
     token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
 ) -> DecisionOut:
+    _bound_to(token, body.gate_id)
     at = in_window(ledger, "at", body.at) or now_utc()
     images = _decode(body.evidence)
     folder = evidence_dir(request)
@@ -155,9 +156,17 @@ def post_read(
 def claim_commands(
     gate: Annotated[str, PathParam(description=GATE_ID_HELP)],
     ledger: LedgerDep,
-    _token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
+    token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
 ) -> list[CommandOut]:
+    _bound_to(token, gate)
     return [CommandOut.model_validate(c.to_dict()) for c in GateCommands(ledger).claim(gate)]
+
+
+def _bound_to(token: ApiToken, gate: str) -> None:
+    """403 unless the token may act for ``gate`` (a camera token made with ``--gate`` acts for that one only)."""
+    if not token.may_act_for(gate):
+        log.warning("token %r, bound to gate %s, was refused for gate %.64r", token.name, token.gate, gate)
+        raise HTTPException(403, f"token {token.name!r} is bound to gate {token.gate!r}: not {gate[:64]!r}")
 
 
 def _write_images(folder: Path, body: CameraReadIn, at: datetime,

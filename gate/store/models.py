@@ -190,6 +190,8 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # hex SHA-256 of the secret
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # a camera token bound to one gate may post reads and claim manual opens for that gate only (migration 0006)
+    Column("gate", String(64)),
 )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, select
 from gate.rules.clock import iso, now_utc
 from gate.rules.codes import Role
 from gate.rules.errors import GateError, InvalidInput
+from gate.rules.votes import gate_id
 from gate.store import models, queries
 from gate.store.ledger import Ledger, _text
 
@@ -36,19 +37,25 @@ class ApiToken:
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    gate: str | None = None  # a camera token bound to this gate (None: any gate)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
+    def may_act_for(self, gate: str) -> bool:
+        """Whether this token may post reads and claim manual opens for ``gate``."""
+        return self.gate is None or self.gate == gate
+
     @classmethod
     def from_row(cls, row: Row[Any]) -> "ApiToken":
-        return cls(row.id, row.name, Role(row.role), row.created_at, row.revoked_at)
+        return cls(row.id, row.name, Role(row.role), row.created_at, row.revoked_at, row.gate)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "role": self.role.value,
+            "gate": self.gate,
             "created_at": iso(self.created_at),
             "revoked_at": iso(self.revoked_at),
             "active": self.active,
@@ -74,17 +81,24 @@ class Tokens:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def create(self, name: str, role: Role | str) -> NewToken:
-        """A new token; GateError when the name is taken (revoked names stay taken: they name past actions)."""
+    def create(self, name: str, role: Role | str, gate: str | None = None) -> NewToken:
+        """A new token; GateError when the name is taken (revoked names stay taken: they name past actions).
+
+        ``gate`` binds a camera token to one gate; other roles act for the whole lot, so they take none."""
         name = _token_name(name)
         try:
             role = Role(role)
         except ValueError:
             expected = ", ".join(r.value for r in Role)
             raise InvalidInput(f"invalid role {role!r}: expected one of {expected}") from None
+        if gate is not None:
+            gate = gate_id(gate)
+            if role is not Role.CAMERA:
+                raise InvalidInput(f"gate {gate!r} for a {role} token: expected a gate only for a camera token")
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         created = now_utc()
-        values = {"name": name, "role": role.value, "token_hash": hash_secret(secret), "created_at": created}
+        values = {"name": name, "role": role.value, "token_hash": hash_secret(secret), "created_at": created,
+                  "gate": gate}
 
         def run(conn: Connection) -> ApiToken:
             if queries.token_by_name(conn, name) is not None:
@@ -93,11 +107,11 @@ class Tokens:
                 # the audit log records a token's name and a web user's name alike: one name, one actor
                 raise GateError(f"a web user named {name.lower()!r} exists: a token may not take its name")
             token_id = queries.insert_row(conn, models.api_tokens, values)
-            return ApiToken(token_id, name, role, created, None)
+            return ApiToken(token_id, name, role, created, None, gate)
 
         # a concurrent create of the same name loses on the unique index; the retry then finds the name taken
         token = self.ledger._transaction(run)
-        log.info("api token %r created with role %s", name, role)
+        log.info("api token %r created with role %s%s", name, role, f" for gate {gate}" if gate else "")
         return NewToken(token, secret)
 
     def list(self) -> list[ApiToken]:

@@ -107,3 +107,16 @@ def test_health_is_503_when_the_database_is_unreachable(api, monkeypatch):
     monkeypatch.setattr(schema, "current_revision", down)
     response = api.get("/health")
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
+
+
+def test_a_camera_token_bound_to_a_gate_acts_for_that_gate_only(api):
+    """A camera box's token on its disk, stolen, must not open every barrier of the lot."""
+    secret = Tokens(api.app.state.ledger).create("cam-g1", Role.CAMERA, gate="g1").secret
+    mine = api.post("/api/reads", json=READ, headers=bearer(secret))
+    assert mine.status_code == 200 and mine.json()["gate_id"] == "g1"
+    other = api.post("/api/reads", json={**READ, "gate_id": "g2", "plate": "7654321"}, headers=bearer(secret))
+    assert other.status_code == 403 and other.json() == {"detail": "token 'cam-g1' is bound to gate 'g1': not 'g2'"}
+    assert api.post("/api/gates/g1/commands/claim", headers=bearer(secret)).status_code == 200
+    assert api.post("/api/gates/g2/commands/claim", headers=bearer(secret)).status_code == 403
+    visits = api.get("/api/visits", headers=bearer(Tokens(api.app.state.ledger).create("v", Role.VIEWER).secret))
+    assert [v["plate"] for v in visits.json()["visits"]] == ["1234567"]  # the refused read decided nothing

@@ -91,3 +91,22 @@ def test_gate_serve_refuses_a_bad_database_before_listening(tmp_path):
     assert code == 2 and err.startswith("error: database 'sqlite:///:memory:'") and len(err.splitlines()) == 1
     code, _, err = gate("serve", "--port", "0")
     assert code == 2
+
+
+def test_only_a_camera_token_is_bound_to_a_gate_and_the_gate_is_checked(ledger):
+    tokens = Tokens(ledger)
+    assert tokens.create("cam-north", Role.CAMERA, gate="north-exit").token.gate == "north-exit"
+    assert [t.to_dict()["gate"] for t in tokens.list()] == ["north-exit"]
+    with pytest.raises(InvalidInput, match="gate 'north-exit' for a pay-station token: expected a gate only for a "
+                                           "camera token"):
+        tokens.create("ps", Role.PAY_STATION, gate="north-exit")
+    with pytest.raises(InvalidInput, match="gate 'north exit!'"):
+        tokens.create("cam-bad", Role.CAMERA, gate="north exit!")
+
+
+def test_gate_token_create_binds_a_camera_to_its_gate(tmp_path):
+    db = str(tmp_path / "t.db")
+    code, out, _ = gate("token", "create", "--name", "cam1", "--role", "camera", "--gate", "south-entry", "--db", db)
+    assert code == 0 and json.loads(out)["gate"] == "south-entry"
+    code, out, _ = gate("token", "list", "--db", db, "--format", "csv")
+    assert code == 0 and "cam1,camera,south-entry," in out
