@@ -263,6 +263,7 @@ login_failures = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_login_failures_username_at", "username", "at"),
     Index("ix_login_failures_remote_at", "remote", "at"),  # the per-address limit
+    Index("ix_login_failures_at", "at"),  # each attempt deletes the failures older than RECORDS_KEPT (0006)
 )
 
 # Objects migration 0003 makes outside this metadata (dialect-specific search indexes); the schema

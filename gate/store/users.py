@@ -51,6 +51,8 @@ MAX_PASSWORD = 1024  # scrypt takes any length; a 10 MB password should not
 SESSION_HOURS = 12.0  # one shift in the booth
 FAILURE_LIMIT = 5  # failed logins of one username ...
 FAILURE_WINDOW = timedelta(minutes=5)  # ... within this long: further attempts are refused
+# failed logins and ended sessions are kept this long for the record, then deleted by the next login attempt
+RECORDS_KEPT = timedelta(days=30)
 FAILURE_LIMIT_PER_ADDRESS = 20  # failed logins from one remote address, any usernames, within FAILURE_WINDOW
 CONCURRENT_CHECKS = 2  # password checks at once in this process: the rest wait (at most CHECK_WAIT_S)
 CHECK_WAIT_S = 10.0
@@ -242,6 +244,7 @@ class Users:
             # counted and recorded in one transaction (one at a time): a concurrent attempt sees this one
             if conn.dialect.name == "postgresql":
                 conn.execute(select(func.pg_advisory_xact_lock(LOGIN_LOCK_KEY)))
+            conn.execute(delete(models.login_failures).where(models.login_failures.c.at < now - RECORDS_KEPT))
             failures = _recent_failures(conn, name, since)
             if len(failures) >= FAILURE_LIMIT:
                 log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures),
@@ -282,7 +285,9 @@ class Users:
 
         def start(conn: Connection) -> None:  # the attempt was no failure: off the record, with the session in
             conn.execute(delete(attempts).where(attempts.c.id == attempt_id))
-            conn.execute(insert(models.web_sessions).values(values))
+            sessions = models.web_sessions
+            conn.execute(delete(sessions).where(sessions.c.expires_at < now - RECORDS_KEPT))
+            conn.execute(insert(sessions).values(values))
 
         self.ledger._transaction(start)
         log.info("login of %r (%s) from %s", user.username, user.role, remote)

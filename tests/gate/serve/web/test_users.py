@@ -17,6 +17,7 @@ from gate.store.users import (
     CONCURRENT_CHECKS,
     FAILURE_LIMIT,
     FAILURE_LIMIT_PER_ADDRESS,
+    RECORDS_KEPT,
     LoginFailed,
     LoginThrottled,
     Users,
@@ -245,3 +246,32 @@ def test_gate_user_create_list_disable_on_the_command_line(tmp_path):
     disabled = runner.invoke(app, ["user", "disable", "--username", "dana", "--db", db])
     assert disabled.exit_code == 0 and '"active": false' in disabled.output
     assert runner.invoke(app, ["user", "disable", "--username", "dana", "--db", db]).exit_code == 1
+
+
+def test_failures_and_ended_sessions_older_than_30_days_are_deleted_by_the_next_login(
+        users: Users, ledger: Ledger, clock: Clock):
+    """Both tables grow with every attempt; the record is kept a month, then the next attempt prunes it."""
+    with pytest.raises(LoginFailed):
+        users.login("dana", "guess", remote="10.0.0.9")
+    old = users.login("dana", "correct horse")
+    clock.now += RECORDS_KEPT - timedelta(hours=1)  # the failure is 29 days 23 h old: kept
+    with pytest.raises(LoginFailed):
+        users.login("eve", "guess")
+    with ledger.engine.connect() as conn:
+        assert len(conn.execute(select(models.login_failures)).all()) == 2
+    clock.now += timedelta(hours=14)  # the first failure and the first session (it ended 12 h after T0) are past
+    users.login("dana", "correct horse")
+    with ledger.engine.connect() as conn:
+        assert [r.username for r in conn.execute(select(models.login_failures))] == ["eve"]
+        hashes = [r.token_hash for r in conn.execute(select(models.web_sessions))]
+    assert session_hash(old.secret) not in hashes and len(hashes) == 1
+
+
+def test_pruning_old_failures_reads_an_index(ledger: Ledger):
+    with ledger.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN DELETE FROM login_failures WHERE at < ?",
+                                        ("2026-01-01",)).all()
+            assert "ix_login_failures_at" in str(plan), plan
+        else:
+            assert "ix_login_failures_at" in {i["name"] for i in inspect(conn).get_indexes("login_failures")}
