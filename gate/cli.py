@@ -637,7 +637,8 @@ class _Remote:
 
 
 @contextmanager
-def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str) -> Iterator[tuple[Any, Any, Any]]:
+def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str,
+                 lane: Lane) -> Iterator[tuple[Any, Any, Any]]:
     """(ledger, its gate-command claim, the local Ledger or None): the database, or the server and its queue."""
     if remote.url is None:
         with _errors():  # a token alone is ignored: $PLATEGATE_TOKEN may be set for other commands
@@ -659,6 +660,7 @@ def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str)
             queue = ReadQueue(remote.state_dir / gate_id(gate) / "queue")
             server = RemoteLedger(remote.url, remote.token or "", queue, evidence_root=remote.evidence_dir,
                                   open_entry_offline=remote.open_entry_offline, timeout_s=remote.timeout_s)
+            server.check_token(gate_id(gate), lane)
         except ValueError as exc:
             raise _BadInput(redact(exc)) from None
         server.start()
@@ -763,7 +765,7 @@ def run(
 
     log_to_stderr()
     remote = _Remote(ledger_url, token, Path(state_dir), open_entry_offline, ledger_timeout, Path(evidence_dir))
-    with _lane_ledger(db, config, remote, gate or lane.value) as (ledger, commands, local):
+    with _lane_ledger(db, config, remote, gate or lane.value, lane) as (ledger, commands, local):
         try:
             if (watch or stills_done) and not stills:
                 raise ValueError(f"{'--watch' if watch else '--stills-done'}: expected together with --stills")
@@ -821,8 +823,9 @@ def token_create(
     name: Annotated[str, typer.Option("--name", help="who holds it (recorded as who acted)")],
     role: Annotated[Role, typer.Option("--role", help="pay-station, camera, operator or viewer")],
     gate: Annotated[
-        Optional[str], typer.Option("--gate", help="a camera token for this gate only (reads and manual opens)")
+        Optional[str], typer.Option("--gate", help="with --lane: a camera token for this barrier only")
     ] = None,
+    lane: Annotated[Optional[Lane], typer.Option("--lane", help="with --gate: entry or exit")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -830,7 +833,7 @@ def token_create(
     with _ledger(db, config) as ledger:
         from gate.store.tokens import Tokens
 
-        created = Tokens(ledger).create(name, role, gate)
+        created = Tokens(ledger).create(name, role, gate, lane)
         _emit({**created.token.to_dict(), "token": created.secret})
     typer.echo("the token is shown only now: store it where its holder keeps secrets", err=True)
 
@@ -842,7 +845,7 @@ def token_list(fmt: FormatOpt = Format.JSON, db: DbOpt = None, config: ConfigOpt
         from gate.store.tokens import Tokens
 
         rows = [t.to_dict() for t in Tokens(ledger).list()]
-        _print_rows(rows, fmt, ["name", "role", "gate", "created_at", "revoked_at", "active"], ledger.timezone)
+        _print_rows(rows, fmt, ["name", "role", "gate", "lane", "created_at", "revoked_at", "active"], ledger.timezone)
 
 
 @token_app.command("revoke")

@@ -383,6 +383,8 @@ def build_process(
         raise ValueError(f"reconnect attempts {give_up_after!r}: expected 0 or more")
     if stills is not None and (loop or motion_skip):
         raise ValueError(f"{'--loop' if loop else '--motion-skip'}: expected a video source, not --stills")
+    if threads < 1:
+        raise ValueError(f"threads {threads!r}: expected 1 or more")
     if loop and spec.live:
         raise ValueError(f"--loop: source {spec.name!r} is a live camera, expected a recording")
     gate = gate_id(gate or lane.value)
@@ -396,8 +398,6 @@ def build_process(
     else:
         frames = make_source(spec, stop, factory, give_up_after=give_up_after, loop=loop)
         passes = PassTracker(PassConfig(pass_gap_s=pass_gap_s))
-    if threads < 1:
-        raise ValueError(f"threads {threads!r}: expected 1 or more")
     if reader is None:
         import cv2
 

@@ -19,8 +19,10 @@ live read fails closed with one error line; a queued one is moved to
 revoked or rotated token; 404/405: a wrong URL; 408, 413, 429: a proxy or a
 busy server) is the lane's or the path's fault, not the read's: sending stops,
 every read stays queued in order and is retried later, and one line says why
-(logged again only when the reason changes). The token is sent only in the
-Authorization header and never logged.
+(logged again only when the reason changes); no entry opens offline while the
+server refuses the lane, and at start a refused token (401/403) or one bound
+to another gate or lane ends the lane with exit 2. The token is sent only in
+the Authorization header and never logged.
 
 Each read carries a ``read_id`` (uuid4 hex), made once and kept in its
 queued file: a read resent because its answer was lost (a timeout, a reset
@@ -79,6 +81,10 @@ class Unreachable(Exception):
 
 class Held(Unreachable):
     """Any other 4xx (token, URL, proxy, rate limit): nothing is wrong with the read; keep the queue, retry later."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ServerError(Unreachable):
@@ -248,10 +254,31 @@ class RemoteLedger:
         """The lane's own copies only: the server keeps (and expires) what it was sent."""
         return 0
 
+    def check_token(self, gate: str, lane: Lane) -> None:
+        """At start: a token the server refuses (401/403) or one bound to another barrier is a bad option
+        (ValueError: the lane exits 2), not a lane whose reads would wait forever. A server that cannot be
+        reached now says nothing of the token: the lane starts and queues (module doc)."""
+        try:
+            me = self._call("GET", "/api/whoami")
+        except Held as exc:
+            if exc.status in (401, 403):
+                raise ValueError(f"ledger server {redact(self.url)} refuses this lane's token ({exc}): expected "
+                                 "a live camera token (gate token create --role camera)") from None
+            log.warning("ledger server %s: could not check this lane's token (%s)", redact(self.url), exc)
+            return
+        except Unreachable as exc:
+            log.warning("ledger server %s unreachable at start (%s): reads queue until it answers",
+                        redact(self.url), exc)
+            return
+        bound = (me.get("gate"), me.get("lane")) if isinstance(me, dict) else (None, None)
+        if bound[0] is not None and bound != (gate, lane.value):
+            raise ValueError(f"token {me.get('name')!r} is bound to the {bound[1]} at gate {bound[0]!r}: "
+                             f"this lane is the {lane} at gate {gate!r} (--lane, --gate)")
+
     def claim_commands(self, gate: str) -> list[RemoteCommand]:
         """This gate's manual opens from the server (raises when it cannot be reached: the poller logs it)."""
         try:
-            answer = self._post(f"/api/gates/{gate_id(gate)}/commands/claim", None)
+            answer = self._call("POST", f"/api/gates/{gate_id(gate)}/commands/claim")
         except Unreachable as exc:
             raise GateError(f"ledger server: {exc}") from None
         return [RemoteCommand(c["command_id"], c.get("visit_id"), c.get("requested_by", ""), c.get("reason", ""),
@@ -383,17 +410,17 @@ class RemoteLedger:
     def _send_read(self, body: dict[str, Any]) -> Decision:
         """POST /api/reads; a server older than read ids (it refuses the field) gets the read without one."""
         try:
-            return self._decision(self._post("/api/reads", body))
+            return self._decision(self._call("POST", "/api/reads", body))
         except Refused as exc:
             if "read_id" not in body or "read_id: Extra inputs are not permitted" not in str(exc):
                 raise
         log.warning("ledger server %s predates read ids: read sent without one (a resend may be decided twice); "
                     "upgrade it", redact(self.url))
-        return self._decision(self._post("/api/reads", {k: v for k, v in body.items() if k != "read_id"}))
+        return self._decision(self._call("POST", "/api/reads", {k: v for k, v in body.items() if k != "read_id"}))
 
-    def _post(self, path: str, body: dict[str, Any] | None) -> Any:
-        data = b"" if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method="POST", headers={
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if method == "GET" else b"" if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {self._token}"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -410,7 +437,7 @@ class RemoteLedger:
                     log.error("ledger server %s does not take this lane's reads (%s): they stay queued and are "
                               "retried; check the token, the URL and any proxy", redact(self.url), held)
                     self._held = held
-                raise Held(held) from None
+                raise Held(held, exc.code) from None
             raise Unreachable(f"HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timeout, half an answer
             raise Unreachable(redact(str(getattr(exc, "reason", exc)))) from None
@@ -433,8 +460,10 @@ class RemoteLedger:
             raise Unreachable(f"an answer that is not a decision: {exc!r:.80}") from None
 
     def _offline(self, lane: Lane, body: dict[str, Any], path: Path, why: str) -> Decision:
-        opens = lane is Lane.ENTRY and self.open_entry_offline
-        note = (f"ledger server unreachable ({why}); read queued as {path.name}; "
+        # a server that answers and refuses this lane (its token, the URL) is not down: no entry opens for that
+        opens = lane is Lane.ENTRY and self.open_entry_offline and self._held is None
+        state = "unreachable" if self._held is None else f"refuses this lane ({self._held})"
+        note = (f"ledger server {state} ({why}); read queued as {path.name}; "
                 + ("entry opened offline" if opens else "the gate stays shut"))
         log.warning("%s %s: %s", lane, format_plate(body["plate"]), note)
         return Decision(action=Action.OPEN if opens else Action.REVIEW, reason=Reason.OFFLINE, visit_id=None,

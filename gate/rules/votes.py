@@ -24,7 +24,7 @@ MAX_FRAMES = 100_000
 
 def gate_id(value: str) -> str:
     """A gate id (``north-exit``), else InvalidInput naming it."""
-    if not isinstance(value, str) or not GATE_ID.match(value):
+    if not isinstance(value, str) or not GATE_ID.fullmatch(value):  # fullmatch: '$' lets a newline end it
         raise InvalidInput(f"gate {value!r:.40}: expected {GATE_ID_HELP}")
     return value
 

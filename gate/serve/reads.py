@@ -119,7 +119,7 @@ def post_read(
     ledger: LedgerDep,
     token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
 ) -> DecisionOut:
-    _bound_to(token, body.gate_id)
+    _bound_to(token, body.gate_id, body.lane)
     at = in_window(ledger, "at", body.at) or now_utc()
     images = _decode(body.evidence)
     folder = evidence_dir(request)
@@ -154,7 +154,7 @@ def post_read(
 @router.post("/gates/{gate}/commands/claim", summary="A gate's queued manual opens, each handed out once "
              "(a remote `gate run` polls this every second)")
 def claim_commands(
-    gate: Annotated[str, PathParam(description=GATE_ID_HELP)],
+    gate: Annotated[GateId, PathParam()],
     ledger: LedgerDep,
     token: Annotated[ApiToken, Depends(auth.require_role(*auth.READS))],
 ) -> list[CommandOut]:
@@ -162,11 +162,15 @@ def claim_commands(
     return [CommandOut.model_validate(c.to_dict()) for c in GateCommands(ledger).claim(gate)]
 
 
-def _bound_to(token: ApiToken, gate: str) -> None:
-    """403 unless the token may act for ``gate`` (a camera token made with ``--gate`` acts for that one only)."""
-    if not token.may_act_for(gate):
-        log.warning("token %r, bound to gate %s, was refused for gate %.64r", token.name, token.gate, gate)
-        raise HTTPException(403, f"token {token.name!r} is bound to gate {token.gate!r}: not {gate[:64]!r}")
+def _bound_to(token: ApiToken, gate: str, lane: Lane | None = None) -> None:
+    """403 unless the token may act for ``gate`` (and ``lane``): a camera token made with ``--gate --lane`` acts
+    for its own barrier only."""
+    if not token.may_act_for(gate, lane):
+        asked = f"the {lane} at gate {gate!r}" if lane else f"gate {gate!r}"
+        log.warning("token %r, bound to the %s at gate %s, was refused for %s", token.name, token.lane, token.gate,
+                    asked)
+        raise HTTPException(403, f"token {token.name!r} is bound to the {token.lane} at gate {token.gate!r}: "
+                                 f"not {asked}")
 
 
 def _write_images(folder: Path, body: CameraReadIn, at: datetime,

@@ -186,10 +186,12 @@ class HealthOut(BaseModel):
 class WhoAmI(BaseModel):
     name: str
     role: Role
+    gate: str | None = Field(default=None, description="a camera token's gate, when it is bound to one")
+    lane: Lane | None = Field(default=None, description="... and its lane")
 
     @classmethod
     def of(cls, token: ApiToken) -> "WhoAmI":
-        return cls(name=token.name, role=token.role)
+        return cls(name=token.name, role=token.role, gate=token.gate, lane=token.lane)
 
 
 def error_body(detail: str, **extra: Any) -> dict[str, Any]:

@@ -190,8 +190,10 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # hex SHA-256 of the secret
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
-    # a camera token bound to one gate may post reads and claim manual opens for that gate only (migration 0006)
-    Column("gate", String(64)),
+    # a camera token bound to one gate and its lane posts reads of that lane at that gate and claims that gate's
+    # manual opens, nothing else (migration 0006); NULL: any gate and lane
+    Column("gate", String(32)),
+    Column("lane", String(8)),  # Lane
 )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from gate.rules.clock import iso, now_utc
-from gate.rules.codes import Role
+from gate.rules.codes import Lane, Role
 from gate.rules.errors import GateError, InvalidInput
 from gate.rules.votes import gate_id
 from gate.store import models, queries
@@ -37,25 +37,28 @@ class ApiToken:
     role: Role
     created_at: datetime
     revoked_at: datetime | None
-    gate: str | None = None  # a camera token bound to this gate (None: any gate)
+    gate: str | None = None  # a camera token bound to this gate and lane (None: any)
+    lane: Lane | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
-    def may_act_for(self, gate: str) -> bool:
-        """Whether this token may post reads and claim manual opens for ``gate``."""
-        return self.gate is None or self.gate == gate
+    def may_act_for(self, gate: str, lane: Lane | None = None) -> bool:
+        """Whether this token may post reads of ``lane`` at ``gate`` (claim ``gate``'s manual opens: no lane)."""
+        return self.gate is None or (self.gate == gate and (lane is None or self.lane == lane))
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "ApiToken":
-        return cls(row.id, row.name, Role(row.role), row.created_at, row.revoked_at, row.gate)
+        return cls(row.id, row.name, Role(row.role), row.created_at, row.revoked_at, row.gate,
+                   None if row.lane is None else Lane(row.lane))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "role": self.role.value,
             "gate": self.gate,
+            "lane": None if self.lane is None else self.lane.value,
             "created_at": iso(self.created_at),
             "revoked_at": iso(self.revoked_at),
             "active": self.active,
@@ -81,24 +84,31 @@ class Tokens:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def create(self, name: str, role: Role | str, gate: str | None = None) -> NewToken:
+    def create(self, name: str, role: Role | str, gate: str | None = None, lane: Lane | str | None = None) -> NewToken:
         """A new token; GateError when the name is taken (revoked names stay taken: they name past actions).
 
-        ``gate`` binds a camera token to one gate; other roles act for the whole lot, so they take none."""
+        ``gate`` and ``lane`` bind a camera token to its barrier; other roles act for the whole lot."""
         name = _token_name(name)
         try:
             role = Role(role)
         except ValueError:
             expected = ", ".join(r.value for r in Role)
             raise InvalidInput(f"invalid role {role!r}: expected one of {expected}") from None
-        if gate is not None:
+        if (gate is None) != (lane is None):
+            raise InvalidInput(f"gate {gate!r}, lane {lane!r}: a camera token is bound to a gate and its lane, "
+                               "expected both or neither")
+        if gate is not None and lane is not None:
             gate = gate_id(gate)
             if role is not Role.CAMERA:
                 raise InvalidInput(f"gate {gate!r} for a {role} token: expected a gate only for a camera token")
+            try:
+                lane = Lane(lane)
+            except ValueError:
+                raise InvalidInput(f"lane {lane!r}: expected entry or exit") from None
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         created = now_utc()
         values = {"name": name, "role": role.value, "token_hash": hash_secret(secret), "created_at": created,
-                  "gate": gate}
+                  "gate": gate, "lane": None if lane is None else Lane(lane).value}
 
         def run(conn: Connection) -> ApiToken:
             if queries.token_by_name(conn, name) is not None:
@@ -107,11 +117,11 @@ class Tokens:
                 # the audit log records a token's name and a web user's name alike: one name, one actor
                 raise GateError(f"a web user named {name.lower()!r} exists: a token may not take its name")
             token_id = queries.insert_row(conn, models.api_tokens, values)
-            return ApiToken(token_id, name, role, created, None, gate)
+            return ApiToken(token_id, name, role, created, None, gate, None if lane is None else Lane(lane))
 
         # a concurrent create of the same name loses on the unique index; the retry then finds the name taken
         token = self.ledger._transaction(run)
-        log.info("api token %r created with role %s%s", name, role, f" for gate {gate}" if gate else "")
+        log.info("api token %r created with role %s%s", name, role, f" for the {lane} at gate {gate}" if gate else "")
         return NewToken(token, secret)
 
     def list(self) -> list[ApiToken]:

@@ -569,10 +569,11 @@ def token_create(
     ledger: Ledger_,
     name: Annotated[str, Form(max_length=100)] = "",
     role: Annotated[str, Form()] = "",
-    gate: Annotated[str, Form(max_length=64)] = "",
+    gate: Annotated[str, Form(max_length=32)] = "",
+    lane: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     try:
-        created = Tokens(ledger).create(name, role, gate.strip() or None)
+        created = Tokens(ledger).create(name, role, gate.strip() or None, lane or None)
     except GateError as exc:
         return _error(request, who, 422, str(exc))
     log.info("api token %r created by %s on the web page", name, who.user.username)

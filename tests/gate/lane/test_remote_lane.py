@@ -273,12 +273,12 @@ def test_a_long_backlog_does_not_hold_up_the_car_at_the_barrier(tmp_path: Path, 
     sent: list[str] = []
     clock = iter([0.0, 0.5, 1.0, 99.0, 99.0]).__next__  # the wait is over after two reads were sent
 
-    def post(path, body):
+    def post(method, path, body=None):
         sent.append(body["plate"])
         return {"action": "open", "reason": "entered", "lane": body["lane"], "plate": body["plate"],
                 "gate_id": body["gate_id"], "at": body["at"], "decision_id": len(sent)}
 
-    monkeypatch.setattr(lane, "_post", post)
+    monkeypatch.setattr(lane, "_call", post)
     monkeypatch.setattr("gate.lane.remote.time.monotonic", clock)
     decision = lane.decide("exit", "2222222", at=at(10))
     assert sent == ["1111110", "1111111"] and decision.opens is False and "still queued" in decision.note
@@ -406,3 +406,36 @@ def test_a_server_older_than_read_ids_still_gets_the_read(fake_server, tmp_path:
     lane = remote(tmp_path, fake_server.url)
     assert lane.decide("entry", "1234567", at=at(0)).opens
     assert fake_server.posted == ["1234567", "1234567"] and len(lane.queue) == 0
+
+
+@pytest.mark.slow
+def test_an_entry_never_opens_offline_while_the_server_refuses_the_lanes_token(server, tmp_path: Path):
+    """A server that answers 403 is not down: --open-entry-offline must not open the entry for every car."""
+    srv, _camera, db = server
+    with Ledger.open(db) as ledger:
+        viewer = Tokens(ledger).create("wrong-role", Role.VIEWER).secret
+    lane = remote(tmp_path / "lane", srv.url, viewer, open_entry_offline=True)
+    decision = lane.decide("entry", "1234567", at=at(0))
+    assert (decision.opens, decision.reason) == (False, "offline") and "refuses this lane" in decision.note
+    assert len(lane.queue) == 1
+
+
+@pytest.mark.slow
+def test_gate_run_ends_at_start_when_its_token_is_refused_or_bound_to_another_barrier(server, remote_run,
+                                                                                      tmp_path: Path):
+    srv, _camera, db = server
+    with Ledger.open(db) as ledger:
+        tokens = Tokens(ledger)
+        exit_cam = tokens.create("north-exit-cam", Role.CAMERA, gate="north-exit", lane="exit").secret
+        revoked = tokens.create("old-cam", Role.CAMERA).secret
+        tokens.revoke("old-cam")
+    clip = str(recording(tmp_path / "clip"))
+    common = ["--source", clip, "--ledger-url", srv.url, "--state-dir", str(tmp_path / "state")]
+    wrong = remote_run(*common, "--gate", "north-entry", "--token", exit_cam)
+    assert wrong.exit_code == 2 and "token 'north-exit-cam' is bound to the exit at gate 'north-exit': this lane " \
+                                   "is the entry at gate 'north-entry'" in wrong.output
+    refused = remote_run(*common, "--gate", "north-entry", "--token", revoked)
+    assert refused.exit_code == 2 and "refuses this lane's token (HTTP 401" in refused.output
+    assert revoked not in refused.output and exit_cam not in wrong.output
+    with Ledger.open(db) as ledger:
+        assert ledger.decisions() == []

@@ -83,7 +83,8 @@ def test_the_docs_page_loads_swagger_from_the_server_not_a_cdn(api, as_role):
 
 
 def test_whoami_names_the_token(api, as_role):
-    assert api.get("/api/whoami", headers=as_role[Role.CAMERA]).json() == {"name": "camera-1", "role": "camera"}
+    assert api.get("/api/whoami", headers=as_role[Role.CAMERA]).json() == {
+        "name": "camera-1", "role": "camera", "gate": None, "lane": None}
 
 
 def test_health_is_503_when_the_schema_is_not_this_codes(api):
@@ -109,13 +110,18 @@ def test_health_is_503_when_the_database_is_unreachable(api, monkeypatch):
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
 
 
-def test_a_camera_token_bound_to_a_gate_acts_for_that_gate_only(api):
-    """A camera box's token on its disk, stolen, must not open every barrier of the lot."""
-    secret = Tokens(api.app.state.ledger).create("cam-g1", Role.CAMERA, gate="g1").secret
+def test_a_camera_token_bound_to_a_gate_acts_for_that_gate_and_lane_only(api):
+    """A camera box's token on its disk, stolen, must not open (or close visits at) every barrier of the lot."""
+    secret = Tokens(api.app.state.ledger).create("cam-g1", Role.CAMERA, gate="g1", lane="entry").secret
+    assert api.get("/api/whoami", headers=bearer(secret)).json()["gate"] == "g1"
     mine = api.post("/api/reads", json=READ, headers=bearer(secret))
     assert mine.status_code == 200 and mine.json()["gate_id"] == "g1"
     other = api.post("/api/reads", json={**READ, "gate_id": "g2", "plate": "7654321"}, headers=bearer(secret))
-    assert other.status_code == 403 and other.json() == {"detail": "token 'cam-g1' is bound to gate 'g1': not 'g2'"}
+    assert other.status_code == 403 and other.json() == {
+        "detail": "token 'cam-g1' is bound to the entry at gate 'g1': not the entry at gate 'g2'"}
+    exit_read = api.post("/api/reads", json={**READ, "lane": "exit"}, headers=bearer(secret))
+    assert exit_read.status_code == 403 and "not the exit at gate 'g1'" in exit_read.json()["detail"]
+    assert api.post("/api/reads", json={**READ, "gate_id": "G1"}, headers=bearer(secret)).status_code == 403
     assert api.post("/api/gates/g1/commands/claim", headers=bearer(secret)).status_code == 200
     assert api.post("/api/gates/g2/commands/claim", headers=bearer(secret)).status_code == 403
     visits = api.get("/api/visits", headers=bearer(Tokens(api.app.state.ledger).create("v", Role.VIEWER).secret))

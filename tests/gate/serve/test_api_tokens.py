@@ -93,20 +93,28 @@ def test_gate_serve_refuses_a_bad_database_before_listening(tmp_path):
     assert code == 2
 
 
-def test_only_a_camera_token_is_bound_to_a_gate_and_the_gate_is_checked(ledger):
+def test_only_a_camera_token_is_bound_to_a_gate_and_its_lane_and_both_are_checked(ledger):
     tokens = Tokens(ledger)
-    assert tokens.create("cam-north", Role.CAMERA, gate="north-exit").token.gate == "north-exit"
-    assert [t.to_dict()["gate"] for t in tokens.list()] == ["north-exit"]
+    bound = tokens.create("cam-north", Role.CAMERA, gate="north-exit", lane="exit").token
+    assert (bound.gate, bound.lane) == ("north-exit", "exit")
+    assert [(t.to_dict()["gate"], t.to_dict()["lane"]) for t in tokens.list()] == [("north-exit", "exit")]
     with pytest.raises(InvalidInput, match="gate 'north-exit' for a pay-station token: expected a gate only for a "
                                            "camera token"):
-        tokens.create("ps", Role.PAY_STATION, gate="north-exit")
+        tokens.create("ps", Role.PAY_STATION, gate="north-exit", lane="exit")
     with pytest.raises(InvalidInput, match="gate 'north exit!'"):
-        tokens.create("cam-bad", Role.CAMERA, gate="north exit!")
+        tokens.create("cam-bad", Role.CAMERA, gate="north exit!", lane="exit")
+    with pytest.raises(InvalidInput, match=r"gate 'north-exit\\n'"):  # '$' alone let a trailing newline through
+        tokens.create("cam-nl", Role.CAMERA, gate="north-exit\n", lane="exit")
+    with pytest.raises(InvalidInput, match="expected both or neither"):
+        tokens.create("cam-half", Role.CAMERA, gate="north-exit")
+    with pytest.raises(InvalidInput, match="lane 'out': expected entry or exit"):
+        tokens.create("cam-lane", Role.CAMERA, gate="north-exit", lane="out")
 
 
 def test_gate_token_create_binds_a_camera_to_its_gate(tmp_path):
     db = str(tmp_path / "t.db")
-    code, out, _ = gate("token", "create", "--name", "cam1", "--role", "camera", "--gate", "south-entry", "--db", db)
-    assert code == 0 and json.loads(out)["gate"] == "south-entry"
+    code, out, _ = gate("token", "create", "--name", "cam1", "--role", "camera", "--gate", "south-entry",
+                        "--lane", "entry", "--db", db)
+    assert code == 0 and (json.loads(out)["gate"], json.loads(out)["lane"]) == ("south-entry", "entry")
     code, out, _ = gate("token", "list", "--db", db, "--format", "csv")
-    assert code == 0 and "cam1,camera,south-entry," in out
+    assert code == 0 and "cam1,camera,south-entry,entry," in out

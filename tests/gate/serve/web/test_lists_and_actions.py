@@ -146,15 +146,15 @@ def test_an_api_token_is_shown_once_and_revoked_from_settings(site: Site, operat
 def test_a_camera_token_made_on_the_page_is_bound_to_its_gate(site: Site, operator):
     client, csrf = operator
     created = client.post("/settings/tokens", data={"name": "cam-n", "role": "camera", "gate": "north-exit",
-                                                    "csrf": csrf})
+                                                    "lane": "exit", "csrf": csrf})
     secret = re.search(r'id="new-token">([^<]+)<', created.text).group(1)
     refused = client.post("/api/reads", json={"lane": "exit", "gate_id": "south-exit", "plate": "1234567"},
                           headers={"Authorization": f"Bearer {secret}"})
     assert refused.status_code == 403
     row = re.search(r"<td>cam-n</td><td>camera</td><td>([^<]*)</td>", client.get("/settings").text)
-    assert row is not None and row.group(1) == "north-exit"
+    assert row is not None and row.group(1) == "exit at north-exit"
     bad = client.post("/settings/tokens", data={"name": "ps-n", "role": "pay-station", "gate": "north-exit",
-                                                "csrf": csrf})
+                                                "lane": "exit", "csrf": csrf})
     assert bad.status_code == 422 and "expected a gate only for a camera token" in bad.text
 
 
