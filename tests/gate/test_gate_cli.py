@@ -215,7 +215,7 @@ def test_every_listing_command_takes_a_format(db_url):
     assert code == 0 and csv_text.splitlines()[0] == "plate,list,holder,note,added_at,expires_at"
     assert csv_text.splitlines()[1].startswith("7654321,deny,,banned,")
     code, tokens, _ = gate("token", "list", "--format", "table", "--db", db_url)
-    assert code == 0 and tokens.splitlines()[0].split() == ["name", "role", "created_at", "revoked_at", "active"]
+    assert code == 0 and tokens.splitlines()[0].split() == ["name", "role", "gate", "lane", "created_at", "revoked_at", "active"]
     code, users, _ = gate("user", "list", "--format", "csv", "--db", db_url)
     assert code == 0 and users.splitlines() == ["username,role,created_at,disabled_at,active"]
 
