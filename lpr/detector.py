@@ -51,14 +51,9 @@ class PlateDetector:
             raise ValueError(f"detector backend {backend!r}: expected 'onnx' or 'torch'")
         self.backend, self.imgsz, self.conf, self.iou, self.max_det = backend, imgsz, conf, iou, max_det
         if backend == "onnx":
-            import onnxruntime as ort
+            from lpr.ort_session import cpu_session
 
-            path = Path(weights or DETECTOR_ONNX)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(Path(weights or DETECTOR_ONNX), threads)
             self.input_name = self.session.get_inputs()[0].name
             shape = self.session.get_inputs()[0].shape
             self.fixed = shape[2] if isinstance(shape[2], int) else None  # static export: square input

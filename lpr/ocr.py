@@ -47,13 +47,9 @@ class CrnnOcr:
             backend = "torch"
         self.backend = backend
         if backend == "onnx":
-            import onnxruntime as ort
+            from lpr.ort_session import cpu_session
 
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads or 1
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(path, threads or 1)
             self.alphabet = self.session.get_modelmeta().custom_metadata_map.get("alphabet", ALPHABET)
         else:
             import torch
