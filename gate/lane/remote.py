@@ -309,9 +309,7 @@ class RemoteLedger:
             except Unreachable:
                 return sent
             except Refused as exc:
-                log.error("queued %s read %s refused by the server, moved to rejected/: %s", body.get("lane"),
-                          format_plate(str(body.get("plate"))), exc)
-                self.queue.reject(path)
+                self._reject(path, body, exc, "queued")
                 continue
             self.queue.remove(path)
             self._failing = None
@@ -322,6 +320,12 @@ class RemoteLedger:
         if deadline is None and len(self.queue) == 0 and time.monotonic() - self._deferred_at >= self.deferred_every_s:
             sent += self._flush_deferred()
         return sent
+
+    def _reject(self, path: Path, body: dict[str, Any], exc: Refused, which: str) -> None:
+        """A read the server refuses as it is: set aside in rejected/ for an attendant, with one error line."""
+        log.error("%s %s read %s refused by the server, moved to rejected/: %s", which, body.get("lane"),
+                  format_plate(str(body.get("plate"))), exc)
+        self.queue.reject(path)
 
     def _keeps_failing(self, path: Path) -> bool:
         """Count a 5xx against the head read; True once it has had enough tries or time to be set aside."""
@@ -350,9 +354,7 @@ class RemoteLedger:
             except Unreachable:
                 break
             except Refused as exc:
-                log.error("deferred %s read %s refused by the server, moved to rejected/: %s", body.get("lane"),
-                          format_plate(str(body.get("plate"))), exc)
-                self.queue.reject(path)
+                self._reject(path, body, exc, "deferred")
                 continue
             self.queue.remove(path)
             sent += 1

@@ -97,18 +97,19 @@ class Tokens:
         if (gate is None) != (lane is None):
             raise InvalidInput(f"gate {gate!r}, lane {lane!r}: a camera token is bound to a gate and its lane, "
                                "expected both or neither")
+        bound_lane: Lane | None = None
         if gate is not None and lane is not None:
             gate = gate_id(gate)
             if role is not Role.CAMERA:
                 raise InvalidInput(f"gate {gate!r} for a {role} token: expected a gate only for a camera token")
             try:
-                lane = Lane(lane)
+                bound_lane = Lane(lane)
             except ValueError:
                 raise InvalidInput(f"lane {lane!r}: expected entry or exit") from None
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         created = now_utc()
         values = {"name": name, "role": role.value, "token_hash": hash_secret(secret), "created_at": created,
-                  "gate": gate, "lane": None if lane is None else Lane(lane).value}
+                  "gate": gate, "lane": bound_lane and bound_lane.value}
 
         def run(conn: Connection) -> ApiToken:
             if queries.token_by_name(conn, name) is not None:
@@ -117,11 +118,12 @@ class Tokens:
                 # the audit log records a token's name and a web user's name alike: one name, one actor
                 raise GateError(f"a web user named {name.lower()!r} exists: a token may not take its name")
             token_id = queries.insert_row(conn, models.api_tokens, values)
-            return ApiToken(token_id, name, role, created, None, gate, None if lane is None else Lane(lane))
+            return ApiToken(token_id, name, role, created, None, gate, bound_lane)
 
         # a concurrent create of the same name loses on the unique index; the retry then finds the name taken
         token = self.ledger._transaction(run)
-        log.info("api token %r created with role %s%s", name, role, f" for the {lane} at gate {gate}" if gate else "")
+        where = f" for the {bound_lane} at gate {gate}" if gate else ""
+        log.info("api token %r created with role %s%s", name, role, where)
         return NewToken(token, secret)
 
     def list(self) -> list[ApiToken]:
