@@ -30,6 +30,39 @@ def letterbox(img: np.ndarray, size: int = INFER_IMGSZ) -> tuple[np.ndarray, flo
     return out, r, (left, top)
 
 
+def zoom_canvas(img: np.ndarray, zoom: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """`img` centred in a grey canvas `zoom` times its size, as if the camera stood further back; and its offset."""
+    h, w = img.shape[:2]
+    H, W = int(h * zoom), int(w * zoom)
+    oy, ox = (H - h) // 2, (W - w) // 2
+    canvas = np.full((H, W, 3), 114, np.uint8)
+    canvas[oy : oy + h, ox : ox + w] = img
+    return canvas, (ox, oy)
+
+
+def letterbox_zoomed(img: np.ndarray, zoom: float, size: int) -> tuple[np.ndarray, float, tuple[int, int]] | None:
+    """`letterbox(zoom_canvas(img, zoom)[0], size)` without building the canvas, where that is exact; else None.
+
+    It is exact when the shrink is a whole factor k and the image and its offset fall on whole k x k blocks
+    (1280x720 and 1920x1080 at zoom 2 and size 256; 640x480 too): area averaging then sees each block all grey
+    or all image, so shrinking the image alone and pasting it gives the same bytes. The canvas and the big
+    resize cost ~4-5 ms of every unsure 1280x720 frame; this ~1 ms. Other sizes keep the canvas: an earlier
+    inexact version of this shifted small photos by a fraction of a pixel and lost reads (model card).
+    """
+    h, w = img.shape[:2]
+    H, W = int(h * zoom), int(w * zoom)
+    oy, ox = (H - h) // 2, (W - w) // 2
+    r = size / max(H, W)
+    k = round(1 / r)
+    if k < 2 or k * size != max(H, W) or any(v % k for v in (h, w, H, W, ox, oy)):
+        return None
+    small = np.full((H // k, W // k, 3), 114, np.uint8)
+    small[oy // k : (oy + h) // k, ox // k : (ox + w) // k] = cv2.resize(img, (w // k, h // k),
+                                                                        interpolation=cv2.INTER_AREA)
+    out, _, pad = letterbox(small, size)  # already `size` on its long side: only the stride padding
+    return out, r, pad
+
+
 def decode(pred: np.ndarray, conf: float, iou: float, max_det: int) -> np.ndarray:
     """Raw pose head (17, N): cx cy w h score, then x y v for 4 corners -> (K, 17) rows after NMS."""
     p = pred.T  # (N, 17)
@@ -65,20 +98,39 @@ class PlateDetector:
             torch.set_num_threads(threads)
             self.model = YOLO(str(weights or DETECTOR_PT), task="pose")
 
-    def detect(self, img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
-        """`imgsz` overrides the input side for this call (a zoomed-out look needs fewer pixels)."""
+    def detect(self, img: np.ndarray, imgsz: int | None = None, zoom: float = 1.0) -> list[Detection]:
+        """`imgsz` overrides the input side for this call (a zoomed-out look needs fewer pixels); `zoom` > 1
+        looks at the image shrunk in the middle of a grey canvas that much larger (close-ups). Boxes and
+        corners come back in the image's own pixels either way."""
         size = imgsz or self.imgsz
-        return self._detect_onnx(img, size) if self.backend == "onnx" else self._detect_torch(img, size)
+        if zoom <= 1:
+            return self._detect_onnx(img, size) if self.backend == "onnx" else self._detect_torch(img, size)
+        fast = letterbox_zoomed(img, zoom, size) if self.backend == "onnx" else None
+        if fast is not None:
+            h, w = img.shape[:2]
+            ox, oy = (int(w * zoom) - w) // 2, (int(h * zoom) - h) // 2
+            dets = self._run_onnx(fast, (int(h * zoom), int(w * zoom)))
+        else:
+            canvas, (ox, oy) = zoom_canvas(img, zoom)
+            dets = self._detect_onnx(canvas, size) if self.backend == "onnx" else self._detect_torch(canvas, size)
+        off = np.array([ox, oy], np.float32)
+        return [Detection((d.box[0] - ox, d.box[1] - oy, d.box[2] - ox, d.box[3] - oy), d.corners - off, d.score,
+                          d.corner_conf) for d in dets]
 
     def _detect_onnx(self, img: np.ndarray, size: int) -> list[Detection]:
-        lb, r, (left, top) = letterbox(img, size)
+        return self._run_onnx(letterbox(img, size), img.shape[:2])
+
+    def _run_onnx(self, letterboxed: tuple[np.ndarray, float, tuple[int, int]],
+                  shape: tuple[int, int]) -> list[Detection]:
+        """Run on a letterboxed input; map back to the pixels of the `shape` (h, w) image it was made from."""
+        lb, r, (left, top) = letterboxed
         if self.fixed:  # a static model wants exactly imgsz x imgsz
             pad_b, pad_r = self.fixed - lb.shape[0], self.fixed - lb.shape[1]
             lb = cv2.copyMakeBorder(lb, 0, pad_b, 0, pad_r, cv2.BORDER_CONSTANT, value=(114, 114, 114))
         x = np.ascontiguousarray(lb[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
         pred = self.session.run(None, {self.input_name: x})[0][0]  # (17, N)
         rows = decode(pred, self.conf, self.iou, self.max_det)
-        h, w = img.shape[:2]
+        h, w = shape
         dets = []
         for row in rows:
             cx, cy, bw, bh, score = row[:5]

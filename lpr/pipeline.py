@@ -75,24 +75,13 @@ class Reader:
         reads, timings = self._read_dets(img, dets, t0, t1)
         if max((r.confidence for r in reads if r.valid), default=-1.0) < ZOOM_BELOW and self.zoom_out > 1:
             t0z = time.perf_counter()
-            zoomed = self._detect_zoomed_out(img)
+            zoomed = self.detector.detect(img, ZOOM_IMGSZ, zoom=self.zoom_out)
             if zoomed:
                 more, more_t = self._read_dets(img, zoomed, t0z, time.perf_counter())
                 reads = one_read_per_plate(reads + more)
                 timings = {k: timings[k] + more_t[k] for k in timings}
                 reads = [replace(r, timings_ms=dict(timings)) for r in reads]
         return sorted(reads, key=lambda r: (not r.valid, -r.confidence))
-
-    def _detect_zoomed_out(self, img: np.ndarray) -> list[Detection]:
-        """Detect on the image centred in a larger grey canvas; map the results back."""
-        h, w = img.shape[:2]
-        H, W = int(h * self.zoom_out), int(w * self.zoom_out)
-        oy, ox = (H - h) // 2, (W - w) // 2
-        canvas = np.full((H, W, 3), 114, np.uint8)
-        canvas[oy : oy + h, ox : ox + w] = img
-        off = np.array([ox, oy], np.float32)
-        return [Detection((d.box[0] - ox, d.box[1] - oy, d.box[2] - ox, d.box[3] - oy), d.corners - off, d.score,
-                          d.corner_conf) for d in self.detector.detect(canvas, ZOOM_IMGSZ)]
 
     def _read_dets(self, img: np.ndarray, dets: list[Detection], t0: float, t1: float):
         located = [self._corners(d) for d in dets]

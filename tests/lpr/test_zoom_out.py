@@ -1,21 +1,24 @@
 """The reader looks again at a zoomed-out frame when its best plate is unsure (close-ups, stamps)."""
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from lpr.detector import letterbox, letterbox_zoomed, zoom_canvas
 from lpr.pipeline import ZOOM_BELOW, Reader
 from lpr.types import Detection, OcrResult
 
+SAMPLE = Path(__file__).resolve().parents[2] / "lpr" / "samples" / "images" / "gate_1.jpg"
+
 
 class FakeDetector:
-    """At full size it finds a decoy (the maker's stamp); in the zoomed-out canvas, the plate."""
+    """At full size it finds a decoy (the maker's stamp); zoomed out, the plate (in the image's own pixels)."""
 
-    def detect(self, img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
+    def detect(self, img: np.ndarray, imgsz: int | None = None, zoom: float = 1.0) -> list[Detection]:
         h, w = img.shape[:2]
-        if w > 1000:  # the 2x canvas of a 640-px photo
-            box = (w * 0.3, h * 0.4, w * 0.7, h * 0.6)
-        else:
-            box = (10.0, 10.0, 110.0, 40.0)
+        box = (w * 0.1, h * 0.3, w * 0.9, h * 0.7) if zoom > 1 else (10.0, 10.0, 110.0, 40.0)
         x1, y1, x2, y2 = box
         corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
         return [Detection(box, corners, 0.9)]
@@ -53,12 +56,42 @@ def test_a_plate_found_by_both_looks_is_one_read():
     """The decoy's box is where the zoomed look finds the plate too: one car, one read, the surer."""
     r = reader(ZOOM_BELOW - 0.2)
 
-    def same_place(img: np.ndarray, imgsz: int | None = None) -> list[Detection]:
-        ox, oy = (320, 240) if img.shape[1] > 1000 else (0, 0)  # the 2x canvas centres the 640x480 photo
-        box = (10.0 + ox, 10.0 + oy, 110.0 + ox, 40.0 + oy)
+    def same_place(img: np.ndarray, imgsz: int | None = None, zoom: float = 1.0) -> list[Detection]:
+        box = (10.0, 10.0, 110.0, 40.0)
         corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]], np.float32)
         return [Detection(box, corners, 0.9)]
 
     r.detector.detect = same_place
     reads = r.read(np.zeros((480, 640, 3), np.uint8))
     assert [x.text for x in reads] == ["6922258"]
+
+
+@pytest.mark.parametrize("h, w", [(720, 1280), (1080, 1920), (480, 640)])
+def test_the_zoomed_out_look_at_a_camera_frame_sees_exactly_the_full_canvas(h, w):
+    """The shortcut that skips building the 2x canvas gives the detector the very same bytes."""
+    img = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    fast = letterbox_zoomed(img, 2.0, 256)
+    canvas, _ = zoom_canvas(img, 2.0)
+    ref = letterbox(canvas, 256)
+    assert fast is not None
+    assert np.array_equal(fast[0], ref[0]) and fast[1:] == ref[1:]
+
+
+def test_a_photo_off_the_pixel_grid_keeps_the_full_canvas():
+    assert letterbox_zoomed(np.zeros((250, 333, 3), np.uint8), 2.0, 256) is None
+
+
+def test_a_zoomed_out_detection_is_the_same_with_or_without_the_canvas(monkeypatch):
+    """On a camera frame the shortcut finds the same plate at the same corners, in the frame's own pixels."""
+    import lpr.detector
+    from lpr.image_io import load_image
+    from lpr.metrics import box_iou
+
+    frame = load_image(SAMPLE)  # 1280 x 720, a close-up: the zoomed-out look finds it too
+    det = lpr.detector.PlateDetector()
+    fast = det.detect(frame, 256, zoom=2.0)
+    monkeypatch.setattr(lpr.detector, "letterbox_zoomed", lambda *args: None)
+    slow = det.detect(frame, 256, zoom=2.0)
+    assert fast and [d.box for d in fast] == [d.box for d in slow]
+    assert all(np.array_equal(a.corners, b.corners) for a, b in zip(fast, slow))
+    assert box_iou(fast[0].box, det.detect(frame)[0].box) > 0.5
