@@ -74,7 +74,9 @@ def main() -> None:
                 pretrained=False, amp=False, plots=False, val=False, patience=100,
                 fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
                 mosaic=1.0, close_mosaic=max(1, args.epochs // 3), hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
-                warmup_epochs=0.5, pose=16.0, cache="ram", optimizer="AdamW", lr0=args.lr0,
+                # a second stage from trained weights skips warm-up: its bias lr starts at 0.1 and knocks
+                # the head's trained biases about (the earlier second stages lost corners and recall)
+                warmup_epochs=0.0 if args.init else 0.5, pose=16.0, cache="ram", optimizer="AdamW", lr0=args.lr0,
                 **({"time": args.hours} if args.hours else {}),
             )
     best = run / "weights" / "best.pt"
