@@ -71,7 +71,9 @@ def main() -> None:
                 data=str(combined_data(args.data, run)), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                 device=args.device, workers=args.workers, seed=args.seed, deterministic=False,
                 project=str(args.project.resolve()), name=args.name, exist_ok=True,
-                pretrained=False, amp=False, plots=False, val=False, patience=100,
+                # pretrained=False would make ultralytics drop the --init weights and start from scratch (it
+                # did for every earlier second stage); a local path loads them, nothing is downloaded
+                pretrained=str(args.init) if args.init else False, amp=False, plots=False, val=False, patience=100,
                 fliplr=0.5, flipud=0.0, degrees=5.0, perspective=0.0005, scale=0.5, translate=0.1,
                 mosaic=1.0, close_mosaic=max(1, args.epochs // 3), hsv_h=0.01, hsv_s=0.5, hsv_v=0.4, cos_lr=True,
                 # a second stage from trained weights skips warm-up: its bias lr starts at 0.1 and knocks
