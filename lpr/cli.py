@@ -136,6 +136,7 @@ def _summary_table(summaries: dict[str, dict]) -> Table:
     row("plate accuracy", lambda s: _fmt(s["plate_accuracy"], pct=True))
     row("char accuracy (1-CER)", lambda s: _fmt(s["char_accuracy"], pct=True))
     row("detection recall", lambda s: _fmt(s["detection_recall"], pct=True))
+    row(f"  plates >= {ev.WIDE_PLATE_PX} px wide", lambda s: _fmt(s.get("detection_recall_60px"), pct=True))
     def corner(s: dict) -> str:
         c = s["corner_error_pct"]
         return "-" if c["mean"] is None else f"{c['mean']:.1f} (n={c['n']})"

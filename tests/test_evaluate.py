@@ -80,7 +80,7 @@ def test_run_scores_each_image_and_survives_a_corrupt_one(dataset):
     assert list(res) == ["good.png", "crop.png", "corrupt.jpg", "far.png", "none.png"]  # skipped.png unlabelled
     good = res["good.png"]
     assert good.correct and good.read == "1234567" and good.detected and good.n_reads == 2
-    assert good.corner_error_pct == pytest.approx(5.0)
+    assert good.corner_error_pct == pytest.approx(5.0) and good.plate_width_px == pytest.approx(100.0)
     assert good.timings_ms["detect"] == 5.0 and good.timings_ms["total"] >= 0
     assert res["crop.png"].detected and res["crop.png"].read == "12345670" and not res["crop.png"].correct
     assert res["corrupt.jpg"].error and "cannot decode" in res["corrupt.jpg"].error

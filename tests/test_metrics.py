@@ -117,9 +117,22 @@ def test_summarize_counts_decode_errors_as_failures_and_keeps_them_out_of_latenc
     assert s["failures"][1]["reason"] == "c.jpg: cannot decode image"
 
 
+def test_recall_of_wide_plates_leaves_out_distant_plates_and_crops():
+    """The reader issue's recall target is for plates >= 60 px wide: a missed 40-px plate does not count."""
+    results = [
+        ImageResult("near.jpg", "scene", "", "1234567", detected=True, plate_width_px=120.0),
+        ImageResult("edge.jpg", "scene", "", "1234567", detected=False, plate_width_px=60.0),
+        ImageResult("far.jpg", "scene", "", "1234567", detected=False, plate_width_px=40.0),
+        ImageResult("crop.jpg", "crop", "", "1234567", detected=False),
+    ]
+    s = summarize(results)
+    assert s["detection_recall"] == 0.25 and s["detection_recall_60px"] == 0.5
+
+
 def test_summarize_empty():
     s = summarize([])
     assert s["n"] == 0 and s["plate_accuracy"] is None and s["failures"] == []
+    assert s["detection_recall_60px"] is None
 
 
 # --- labels.csv ------------------------------------------------------------------------------
