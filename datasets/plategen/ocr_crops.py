@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lpr.rectify import crop_as_plate, warp_plate
+from lpr.pipeline import EXPAND
+from lpr.rectify import box_corners, crop_as_plate, expand_quad, warp_plate
 from plategen.render import PLATE_MM, random_plate_text
 from plategen.scenes import _background, _car, camera_or_condition, place_plate
 
@@ -35,9 +36,18 @@ def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np
     plate_w = float(np.exp(rng.uniform(np.log(50), np.log(260))))
     img, corners = plate_patch(rng, text, plate_w)
     ph = np.linalg.norm(corners[3] - corners[0])
-    if rng.random() < 0.6:  # detector-like corners
-        jitter = rng.normal(0, rng.uniform(0.005, 0.03) * plate_w, (4, 2))
-        crop = warp_plate(img, corners + jitter.astype(np.float32))
+    if rng.random() < 0.6:  # as the reader cuts a detection: corners off by the detector's error, then widened
+        # the shipped detector's corners are 6.1 % of the plate width off on held-out synthetic scenes (median
+        # 3.9 %); trained on 0.5-3 % only, the OCR read 87.7 % of such crops with small errors but 77.7 % with
+        # the detector's (600 crops): so the error spans both, and the quad is widened by EXPAND as the reader
+        # does, or replaced by the box round it as the reader does when a corner is unsure
+        jitter = rng.normal(0, rng.uniform(0.005, 0.06) * plate_w, (4, 2)).astype(np.float32)
+        quad = corners + jitter
+        if rng.random() < 0.1:
+            quad = box_corners((*quad.min(0), *quad.max(0)))
+        elif rng.random() < 0.85:
+            quad = expand_quad(quad, *EXPAND)
+        crop = warp_plate(img, quad)
     else:  # loose crop: margins of car body round the plate, now and then a sliver cut off
         x0, y0 = corners.min(0)
         x1, y1 = corners.max(0)
