@@ -191,9 +191,23 @@ def best_read(reads: Iterable[PlateRead]) -> PlateRead | None:
     return next((r for r in reads if r.valid), reads[0] if reads else None)
 
 
+def _new_result(label: LabelRow) -> ImageResult:
+    res = ImageResult(label.image, label.kind, label.source, label.plate)
+    if label.kind == "scene" and label.corners is not None:
+        res.plate_width_px = plate_width(label.corners)
+    return res
+
+
+def _unscored(label: LabelRow, error: str) -> ImageResult:
+    """An image that could not be read or crashed an engine: a miss in every rate, the wide-plate recall too."""
+    res = _new_result(label)
+    res.error = error
+    return res
+
+
 def evaluate_image(engine: Engine, image: np.ndarray, label: LabelRow, keep_failure: bool = True) -> ImageResult:
     """Run one engine on one decoded image and score it against its label; latency is wall time of the call."""
-    res = ImageResult(label.image, label.kind, label.source, label.plate)
+    res = _new_result(label)
     t0 = time.perf_counter()
     if label.kind == "crop":
         one = engine.read_crop(image)
@@ -211,7 +225,6 @@ def evaluate_image(engine: Engine, image: np.ndarray, label: LabelRow, keep_fail
     if label.kind == "crop":
         res.detected = best is not None
     elif label.corners is not None:
-        res.plate_width_px = plate_width(label.corners)
         truth_box = corners_to_box(label.corners)
         overlaps = [(box_iou(r.box, truth_box), r) for r in reads]
         overlaps = [(iou, r) for iou, r in overlaps if iou >= OVERLAP_IOU]
@@ -286,16 +299,14 @@ def run_evaluation(
         except ImageLoadError as e:
             log.warning("%s", e)
             for name in engines:
-                results[name].append(ImageResult(label.image, label.kind, label.source, label.plate, error=str(e)))
+                results[name].append(_unscored(label, str(e)))
         else:
             for name, engine in engines.items():
                 try:
                     results[name].append(evaluate_image(engine, image, label))
                 except Exception as e:  # an engine crash on one image is a finding, not the end of the run
                     log.exception("%s crashed on %s", name, path)
-                    results[name].append(
-                        ImageResult(label.image, label.kind, label.source, label.plate, error=f"{name} crashed: {e!r}")
-                    )
+                    results[name].append(_unscored(label, f"{name} crashed: {e!r}"))
         if on_image is not None:
             on_image(label.image)
     return EvalRun(str(folder), results)

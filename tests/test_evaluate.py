@@ -199,3 +199,19 @@ def test_peer_without_a_valid_plate_prefers_the_nearest_length():
     cands = candidates_from_texts([_box(0, 0, 10, 10, "7", 0.99), _box(100, 0, 160, 10, "123456", 0.3)])
     assert [c.text for c in cands][0] == "123456"
     assert candidates_from_texts([]) == [] and candidates_from_texts([_box(0, 0, 9, 9, "", 0.5)]) == []
+
+
+class CrashingEngine:
+    def read(self, image):
+        raise RuntimeError("model file truncated")
+
+    def read_crop(self, image):
+        raise RuntimeError("model file truncated")
+
+
+def test_a_crash_on_a_wide_plate_counts_as_a_miss_in_the_wide_plate_recall(dataset):
+    """Plates the engine crashed on were not found: a crash must not drop out of the >= 60 px recall."""
+    run = ev.run_evaluation(dataset, {"crashing": CrashingEngine()})
+    s = ev.summarize(run.results["crashing"])
+    assert s["n_errors"] == 5 and s["detection_recall"] == 0.0
+    assert s["detection_recall_60px"] == 0.0  # good.png and far.png label 100-px plates

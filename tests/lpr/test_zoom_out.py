@@ -89,7 +89,11 @@ def test_a_zoomed_out_detection_is_the_same_with_or_without_the_canvas(monkeypat
 
     frame = load_image(SAMPLE)  # 1280 x 720, a close-up: the zoomed-out look finds it too
     det = lpr.detector.PlateDetector()
+    shortcut = lpr.detector.letterbox_zoomed
+    taken = []
+    monkeypatch.setattr(lpr.detector, "letterbox_zoomed", lambda *a: taken.append(shortcut(*a)) or taken[-1])
     fast = det.detect(frame, 256, zoom=2.0)
+    assert taken and taken[0] is not None  # the camera frame did take the shortcut
     monkeypatch.setattr(lpr.detector, "letterbox_zoomed", lambda *args: None)
     slow = det.detect(frame, 256, zoom=2.0)
     assert fast and [d.box for d in fast] == [d.box for d in slow]
