@@ -30,11 +30,16 @@ def letterbox(img: np.ndarray, size: int = INFER_IMGSZ) -> tuple[np.ndarray, flo
     return out, r, (left, top)
 
 
+def zoom_geometry(h: int, w: int, zoom: float) -> tuple[int, int, int, int]:
+    """Canvas height and width for an h x w image zoomed out `zoom` times, and the image's offset (ox, oy) in it."""
+    H, W = int(h * zoom), int(w * zoom)
+    return H, W, (W - w) // 2, (H - h) // 2
+
+
 def zoom_canvas(img: np.ndarray, zoom: float) -> tuple[np.ndarray, tuple[int, int]]:
     """`img` centred in a grey canvas `zoom` times its size, as if the camera stood further back; and its offset."""
     h, w = img.shape[:2]
-    H, W = int(h * zoom), int(w * zoom)
-    oy, ox = (H - h) // 2, (W - w) // 2
+    H, W, ox, oy = zoom_geometry(h, w, zoom)
     canvas = np.full((H, W, 3), 114, np.uint8)
     canvas[oy : oy + h, ox : ox + w] = img
     return canvas, (ox, oy)
@@ -50,8 +55,7 @@ def letterbox_zoomed(img: np.ndarray, zoom: float, size: int) -> tuple[np.ndarra
     inexact version of this shifted small photos by a fraction of a pixel and lost reads (model card).
     """
     h, w = img.shape[:2]
-    H, W = int(h * zoom), int(w * zoom)
-    oy, ox = (H - h) // 2, (W - w) // 2
+    H, W, ox, oy = zoom_geometry(h, w, zoom)
     r = size / max(H, W)
     k = round(1 / r)
     if k < 2 or k * size != max(H, W) or any(v % k for v in (h, w, H, W, ox, oy)):
@@ -107,9 +111,8 @@ class PlateDetector:
             return self._detect_onnx(img, size) if self.backend == "onnx" else self._detect_torch(img, size)
         fast = letterbox_zoomed(img, zoom, size) if self.backend == "onnx" else None
         if fast is not None:
-            h, w = img.shape[:2]
-            ox, oy = (int(w * zoom) - w) // 2, (int(h * zoom) - h) // 2
-            dets = self._run_onnx(fast, (int(h * zoom), int(w * zoom)))
+            H, W, ox, oy = zoom_geometry(*img.shape[:2], zoom)
+            dets = self._run_onnx(fast, (H, W))
         else:
             canvas, (ox, oy) = zoom_canvas(img, zoom)
             dets = self._detect_onnx(canvas, size) if self.backend == "onnx" else self._detect_torch(canvas, size)
