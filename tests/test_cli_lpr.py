@@ -74,7 +74,7 @@ def test_read_save_crops_writes_rectified_plates(files, tmp_path):
     assert cv2.imread(str(out / "car_0.png")).shape == (32, 128, 3)
 
 
-def test_read_crop_mode_uses_ocr_only(files, monkeypatch):
+def test_crop_mode_reads_each_image_as_a_plate_crop(files, monkeypatch):
     calls = []
     fake = FakeReader()
     monkeypatch.setattr(fake, "read", lambda image: calls.append("read") or [])

@@ -89,6 +89,22 @@ def test_tight_crop_is_read_whole(reader):
     assert reader.read_crop(crop).text == "3442738"
 
 
+def test_loose_crop_is_read_where_the_detector_finds_the_plate(reader):
+    """A plate photo with car round it: the whole image squeezed into the OCR cannot be read, the plate found in it can."""
+    from lpr.rectify import crop_as_plate
+
+    hits = 0
+    for i, text in enumerate(PLATES):
+        img = gate_frame(text, 20, seed=300 + i)
+        x1, y1, x2, y2 = map(int, reader.read(img)[0].box)
+        w = x2 - x1
+        loose = img[max(0, y1 - w // 2):y2 + w // 2, max(0, x1 - w):x2 + w]
+        assert reader.ocr.read([crop_as_plate(loose)])[0].text != text  # read whole alone, it fails
+        read = reader.read_crop(loose)
+        hits += read is not None and read.text == text
+    assert hits >= len(PLATES) - 1, f"{hits}/{len(PLATES)} loose crops read"
+
+
 @pytest.mark.parametrize("convert", ["grey", "rgba", "16bit"])
 def test_grey_rgba_and_16_bit_images_are_read(reader, convert):
     img = gate_frame("5520801", 0, seed=6)
