@@ -52,7 +52,8 @@ def score_clip(folder: Path, extra: list[str]) -> dict:
     missed = sorted(set(truth) - set(plates))
     return {"clip": folder.name, "cars": len(truth), "right": len(right), "wrong": len(wrong),
             "wrong_unflagged": len(wrong_unflagged), "missed": len(missed),
-            "per_car": round(len(right) / max(1, len(truth)), 4), "wrong_plates": wrong, "missed_plates": missed,
+            "per_car": round(len(right) / max(1, len(truth)), 4), "wrong_plates": wrong,
+            "wrong_unflagged_plates": wrong_unflagged, "missed_plates": missed,
             "visits": len(plates), "wall_s": round(wall, 1)}
 
 

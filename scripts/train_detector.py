@@ -1,12 +1,14 @@
 """Train the 4-corner plate detector (YOLO11-pose, pico: scripts/plate-pose.yaml) on synthetic scenes, then ship it.
 
-Reproduce the shipped weights (about 42 minutes on the 2-core box, 16,000 scenes, 8 epochs):
+The shipped weights are two stages (model card): from scratch (about 42 minutes on the 2-core box), then a
+fine-tune on gate-condition scenes (about 40 minutes):
     plategen scenes --out data/det --n 8000 --seed 1 --car-scenes ../shared/car-scenes
     plategen scenes --out data/det_b --n 8000 --seed 2 --car-scenes ../shared/car-scenes
     python scripts/train_detector.py --data data/det/data.yaml data/det_b/data.yaml --epochs 8 --name det16
-Several --data sets train together; the first one's val split validates. `--init W` continues from
-earlier weights; second stages from shipped weights were tried twice and placed corners worse on
-held-out synthetic scenes, so the shipped model is trained in one run from scratch.
+    python scripts/train_detector.py --data data/det_cond/data.yaml data/det_cond2/data.yaml \
+        --init runs/detector/det16/weights/best.pt --epochs 6 --lr0 0.0006 --name det_ft --ship-to runs/det/ft
+Several --data sets train together; the first one's val split validates. `--init W` fine-tunes earlier weights
+(passed to ultralytics as `pretrained`, a local file: nothing is downloaded; no warm-up).
 Resumes from runs/detector/<name>/weights/last.pt when it exists (ultralytics checkpoints every epoch).
 """
 from __future__ import annotations
