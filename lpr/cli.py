@@ -75,8 +75,8 @@ def read_cmd(
     ocr: Annotated[Ocr, typer.Option(help="Recogniser used by the lpr reader.")] = Ocr.crnn,
     engine: Annotated[EngineChoice, typer.Option(help="lpr (ours) or easyocr (the peer).")] = EngineChoice.lpr,
     crop: Annotated[bool,
-                    typer.Option("--crop", help="Each image is a plate photo cropped round the plate: read it whole "
-                                 "and where the detector finds the plate in it.")] = False,
+                    typer.Option("--crop", help="Each image is a plate photo cropped round the plate: lpr reads it "
+                                 "whole and where the detector finds the plate in it; the peers, whole.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Read plates: one line per image, `path: 12-345-67 (0.97)`, `path: no plate` or `path: error: <reason>`.

@@ -123,17 +123,21 @@ class Reader:
         h, w = img.shape[:2]
         det = Detection((0.0, 0.0, float(w), float(h)), box_corners((0, 0, w, h)), 1.0)
         timings = {"detect": 0.0, "rectify": (t1 - t0) * 1e3, "ocr": (t2 - t1) * 1e3}
-        whole = _make_read(text, det, det.corners, crop, timings) if text.text else None
+        t3 = time.perf_counter()
         found = next((r for r in self.read(img) if r.valid), None)
+        timings["detect"] = (time.perf_counter() - t3) * 1e3  # the detector's whole look, found or not
+        whole = _make_read(text, det, det.corners, crop, timings) if text.text else None
         reads = [r for r in (whole, found) if r is not None]
         valid = [r for r in reads if r.valid]
         if not valid:
             return whole
         posteriors = [r.posterior for r in reads if r.posterior is not None]
-        best, _ = decode_pass(posteriors, [1.0] * len(posteriors), [r.text for r in valid])
-        pick = max((r for r in valid if r.text == best), key=lambda r: r.confidence, default=valid[0])
-        total = {k: timings[k] + (found.timings_ms.get(k, 0.0) if found else 0.0) for k in timings}
-        return replace(pick, timings_ms=total)
+        best = ""
+        # every read carries its CTC posterior with the CRNN; with easyocr (none), the surest valid read wins
+        if len(posteriors) == len(reads):
+            best, _ = decode_pass(posteriors, [1.0] * len(posteriors), [r.text for r in valid])
+        pick = max((r for r in valid if r.text == best or not best), key=lambda r: r.confidence)
+        return replace(pick, timings_ms=dict(timings))
 
     @staticmethod
     def _corners(d: Detection) -> tuple[np.ndarray, bool]:
