@@ -161,3 +161,13 @@ def test_a_pass_seen_only_in_small_blurred_frames_is_in_doubt():
     tracker = PassTracker()
     decided = feed_all(tracker, [[blurred]] * 3) + tracker.flush()
     assert len(decided) == 1 and decided[0].doubt is not None and "blurred" in decided[0].doubt
+
+
+def test_a_pass_voted_at_a_coin_flip_confidence_is_in_doubt():
+    # sure passes voted at 0.50-0.55 were half of them wrong on the calibration clips (PassConfig.sure_confidence)
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read("1234567", conf=0.52)]] * 4) + tracker.flush()
+    assert len(decided) == 1 and decided[0].doubt is not None and "vote confidence 0.52" in decided[0].doubt
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read("1234567", conf=0.6)]] * 4) + tracker.flush()
+    assert [(p.vote.text, p.doubt) for p in decided] == [("1234567", None)]
