@@ -121,9 +121,10 @@ def collate(items: list[tuple[np.ndarray, str]]) -> tuple[torch.Tensor, list[str
 
 
 def encode(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Digits -> CTC targets; with separators in the alphabet the plate's group gaps are targets too."""
+    """Digits -> CTC targets; with separators in the alphabet the plate's group gaps are targets too. A crop
+    labelled "" (no Israeli plate: `plategen ocr --negatives`) is an empty target: all blanks."""
     if SEPARATOR in alphabet:
-        texts = [format_plate(t).replace("-", SEPARATOR) for t in texts]
+        texts = [format_plate(t).replace("-", SEPARATOR) if t else "" for t in texts]
     targets = torch.tensor([alphabet.index(c) + 1 for t in texts for c in t], dtype=torch.long)
     return targets, torch.tensor([len(t) for t in texts], dtype=torch.long)
 

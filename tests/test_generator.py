@@ -105,3 +105,28 @@ def test_ocr_crop_has_the_reader_size_and_a_plate_label():
     crop, text = make_ocr_crop(np.random.default_rng(4))
     assert crop.shape == (RECT_SIZE[1], RECT_SIZE[0], 3)
     assert text.isdigit() and len(text) in (7, 8)
+
+
+def test_negative_ocr_crops_show_letters_or_no_plate_and_are_labelled_empty():
+    from plategen.render import LETTERS, random_letter_text
+
+    rng = np.random.default_rng(8)
+    for _ in range(8):
+        crop, text = make_ocr_crop(rng, negative=True)
+        assert crop.shape == (RECT_SIZE[1], RECT_SIZE[0], 3) and text == ""
+    letters = random_letter_text(np.random.default_rng(3))
+    assert len(letters) in (7, 8) and 2 <= sum(c in LETTERS for c in letters) <= 4
+
+
+def test_asking_for_negatives_leaves_the_plate_crops_as_they_were(tmp_path):
+    from plategen.cli import _ocr_job
+
+    (tmp_path / "a" / "images").mkdir(parents=True)
+    (tmp_path / "b" / "images").mkdir(parents=True)
+    plain = [_ocr_job(i, 5, tmp_path / "a") for i in range(12)]
+    mixed = [_ocr_job(i, 5, tmp_path / "b", negatives=0.5) for i in range(12)]
+    assert any(t == "" for _, t in mixed) and all(t for _, t in plain)
+    for (name, text), (_, mixed_text) in zip(plain, mixed):
+        if mixed_text:
+            assert mixed_text == text
+            assert (tmp_path / "a" / "images" / name).read_bytes() == (tmp_path / "b" / "images" / name).read_bytes()

@@ -34,11 +34,12 @@ def _scene_job(i: int, seed: int, out: Path, car_scenes: str | None, split: str,
     (out / split / "labels" / f"{name}.txt").write_text("\n".join(label_lines([p.corners for p in plates], w, h)))
 
 
-def _ocr_job(i: int, seed: int, out: Path) -> tuple[str, str]:
+def _ocr_job(i: int, seed: int, out: Path, negatives: float = 0.0) -> tuple[str, str]:
     from plategen.ocr_crops import make_ocr_crop
 
     cv2.setNumThreads(1)
-    crop, text = make_ocr_crop(_rng(seed, i))
+    negative = bool(negatives) and np.random.default_rng([seed, i, 1]).random() < negatives  # own stream: the
+    crop, text = make_ocr_crop(_rng(seed, i), negative=negative)  # positives stay those of a run without negatives
     name = f"{i:07d}.png"
     cv2.imwrite(str(out / "images" / name), crop)
     return name, text
@@ -69,10 +70,12 @@ def scenes(out: Path = typer.Option(..., help="output folder"), n: int = 1000, s
 
 
 @app.command()
-def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: int = typer.Option(os.cpu_count() or 2)):
+def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: int = typer.Option(os.cpu_count() or 2),
+        negatives: float = typer.Option(0.0, min=0.0, max=1.0,
+                                        help="share of crops with no Israeli plate (letters, or none), labelled ''")):
     """OCR data set: rectified crops (the reader's own warp) in images/ and labels.csv (image, plate)."""
     (out / "images").mkdir(parents=True, exist_ok=True)
-    rows = _run(partial(_ocr_job, seed=seed, out=out), n, workers, "ocr crops")
+    rows = _run(partial(_ocr_job, seed=seed, out=out, negatives=negatives), n, workers, "ocr crops")
     tmp = out / "labels.csv.tmp"
     with open(tmp, "w", newline="") as f:
         wr = csv.writer(f)

@@ -11,12 +11,13 @@ import numpy as np
 
 from lpr.pipeline import EXPAND
 from lpr.rectify import box_corners, crop_as_plate, expand_quad, warp_plate
-from plategen.render import PLATE_MM, random_plate_text
-from plategen.scenes import _background, _car, camera_or_condition, place_plate
+from plategen.render import PLATE_MM, random_letter_text, random_plate_text
+from plategen.scenes import _background, _car, camera_or_condition, place_plate, project_rect
 
 
-def plate_patch(rng: np.random.Generator, text: str, plate_w: float):
-    """A small photo round one plate: background, car body, frame, plate, camera effects."""
+def plate_patch(rng: np.random.Generator, text: str, plate_w: float, plate: bool = True):
+    """A small photo round one plate: background, car body, frame, plate, camera effects. Without `plate`, the
+    same photo with the car's plate area left bare (the corners say where a plate would be)."""
     ph = plate_w * PLATE_MM[1] / PLATE_MM[0]
     w, h = int(plate_w * 1.9), int(ph * 5)
     img = _background(rng, w, h)
@@ -24,17 +25,22 @@ def plate_patch(rng: np.random.Generator, text: str, plate_w: float):
     if rng.random() < 0.8:
         _car(img, rng, cx, cy, plate_w)
     yaw, pitch, roll = rng.normal(0, 15), rng.normal(0, 8), rng.normal(0, 3)
-    placed = place_plate(img, rng, plate_w, (cx, cy), yaw, pitch, roll, text=text)
+    if plate:
+        corners = place_plate(img, rng, plate_w, (cx, cy), yaw, pitch, roll, text=text).corners
+    else:
+        corners = project_rect(plate_w, PLATE_MM[0] / PLATE_MM[1], (cx, cy), yaw, pitch, roll)
     # real crops are blurred but readable: scale blur to the plate, not to a full frame
-    img = camera_or_condition(img, rng, [placed.corners], strength=0.6,
-                              blur_scale=float(np.clip(plate_w / 200, 0.25, 1.0)))
-    return img, placed.corners
+    img = camera_or_condition(img, rng, [corners], strength=0.6, blur_scale=float(np.clip(plate_w / 200, 0.25, 1.0)))
+    return img, corners
 
 
-def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np.ndarray, str]:
-    text = text or random_plate_text(rng)
+def make_ocr_crop(rng: np.random.Generator, text: str | None = None, negative: bool = False) -> tuple[np.ndarray, str]:
+    """A crop and its label. A `negative` is cut the same way from a plate with letters (3 in 4) or from a car
+    with no plate, and labelled "" : the reader must give no read there, never a guess."""
+    bare = negative and rng.random() < 0.25
+    text = random_letter_text(rng) if negative else text or random_plate_text(rng)
     plate_w = float(np.exp(rng.uniform(np.log(50), np.log(260))))
-    img, corners = plate_patch(rng, text, plate_w)
+    img, corners = plate_patch(rng, text, plate_w, plate=not bare)
     ph = np.linalg.norm(corners[3] - corners[0])
     if rng.random() < 0.6:  # as the reader cuts a detection: corners off by the detector's error, then widened
         # the shipped detector's corners are 6.1 % of the plate width off on held-out synthetic scenes (median
@@ -57,4 +63,4 @@ def make_ocr_crop(rng: np.random.Generator, text: str | None = None) -> tuple[np
         X0, Y0 = int(max(0, x0 - left)), int(max(0, y0 - t))
         X1, Y1 = int(min(img.shape[1], x1 + right)), int(min(img.shape[0], y1 + b))
         crop = crop_as_plate(img[Y0:Y1, X0:X1])
-    return crop, text
+    return crop, "" if negative else text

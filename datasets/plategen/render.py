@@ -62,6 +62,18 @@ def random_plate_text(rng: np.random.Generator, n_digits: int | None = None) -> 
     return "".join(str(d) for d in rng.integers(0, 10, n))
 
 
+LETTERS = "ABCDEHKMNPRSTXYZ"
+
+
+def random_letter_text(rng: np.random.Generator) -> str:
+    """A 7/8-character plate with 2-4 letters among its digits: a foreign or special plate, which the OCR must not
+    turn into an Israeli one (letters read as look-alike digits opened visits under phantom plates)."""
+    chars = list(random_plate_text(rng))
+    for i in rng.choice(len(chars), int(rng.integers(2, 5)), replace=False):
+        chars[i] = str(rng.choice(list(LETTERS)))
+    return "".join(chars)
+
+
 def _yellow(rng: np.random.Generator) -> np.ndarray:
     """Fresh to faded plate yellow (BGR), with a random cast."""
     hue = rng.uniform(20, 30)  # OpenCV hue (0-180): ~40-60 degrees
