@@ -213,8 +213,7 @@ def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabe
         # CTCLoss's "mean" divides each crop's loss by its target length, but by 1 for an empty target: a crop with
         # no plate then weighed ~30 plates (all-blank over 32 columns) and a fine-tune with 8 % such crops fell
         # from 84 % to 25 % on validation in an epoch. Those are divided by the columns instead.
-        norm = torch.where(tlen > 0, tlen, torch.full_like(tlen, logp.shape[0])).to(per)
-        loss = (per / norm.to(per.device)).mean()
+        loss = (per / torch.where(tlen > 0, tlen, logp.shape[0]).to(per)).mean()
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
