@@ -164,6 +164,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--real-copies", type=int, default=40, help="augmented copies of each real training crop")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from these shipped weights (fine-tune; same width and alphabet) instead of scratch")
+    ap.add_argument("--distill", type=Path, default=None,
+                    help="teacher weights (usually --init's): on crops with a plate the model is also pulled towards "
+                         "the teacher's per-column posterior, so a fine-tune that teaches something new (--negatives "
+                         "crops) keeps what the teacher reads")
+    ap.add_argument("--distill-weight", type=float, default=1.0, help="weight of that KL term against the CTC loss")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (after checkpointing) past this budget")
     return ap.parse_args()
 
@@ -191,18 +196,16 @@ def start_or_resume(args: argparse.Namespace, model: nn.Module, opt, sched, devi
         print(f"resumed from {last} at epoch {ck['epoch'] + 1}", flush=True)
         return ck["epoch"] + 1, ck["rng"]
     if args.init:
-        init = torch.load(args.init, map_location=device, weights_only=False)
-        arch = {"width": args.width, "n_classes": model.head[-1].out_channels}
-        if init["arch"] != arch:
-            raise SystemExit(f"--init {args.init}: arch {init['arch']} differs from this run's {arch}")
-        model.load_state_dict(init["model"])
+        model.load_state_dict(load_weights(args.init, {"width": args.width, "n_classes": model.head[-1].out_channels},
+                                           device))
         print(f"fine-tuning from {args.init}", flush=True)
     return 0, rng
 
 
 def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabet: str, device, epoch: int,
-                steps_per_epoch: int, t0: float) -> float:
-    """One pass over the training crops; returns the mean CTC loss."""
+                steps_per_epoch: int, t0: float, teacher: nn.Module | None = None,
+                distill_weight: float = 1.0) -> float:
+    """One pass over the training crops; returns the mean loss (CTC, plus the teacher's KL term with --distill)."""
     model.train()
     tot, n = 0.0, 0
     for step, (inputs, batch_texts) in enumerate(batches_):
@@ -214,6 +217,8 @@ def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabe
         # no plate then weighed ~30 plates (all-blank over 32 columns) and a fine-tune with 8 % such crops fell
         # from 84 % to 25 % on validation in an epoch. Those are divided by the columns instead.
         loss = (per / torch.where(tlen > 0, tlen, logp.shape[0]).to(per)).mean()
+        if teacher is not None:
+            loss = loss + distill_weight * distill_loss(teacher, inputs.to(device), logits, tlen.to(device))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -224,6 +229,26 @@ def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabe
             print(f"epoch {epoch} step {step}/{steps_per_epoch} loss {tot / n:.4f} "
                   f"({(time.time() - t0) / 60:.1f} min)", flush=True)
     return tot / max(n, 1)
+
+
+def distill_loss(teacher: nn.Module, inputs: torch.Tensor, logits: torch.Tensor, tlen: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) per column, averaged over the columns and over the crops that hold a plate.
+
+    Crops labelled "" (no plate) are left to the CTC loss: there the teacher reads digits, which is what the
+    fine-tune unlearns."""
+    with torch.no_grad():
+        t = teacher(inputs).log_softmax(-1)
+    kl = (t.exp() * (t - logits.log_softmax(-1))).sum(-1).mean(-1)  # (B,)
+    plate = (tlen > 0).to(kl)
+    return (kl * plate).sum() / plate.sum().clamp(min=1.0)
+
+
+def load_weights(path: Path, arch: dict, device) -> dict:
+    """A shipped OCR's state dict, checked against this run's architecture."""
+    saved = torch.load(path, map_location=device, weights_only=False)
+    if saved["arch"] != arch:
+        raise SystemExit(f"{path}: arch {saved['arch']} differs from this run's {arch}")
+    return saved["model"]
 
 
 def save_checkpoint(args: argparse.Namespace, model: nn.Module, opt, sched, epoch: int, rng, val_acc: float) -> None:
@@ -250,11 +275,16 @@ def main() -> None:
     ctc = nn.CTCLoss(blank=0, zero_infinity=True, reduction="none")
     args.out.mkdir(parents=True, exist_ok=True)
     start_epoch, rng = start_or_resume(args, model, opt, sched, device, np.random.default_rng(args.seed))
+    teacher = None
+    if args.distill:
+        teacher = CRNN(**arch).to(device)
+        teacher.load_state_dict(load_weights(args.distill, arch, device))
+        teacher.eval().requires_grad_(False)
 
     t0 = time.time()
     for epoch in range(start_epoch, args.epochs):
         loss = train_epoch(model, batches(x, texts, args, rng, epoch), opt, sched, ctc, alphabet, device, epoch,
-                           steps_per_epoch, t0)
+                           steps_per_epoch, t0, teacher, args.distill_weight)
         val_acc = accuracy(model, list(vx), vtexts, alphabet)
         real_acc = accuracy(model, real[0], real[1], alphabet) if real[1] else float("nan")
         print(f"== epoch {epoch} loss {loss:.4f} synthetic-val exact {val_acc:.4f} "
