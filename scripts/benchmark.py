@@ -8,9 +8,13 @@ warm (--warmup untimed frames first) and limited to --threads threads (torch and
   python scripts/benchmark.py                       # synthetic frames if plategen imports, else the dev set
   python scripts/benchmark.py --frames ../shared/real-plates --n 30 --engine all --json bench.json
   python scripts/benchmark.py --engine lpr --baseline da7665d    # also an older commit's reader, same frames
+  python scripts/benchmark.py --engine lpr --baseline da7665d --rounds 5   # the two taking turns, 5 rounds each
 
 Machines of one kind differ up to 3x in speed, so a latency target is checked against a baseline reader run
 on the same frames in the same invocation (--baseline REV: that commit's lpr/, unpacked with git archive).
+A shared box also drifts within minutes (one run put this reader 12 % behind its baseline, the next two 1.4x
+ahead), so --rounds R runs the engines in turns, R times each, and reports p50/p95 over all their frames and
+the median of the per-round p50 ratios: a slow spell then falls on both readers.
 
 --json writes {"lpr": {"p50_ms", "p95_ms", "peak_rss_mb", "stages_ms", ...}, "easyocr": {...}}.
 """
@@ -122,6 +126,7 @@ def worker(args: argparse.Namespace) -> None:
         "p50_ms": total["p50"],
         "p95_ms": total["p95"],
         "mean_ms": total["mean"],
+        "totals_ms": [round(v, 3) for v in totals],
         "stages_ms": {s: {k: percentiles(v)[k] for k in ("p50", "p95")} for s, v in stages.items() if v},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
         "model_load_s": round(load_s, 2),
@@ -146,6 +151,22 @@ def run_engine(name: str, frames_dir: Path, args: argparse.Namespace, tree: Path
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def pooled(runs: list[dict]) -> dict:
+    """One engine's rounds as one result: percentiles over all their frames, counts summed, stages from the first
+    round, the peak RSS and model load of the worst round."""
+    if len(runs) == 1:
+        return runs[0]
+    from lpr.metrics import percentiles
+
+    total = percentiles([v for r in runs for v in r["totals_ms"]])
+    return {**runs[0], "n": sum(r["n"] for r in runs), "p50_ms": total["p50"], "p95_ms": total["p95"],
+            "mean_ms": total["mean"], "totals_ms": [v for r in runs for v in r["totals_ms"]],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "model_load_s": max(r["model_load_s"] for r in runs),
+            "plates_found": sum(r["plates_found"] for r in runs),
+            "plates_correct": sum(r["plates_correct"] for r in runs),
+            "rounds_p50_ms": [r["p50_ms"] for r in runs]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="auto",
@@ -160,13 +181,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="write per-engine p50_ms/p95_ms/peak_rss_mb/... here")
     ap.add_argument("--baseline", help="also time the reader of this git revision on the same frames")
+    ap.add_argument("--rounds", type=int, default=1, help="run the engines in turns this many times each")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-frames", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         return worker(args)
-    if args.n < 1 or args.warmup < 0 or args.threads < 1:
-        ap.error("--n and --threads must be >= 1, --warmup >= 0")
+    if args.n < 1 or args.warmup < 0 or args.threads < 1 or args.rounds < 1:
+        ap.error("--n, --threads and --rounds must be >= 1, --warmup >= 0")
 
     source = args.frames
     if source == "auto":
@@ -180,22 +202,25 @@ def main() -> None:
     frames = synthetic_frames(args.n, args.seed) if source == "synthetic" else dev_set_frames(Path(source), args.n)
 
     names = ["lpr", "easyocr"] if args.engine == "all" else [args.engine]
-    results = {}
+    rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="lpr-bench-") as tmp:
         tmp = Path(tmp)
         for i, (img, _) in enumerate(frames):
             np.save(tmp / f"{i:04d}.npy", np.ascontiguousarray(img))
         (tmp / "truth.json").write_text(json.dumps([t for _, t in frames]))
         del frames
-        for name in names:
-            results[name] = run_engine(name, tmp, args)
+        trees: dict[str, Path | None] = {name: None for name in names}
         if args.baseline:
             tree = tmp / "baseline"
             tree.mkdir()
             archive = subprocess.run(["git", "archive", args.baseline, "lpr", "datasets"], capture_output=True,
                                      cwd=Path(__file__).resolve().parents[1], check=True).stdout
             subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-            results[f"lpr@{args.baseline}"] = run_engine(f"lpr@{args.baseline}", tmp, args, tree)
+            trees[f"lpr@{args.baseline}"] = tree
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                rounds.setdefault(name, []).append(run_engine(name, tmp, args, tree))
+    results = {name: pooled(runs) for name, runs in rounds.items()}
 
     width = max(8, *(len(n) for n in results))
     print(f"\n{'engine':<{width}} {'p50 ms':>9} {'p95 ms':>9} {'detect p50':>11} {'rectify p50':>12} {'ocr p50':>9} "
@@ -209,6 +234,10 @@ def main() -> None:
     if f"lpr@{args.baseline}" in results and "lpr" in results:
         old, new = results[f"lpr@{args.baseline}"]["p50_ms"], results["lpr"]["p50_ms"]
         print(f"\nlpr vs lpr@{args.baseline}: p50 {new:.1f} vs {old:.1f} ms ({(new / old - 1) * 100:+.0f} %)")
+        if args.rounds > 1:
+            speedups = [b["p50_ms"] / a["p50_ms"] for a, b in zip(rounds["lpr"], rounds[f"lpr@{args.baseline}"])]
+            print(f"per round, lpr@{args.baseline} p50 / lpr p50: {' '.join(f'{r:.2f}' for r in speedups)} "
+                  f"(median {float(np.median(speedups)):.2f}x)")
     if "easyocr" in results and "lpr" in results:
         ratio = results["easyocr"]["p50_ms"] / results["lpr"]["p50_ms"]
         ratio95 = results["easyocr"]["p95_ms"] / results["lpr"]["p95_ms"]
