@@ -171,3 +171,29 @@ def test_a_pass_voted_at_a_coin_flip_confidence_is_in_doubt():
     tracker = PassTracker()
     decided = feed_all(tracker, [[plate_read("1234567", conf=0.6)]] * 4) + tracker.flush()
     assert [(p.vote.text, p.doubt) for p in decided] == [("1234567", None)]
+
+
+SIGN = (900.0, 300.0, 1000.0, 330.0)
+SCATTER = ["98888215", "98868215", "96888215", "98888275", "90888215"]  # letters read as digits, never twice alike
+
+
+def test_a_sign_read_otherwise_in_every_frame_beside_a_car_is_not_a_car():
+    frames = [[plate_read("1234567"), plate_read(t, conf=0.6, box=SIGN)] for t in SCATTER]
+    tracker = PassTracker()
+    decided = feed_all(tracker, frames) + tracker.flush()
+    assert [p.vote.text for p in decided] == ["1234567"]
+    tracker = PassTracker(PassConfig(drop_outvoted=False))
+    assert len(feed_all(tracker, frames) + tracker.flush()) == 2  # without the rule: a visit for the sign
+
+
+def test_a_pass_whose_frames_never_agree_is_still_decided_when_no_car_outvotes_it():
+    # a dark plate read a little otherwise in every frame: the only pass of its moment goes to review
+    tracker = PassTracker()
+    decided = feed_all(tracker, [[plate_read(t, conf=0.6, box=SIGN)] for t in SCATTER]) + tracker.flush()
+    assert len(decided) == 1 and decided[0].doubt is not None
+
+
+def test_two_cars_read_alike_in_their_frames_are_both_decided_at_the_same_moment():
+    frames = [[plate_read("1234567"), plate_read("89012345", box=SIGN)]] * 2 + [[plate_read("1234567")]] * 3
+    tracker = PassTracker()
+    assert sorted(p.vote.text for p in feed_all(tracker, frames) + tracker.flush()) == ["1234567", "89012345"]
