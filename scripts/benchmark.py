@@ -152,8 +152,8 @@ def run_engine(name: str, frames_dir: Path, args: argparse.Namespace, tree: Path
 
 
 def pooled(runs: list[dict]) -> dict:
-    """One engine's rounds as one result: percentiles over all their frames, counts summed, stages from the first
-    round, the peak RSS and model load of the worst round."""
+    """One engine's rounds as one result: percentiles over all their frames, counts summed, the peak RSS and model
+    load of the worst round; the per-stage percentiles are the first round's (the workers report no stage samples)."""
     if len(runs) == 1:
         return runs[0]
     from lpr.metrics import percentiles
@@ -238,6 +238,7 @@ def main() -> None:
             speedups = [b["p50_ms"] / a["p50_ms"] for a, b in zip(rounds["lpr"], rounds[f"lpr@{args.baseline}"])]
             print(f"per round, lpr@{args.baseline} p50 / lpr p50: {' '.join(f'{r:.2f}' for r in speedups)} "
                   f"(median {float(np.median(speedups)):.2f}x)")
+            results["lpr"]["baseline_p50_ratio_rounds"] = [round(r, 3) for r in speedups]
     if "easyocr" in results and "lpr" in results:
         ratio = results["easyocr"]["p50_ms"] / results["lpr"]["p50_ms"]
         ratio95 = results["easyocr"]["p95_ms"] / results["lpr"]["p95_ms"]

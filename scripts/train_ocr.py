@@ -196,8 +196,8 @@ def start_or_resume(args: argparse.Namespace, model: nn.Module, opt, sched, devi
         print(f"resumed from {last} at epoch {ck['epoch'] + 1}", flush=True)
         return ck["epoch"] + 1, ck["rng"]
     if args.init:
-        model.load_state_dict(load_weights(args.init, {"width": args.width, "n_classes": model.head[-1].out_channels},
-                                           device))
+        arch = {"width": args.width, "n_classes": model.head[-1].out_channels}
+        model.load_state_dict(load_weights(args.init, arch, run_alphabet(args), device))
         print(f"fine-tuning from {args.init}", flush=True)
     return 0, rng
 
@@ -209,7 +209,8 @@ def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabe
     model.train()
     tot, n = 0.0, 0
     for step, (inputs, batch_texts) in enumerate(batches_):
-        logits = model(inputs.to(device, non_blocking=True))  # (B, T, C)
+        x = inputs.to(device, non_blocking=True)
+        logits = model(x)  # (B, T, C)
         logp = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) for CTCLoss
         targets, tlen = encode(batch_texts, alphabet)
         per = ctc(logp, targets.to(device), torch.full((len(batch_texts),), logp.shape[0], dtype=torch.long), tlen)
@@ -218,7 +219,7 @@ def train_epoch(model: nn.Module, batches_, opt, sched, ctc: nn.CTCLoss, alphabe
         # from 84 % to 25 % on validation in an epoch. Those are divided by the columns instead.
         loss = (per / torch.where(tlen > 0, tlen, logp.shape[0]).to(per)).mean()
         if teacher is not None:
-            loss = loss + distill_weight * distill_loss(teacher, inputs.to(device), logits, tlen.to(device))
+            loss = loss + distill_weight * distill_loss(teacher, x, logits, tlen.to(device))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -243,11 +244,13 @@ def distill_loss(teacher: nn.Module, inputs: torch.Tensor, logits: torch.Tensor,
     return (kl * plate).sum() / plate.sum().clamp(min=1.0)
 
 
-def load_weights(path: Path, arch: dict, device) -> dict:
-    """A shipped OCR's state dict, checked against this run's architecture."""
+def load_weights(path: Path, arch: dict, alphabet: str, device) -> dict:
+    """A shipped OCR's state dict, checked against this run's architecture and alphabet."""
     saved = torch.load(path, map_location=device, weights_only=False)
     if saved["arch"] != arch:
         raise SystemExit(f"{path}: arch {saved['arch']} differs from this run's {arch}")
+    if saved.get("alphabet", alphabet) != alphabet:
+        raise SystemExit(f"{path}: alphabet {saved['alphabet']!r} differs from this run's {alphabet!r}")
     return saved["model"]
 
 
@@ -258,15 +261,22 @@ def save_checkpoint(args: argparse.Namespace, model: nn.Module, opt, sched, epoc
     (args.out / "last.pt.tmp").replace(args.out / "last.pt")  # a crash never leaves a half-written checkpoint
 
 
+def run_alphabet(args: argparse.Namespace) -> str:
+    return ALPHABET + (SEPARATOR if args.separators else "")
+
+
 def main() -> None:
     args = parse_args()
+    if args.distill and args.distill.resolve() == args.ship.resolve():
+        # each epoch writes --ship: after a resume the teacher would be the student
+        raise SystemExit(f"--distill {args.distill}: the same file as --ship; ship the fine-tune elsewhere")
     torch.set_num_threads(args.threads)
     auto = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(auto if args.device == "auto" else args.device)
     torch.manual_seed(args.seed)
     (x, texts), (vx, vtexts), real = load_data(args)
 
-    alphabet = ALPHABET + (SEPARATOR if args.separators else "")
+    alphabet = run_alphabet(args)
     arch = {"width": args.width, "n_classes": len(alphabet) + 1}
     model = CRNN(**arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -278,7 +288,7 @@ def main() -> None:
     teacher = None
     if args.distill:
         teacher = CRNN(**arch).to(device)
-        teacher.load_state_dict(load_weights(args.distill, arch, device))
+        teacher.load_state_dict(load_weights(args.distill, arch, alphabet, device))
         teacher.eval().requires_grad_(False)
 
     t0 = time.time()

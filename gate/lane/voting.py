@@ -123,6 +123,7 @@ class _Track:
     last_t: float
     reads: list[ReadLike] = field(default_factory=list)
     decided: bool = False
+    voted_t: float = 0.0  # time of the last read that joined the vote (a decided pass stops voting)
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     _vote: Vote | None = None
     # per text, the frame of its most confident read: the evidence frame is one of these (a frame a text,
@@ -133,6 +134,7 @@ class _Track:
         self.last_t = t
         self.box = tuple(float(v) for v in read.box)  # type: ignore[assignment]
         if not self.decided:  # after the decision the vote is frozen: a standing car adds no memory
+            self.voted_t = t
             self.reads.append(read)
             self._vote = None
             if image is not None:
@@ -155,6 +157,20 @@ class _Track:
 
 
 MAX_FRAMES_KEPT = 4
+
+
+@dataclass(frozen=True)
+class _Voted:
+    """What `drop_outvoted` needs of a pass, kept a while after it ends: a sign can outlast the plate's reads."""
+
+    pass_id: int
+    first_t: float
+    voted_t: float
+    agree: int
+    car: bool  # decided, or would be when it ends (enough reads, confident enough)
+
+
+RECENT_S = 60.0  # how long ended passes are kept for that comparison
 
 
 def vote(reads: Sequence[ReadLike]) -> Vote:
@@ -214,6 +230,7 @@ class PassTracker:
     def __init__(self, config: PassConfig | None = None) -> None:
         self.config = config or PassConfig()
         self._tracks: list[_Track] = []
+        self._recent: list[_Voted] = []  # passes that ended in the last RECENT_S
         self._ids = itertools.count(1)
 
     def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
@@ -240,6 +257,7 @@ class PassTracker:
 
     def flush(self, t: float | None = None) -> list[PassResult]:
         """The stream ended: decide every undecided pass that has enough reads."""
+        self._recent = []
         ready = []
         for track in self._tracks:
             if not track.decided and self._enough(track):
@@ -249,6 +267,7 @@ class PassTracker:
 
     def _expire(self, t: float) -> list[PassResult]:
         ready, keep = [], []
+        self._recent = [v for v in self._recent if t - v.voted_t <= RECENT_S]
         for track in self._tracks:
             if t - track.last_t <= self.config.pass_gap_s:
                 keep.append(track)
@@ -256,6 +275,7 @@ class PassTracker:
             if not track.decided:
                 if self._enough(track):
                     ready.append(self._settle(track, t, "gap"))
+            self._recent.append(self._voted(track, ended=True))
             log.debug("pass %d ends after %d reads", track.pass_id, len(track.reads))
         self._tracks = keep
         return ready
@@ -287,20 +307,28 @@ class PassTracker:
         rival = self._outvoted_by(track, v) if self.config.drop_outvoted else None
         if rival is not None:
             log.info("pass %d dropped: %d of %d reads agree on %s while pass %d of the same moment has %d",
-                     track.pass_id, v.agree, len(track.reads), v.text, rival.pass_id, rival.vote().agree)
+                     track.pass_id, v.agree, len(track.reads), v.text, rival.pass_id, rival.agree)
             return False
         return True
 
-    def _outvoted_by(self, track: _Track, v: Vote) -> _Track | None:
-        """A pass overlapping this one in time that 2 or more reads agree on, more than on this one, when no
-        two reads of this one agree (see PassConfig.drop_outvoted)."""
+    def _voted(self, track: _Track, ended: bool = False) -> _Voted:
+        v = track.vote()
+        car = track.decided or (not ended and len(track.reads) >= self.config.min_reads
+                                and v.confidence >= self.config.min_confidence)
+        return _Voted(track.pass_id, track.first_t, track.voted_t, v.agree, car)
+
+    def _outvoted_by(self, track: _Track, v: Vote) -> _Voted | None:
+        """A car's pass that 2 or more reads agree on, more than on this one, and that was voting while this one
+        was read, when no two reads of this one agree (see PassConfig.drop_outvoted).
+
+        Only the rival's voting span counts, not the reads a decided pass absorbs while its car stands at the
+        barrier: a car queued behind it, read badly, still gets its decision (in review)."""
         if v.agree >= 2:
             return None
-        for other in self._tracks:
-            if other is track or other.first_t > track.last_t or track.first_t > other.last_t:
-                continue
-            agree = other.vote().agree
-            if agree >= 2 and agree > v.agree:
+        others = [self._voted(o) for o in self._tracks if o is not track] + self._recent
+        for other in others:
+            if other.car and other.agree >= 2 and other.agree > v.agree \
+                    and other.first_t <= track.last_t and track.first_t <= other.voted_t:
                 return other
         return None
 

@@ -197,3 +197,29 @@ def test_two_cars_read_alike_in_their_frames_are_both_decided_at_the_same_moment
     frames = [[plate_read("1234567"), plate_read("89012345", box=SIGN)]] * 2 + [[plate_read("1234567")]] * 3
     tracker = PassTracker()
     assert sorted(p.vote.text for p in feed_all(tracker, frames) + tracker.flush()) == ["1234567", "89012345"]
+
+
+def test_a_sign_read_a_frame_longer_than_the_plate_is_still_not_a_car():
+    # the car's pass ends (and leaves the tracker) a frame before the sign's: it is remembered for the comparison
+    frames = [[plate_read("1234567"), plate_read(t, conf=0.6, box=SIGN)] for t in SCATTER]
+    frames += [[plate_read("91888215", conf=0.6, box=SIGN)]]
+    tracker = PassTracker()
+    assert [p.vote.text for p in feed_all(tracker, frames + [[]] * 40) + tracker.flush()] == ["1234567"]
+
+
+def test_noise_that_is_no_car_itself_does_not_outvote_a_car():
+    # two unsure reads of a stripe agree with each other, but they are noise (below min_confidence), not a car
+    car = [plate_read("7654321"), plate_read("7654331")]
+    frames = [[car[i], plate_read("1111111", conf=0.2, box=SIGN)] for i in range(2)]
+    tracker = PassTracker()
+    decided = feed_all(tracker, frames + [[]] * 40) + tracker.flush()
+    assert len(decided) == 1 and decided[0].vote.text[:5] == "76543" and decided[0].doubt is not None
+
+
+def test_a_car_queued_behind_a_standing_car_still_gets_its_decision():
+    # car A is decided in its first frames and then stands at the barrier; car B, read badly, arrives behind it
+    frames = [[plate_read("1234567")]] * 10 + [[plate_read("1234567"), plate_read(t, conf=0.6, box=SIGN)]
+                                                  for t in SCATTER] + [[plate_read("1234567")]] * 30
+    tracker = PassTracker()
+    decided = feed_all(tracker, frames) + tracker.flush()
+    assert len(decided) == 2 and decided[0].vote.text == "1234567" and decided[1].doubt is not None
