@@ -81,7 +81,7 @@ class PassConfig:
     # has 2 or more reads that agree (and more than it): one car at a time comes to a barrier, and such a
     # scatter beside a car's own pass is a sign or a sticker on that car. Seen on the six test clips (16 of 33
     # wrong visits had this shape, 1 of 175 right passes); on the 900 calibration cars it took the wrong visits
-    # from 190 to 136 with the same 549 cars right and the same 7 unflagged (and on the test clips 33 -> 18, 170).
+    # from 190 to 137 with the same 549 cars right and the same 7 unflagged (and on the test clips 33 -> 18, 170).
     drop_outvoted: bool = True
 
 
