@@ -28,7 +28,7 @@ import os
 import signal
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -46,7 +46,7 @@ from gate.lane.relay import DEFAULT_MAX_AGE_S, DEFAULT_TIMEOUT_S, RelayWorker, R
 from gate.lane.sources import CaptureFactory, Frame, FrameSource, make_source, open_capture, parse_source
 from gate.lane.stats import RunEnd, RunStats
 from gate.lane.stills import StillPasses, StillsConfig, StillsSource
-from gate.lane.voting import PassConfig, PassResult, PassTracker, ReadLike
+from gate.lane.voting import NoisePass, PassConfig, PassResult, PassTracker, ReadLike
 from gate.notify import Notifier, Watchdog
 from gate.reload import ConfigReloader
 from gate.rules.clock import now_utc
@@ -93,6 +93,8 @@ class LedgerLike(Protocol):
 
 class Passes(Protocol):
     """Frames' reads -> passes to decide: PassTracker (video) or StillPasses (one still, one pass)."""
+
+    dropped: Counter[NoisePass]  # passes that ended without a decision, by reason
 
     def feed(self, t: float, reads: Sequence[ReadLike], image: np.ndarray | None = None) -> list[PassResult]: ...
     def flush(self, t: float | None = None) -> list[PassResult]: ...
@@ -228,6 +230,7 @@ class GateProcess:
             self._pulses.close()  # the pulses handed over are delivered (or given up) before we exit
             self.stats.ended = time.perf_counter()
             self.stats.dropped = self.source.dropped
+            self.stats.noise_passes = {str(k): n for k, n in self.tracker.dropped.items()}
             self.stats.reconnects = self.source.reconnects
             self.stats.failure = self.source.failure
             self.stats.end = (RunEnd.SOURCE_FAILED if self.source.failure

@@ -37,6 +37,7 @@ class RunStats:
     relay_failures: int = 0
     dropped: int = 0
     skipped: int = 0  # --motion-skip: frames the reader did not look at (nothing moved in an empty lane)
+    noise_passes: dict[str, int] = field(default_factory=dict)  # passes ended without a decision, by reason
     reconnects: int = 0
     end: RunEnd = RunEnd.RUNNING
     failure: str | None = None  # the source's reason when it failed (credentials already masked)
@@ -67,6 +68,9 @@ class RunStats:
             f"reconnects {self.reconnects}; decisions {self.decisions} (failed {self.failed_decisions}, "
             f"relay failures {self.relay_failures}); {self.end}" + (f": {self.failure}" if self.failure else "")
         ]
+        if self.noise_passes:
+            reasons = ", ".join(f"{k} {n}" for k, n in sorted(self.noise_passes.items()))
+            lines.append(f"passes without a decision: {reasons}")
         names = [s for s in STAGES if s in self.stages] + sorted(set(self.stages) - set(STAGES))
         for name in names:
             v = np.asarray(self.stages[name])

@@ -25,14 +25,14 @@ import logging
 import shutil
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from gate.lane.redact import redact
 from gate.lane.sources import IMAGE_SUFFIXES, Frame
-from gate.lane.voting import PassResult, ReadLike, vote
+from gate.lane.voting import NoisePass, PassResult, ReadLike, vote
 from gate.rules.votes import tally
 from lpr.image_io import ImageLoadError, load_image
 
@@ -179,6 +179,7 @@ class StillPasses:
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
+        self.dropped: Counter[NoisePass] = Counter()  # a still with a read is always decided
 
     def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
         valid = [r for r in reads if r.valid]

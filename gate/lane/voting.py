@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -48,6 +49,14 @@ class ReadLike(Protocol):
     def valid(self) -> bool: ...
     @property
     def crop(self) -> Any: ...
+
+
+class NoisePass(StrEnum):
+    """Why a pass ended without a decision (`gate run`'s summary counts them)."""
+
+    THIN = "too few reads"
+    UNSURE = "unsure"
+    OUTVOTED = "outvoted"  # see PassConfig.drop_outvoted
 
 
 @dataclass(frozen=True)
@@ -231,6 +240,7 @@ class PassTracker:
         self.config = config or PassConfig()
         self._tracks: list[_Track] = []
         self._recent: list[_Voted] = []  # passes that ended in the last RECENT_S
+        self.dropped: Counter[NoisePass] = Counter()  # passes that ended without a decision, by reason
         self._ids = itertools.count(1)
 
     def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
@@ -299,15 +309,18 @@ class PassTracker:
         v = track.vote()
         if len(track.reads) < self.config.min_reads:
             log.debug("pass %d dropped: %d read(s) of %s", track.pass_id, len(track.reads), v.text)
+            self.dropped[NoisePass.THIN] += 1
             return False
         if v.confidence < self.config.min_confidence:
             log.info("pass %d dropped: %d unsure reads of %s (confidence %.2f < %.2f)", track.pass_id,
                      len(track.reads), v.text, v.confidence, self.config.min_confidence)
+            self.dropped[NoisePass.UNSURE] += 1
             return False
         rival = self._outvoted_by(track, v) if self.config.drop_outvoted else None
         if rival is not None:
             log.info("pass %d dropped: %d of %d reads agree on %s while pass %d of the same moment has %d",
                      track.pass_id, v.agree, len(track.reads), v.text, rival.pass_id, rival.agree)
+            self.dropped[NoisePass.OUTVOTED] += 1
             return False
         return True
 

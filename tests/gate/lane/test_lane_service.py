@@ -282,3 +282,12 @@ def test_stage_timings_keep_a_bounded_window_and_count_every_sample(monkeypatch)
         stats.add("read", float(ms))
     assert list(stats.stages["read"]) == [15.0, 16.0, 17.0, 18.0, 19.0]
     assert "n=20" in stats.summary() and "p50     17.0 ms" in stats.summary()
+
+
+def test_a_sign_beside_a_car_opens_no_visit_and_the_summary_counts_it(ledger):
+    sign = (900.0, 300.0, 1000.0, 330.0)
+    scatter = ["98888215", "98868215", "96888215", "98888275", "90888215"]  # never read twice alike
+    script = {i: [plate_read("1234567"), plate_read(t, conf=0.6, box=sign)] for i, t in enumerate(scatter)}
+    stats = make_process(ledger, [ScriptedCapture(list(range(len(scatter))))], FrameScriptReader(script)).run()
+    assert [v.plate.replace("-", "") for v in ledger.visits()] == ["1234567"]
+    assert "passes without a decision: outvoted 1" in stats.summary()

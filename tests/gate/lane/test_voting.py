@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from lane_fakes import plate_read
 
-from gate.lane.voting import PassConfig, PassTracker, edit_distance, vote
+from gate.lane.voting import NoisePass, PassConfig, PassTracker, edit_distance, vote
 
 FPS = 10.0
 
@@ -181,7 +181,7 @@ def test_a_sign_read_otherwise_in_every_frame_beside_a_car_is_not_a_car():
     frames = [[plate_read("1234567"), plate_read(t, conf=0.6, box=SIGN)] for t in SCATTER]
     tracker = PassTracker()
     decided = feed_all(tracker, frames) + tracker.flush()
-    assert [p.vote.text for p in decided] == ["1234567"]
+    assert [p.vote.text for p in decided] == ["1234567"] and tracker.dropped == {NoisePass.OUTVOTED: 1}
     tracker = PassTracker(PassConfig(drop_outvoted=False))
     assert len(feed_all(tracker, frames) + tracker.flush()) == 2  # without the rule: a visit for the sign
 
