@@ -23,6 +23,7 @@ from torch import nn
 
 from lpr.config import ALPHABET, OCR_PT, SEPARATOR
 from lpr.crnn import CRNN, preprocess
+from lpr.crnn import load as load_ocr
 from lpr.ctc import ctc_greedy
 from lpr.image_io import ImageLoadError, load_image
 from lpr.plate_format import format_plate
@@ -287,9 +288,11 @@ def main() -> None:
     start_epoch, rng = start_or_resume(args, model, opt, sched, device, np.random.default_rng(args.seed))
     teacher = None
     if args.distill:
-        teacher = CRNN(**arch).to(device)
-        teacher.load_state_dict(load_weights(args.distill, arch, alphabet, device))
-        teacher.eval().requires_grad_(False)
+        teacher, teacher_alphabet = load_ocr(args.distill)  # eval mode; any width, the same classes
+        if teacher_alphabet != alphabet:
+            raise SystemExit(f"--distill {args.distill}: alphabet {teacher_alphabet!r} differs from this run's "
+                             f"{alphabet!r}")
+        teacher = teacher.to(device).requires_grad_(False)
 
     t0 = time.time()
     for epoch in range(start_epoch, args.epochs):
