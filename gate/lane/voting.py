@@ -267,12 +267,11 @@ class PassTracker:
 
     def flush(self, t: float | None = None) -> list[PassResult]:
         """The stream ended: decide every undecided pass that has enough reads."""
-        self._recent = []
         ready = []
         for track in self._tracks:
             if not track.decided and self._enough(track):
                 ready.append(self._settle(track, track.last_t if t is None else t, "end"))
-        self._tracks = []
+        self._tracks, self._recent = [], []
         return ready
 
     def _expire(self, t: float) -> list[PassResult]:
