@@ -11,6 +11,11 @@ reader on a fresh SQLite ledger, exactly as at a lot; then each car counts as
   apart when the visit is flagged for review (low confidence) and when it is not (nobody will look);
 - missed: no visit under its plate (an unsure pass that went to review, or nothing read).
 Runs `gate` as a subprocess so it measures the product's command, not a copy of its wiring.
+
+The total ends with the operator's cost in attendant interventions, agreed on 2026-11-27 before it judged a
+change: a car not put right costs 1 (it is stopped at the exit barrier), a wrong visit that went to review
+--review-cost (0.25: a line in the review list), one that did not --unflagged-cost (1: nobody looks, and it can
+let the wrong car out). A change that reads a few cars fewer but opens many fewer wrong visits can cost less.
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+REVIEW_COST = 0.25
+UNFLAGGED_COST = 1.0
 
 
 def score_clip(folder: Path, extra: list[str]) -> dict:
@@ -57,11 +64,22 @@ def score_clip(folder: Path, extra: list[str]) -> dict:
             "visits": len(plates), "wall_s": round(wall, 1)}
 
 
+def totals(results: list[dict], review_cost: float = REVIEW_COST, unflagged_cost: float = UNFLAGGED_COST) -> dict:
+    """Cars, right, wrong visits (not flagged), missed over all clips, and the cost in attendant interventions."""
+    t = {k: sum(r[k] for r in results) for k in ("cars", "right", "wrong", "wrong_unflagged", "missed")}
+    flagged = t["wrong"] - t["wrong_unflagged"]
+    t["cost"] = round((t["cars"] - t["right"]) + review_cost * flagged + unflagged_cost * t["wrong_unflagged"], 2)
+    return t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", type=Path, nargs="+", help="folders with clip.mp4 and truth.csv")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--gate-arg", action="append", default=[], help="extra argument for gate run (repeatable)")
+    ap.add_argument("--review-cost", type=float, default=REVIEW_COST, help="cost of a wrong visit sent to review")
+    ap.add_argument("--unflagged-cost", type=float, default=UNFLAGGED_COST,
+                    help="cost of a wrong visit nobody is asked to review")
     args = ap.parse_args()
     results = []
     for folder in args.clips:
@@ -69,8 +87,11 @@ def main() -> None:
         results.append(r)
         print(f"{r['clip']:<12} per car {r['per_car']:.1%} ({r['right']}/{r['cars']}), wrong visits {r['wrong']} "
               f"({r['wrong_unflagged']} not flagged), missed {r['missed']}  [{r['wall_s']} s]", flush=True)
+    t = totals(results, args.review_cost, args.unflagged_cost)
+    print(f"total        {t['right']}/{t['cars']} cars right, wrong visits {t['wrong']} ({t['wrong_unflagged']} not "
+          f"flagged), missed {t['missed']}; cost {t['cost']} attendant interventions")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        args.json.write_text(json.dumps({"clips": results, "total": t}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
