@@ -16,6 +16,7 @@ The total ends with the operator's cost in attendant interventions, agreed on 20
 change: a car not put right costs 1 (it is stopped at the exit barrier), a wrong visit that went to review
 --review-cost (0.25: a line in the review list), one that did not --unflagged-cost (1: nobody looks, and it can
 let the wrong car out). A change that reads a few cars fewer but opens many fewer wrong visits can cost less.
+--json writes {"clips": [one dict per clip], "total": {..., "cost"}} (a bare list of clips before 2026-11-27).
 """
 from __future__ import annotations
 
