@@ -186,7 +186,8 @@ def load_data(args: argparse.Namespace):
     return (x, texts), (vx, vtexts), real
 
 
-def start_or_resume(args: argparse.Namespace, model: nn.Module, opt, sched, device, rng: np.random.Generator):
+def start_or_resume(args: argparse.Namespace, model: nn.Module, opt, sched, device, rng: np.random.Generator,
+                    alphabet: str):
     """Resume from OUT/last.pt when it exists, else start from --init or scratch: (first epoch, rng)."""
     last = args.out / "last.pt"
     if last.exists():
@@ -197,8 +198,11 @@ def start_or_resume(args: argparse.Namespace, model: nn.Module, opt, sched, devi
         print(f"resumed from {last} at epoch {ck['epoch'] + 1}", flush=True)
         return ck["epoch"] + 1, ck["rng"]
     if args.init:
-        arch = {"width": args.width, "n_classes": model.head[-1].out_channels}
-        model.load_state_dict(load_weights(args.init, arch, run_alphabet(args), device))
+        shipped = shipped_ocr(args.init, alphabet)
+        if shipped.features[0].out_channels != args.width:
+            raise SystemExit(f"{args.init}: width {shipped.features[0].out_channels} differs from this run's "
+                             f"--width {args.width}")
+        model.load_state_dict(shipped.state_dict())
         print(f"fine-tuning from {args.init}", flush=True)
     return 0, rng
 
@@ -245,14 +249,12 @@ def distill_loss(teacher: nn.Module, inputs: torch.Tensor, logits: torch.Tensor,
     return (kl * plate).sum() / plate.sum().clamp(min=1.0)
 
 
-def load_weights(path: Path, arch: dict, alphabet: str, device) -> dict:
-    """A shipped OCR's state dict, checked against this run's architecture and alphabet."""
-    saved = torch.load(path, map_location=device, weights_only=False)
-    if saved["arch"] != arch:
-        raise SystemExit(f"{path}: arch {saved['arch']} differs from this run's {arch}")
-    if saved.get("alphabet", alphabet) != alphabet:
-        raise SystemExit(f"{path}: alphabet {saved['alphabet']!r} differs from this run's {alphabet!r}")
-    return saved["model"]
+def shipped_ocr(path: Path, alphabet: str) -> CRNN:
+    """A shipped OCR (`lpr.crnn.load`, eval mode, on the CPU) whose classes are this run's, for --init or --distill."""
+    model, saved = load_ocr(path)
+    if saved != alphabet:
+        raise SystemExit(f"{path}: alphabet {saved!r} differs from this run's {alphabet!r}")
+    return model
 
 
 def save_checkpoint(args: argparse.Namespace, model: nn.Module, opt, sched, epoch: int, rng, val_acc: float) -> None:
@@ -260,10 +262,6 @@ def save_checkpoint(args: argparse.Namespace, model: nn.Module, opt, sched, epoc
           "rng": rng, "args": vars(args), "val_acc": val_acc}
     torch.save(ck, args.out / "last.pt.tmp")
     (args.out / "last.pt.tmp").replace(args.out / "last.pt")  # a crash never leaves a half-written checkpoint
-
-
-def run_alphabet(args: argparse.Namespace) -> str:
-    return ALPHABET + (SEPARATOR if args.separators else "")
 
 
 def main() -> None:
@@ -277,7 +275,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     (x, texts), (vx, vtexts), real = load_data(args)
 
-    alphabet = run_alphabet(args)
+    alphabet = ALPHABET + (SEPARATOR if args.separators else "")
     arch = {"width": args.width, "n_classes": len(alphabet) + 1}
     model = CRNN(**arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -285,14 +283,11 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True, reduction="none")
     args.out.mkdir(parents=True, exist_ok=True)
-    start_epoch, rng = start_or_resume(args, model, opt, sched, device, np.random.default_rng(args.seed))
+    start_epoch, rng = start_or_resume(args, model, opt, sched, device, np.random.default_rng(args.seed),
+                                        alphabet)
     teacher = None
     if args.distill:
-        teacher, teacher_alphabet = load_ocr(args.distill)  # eval mode; any width, the same classes
-        if teacher_alphabet != alphabet:
-            raise SystemExit(f"--distill {args.distill}: alphabet {teacher_alphabet!r} differs from this run's "
-                             f"{alphabet!r}")
-        teacher = teacher.to(device).requires_grad_(False)
+        teacher = shipped_ocr(args.distill, alphabet).to(device).requires_grad_(False)  # any width
 
     t0 = time.time()
     for epoch in range(start_epoch, args.epochs):
