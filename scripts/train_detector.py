@@ -108,16 +108,22 @@ def average_checkpoints(a: Path, b: Path, out: Path) -> None:
 
     A fine-tune and the weights it started from, averaged, kept what each read best: the 320 px fine-tune of
     2026-11-27 alone lost 2 of 1,600 held-out synthetic reads and 1 point of recall at 384; the average gained 6
-    and 6 real reads (model card). Both must be the same architecture, as a fine-tune and its start are.
+    synthetic and 6 real reads (model card). Both must be the same architecture, as a fine-tune and its start are.
+    A checkpoint saved mid-run holds its weights under "ema" (ultralytics loads that first): either is read, and
+    the average is written as "model" alone so that nothing else can be loaded in its place.
     """
     import torch
 
+    if Path(a).resolve() == Path(out).resolve():
+        raise SystemExit(f"error: --average-with {a}: the file being written; expected a copy of the --init weights")
     ca, cb = (torch.load(p, map_location="cpu", weights_only=False) for p in (a, b))
-    sa, sb = ca["model"].state_dict(), cb["model"].state_dict()
+    ma, mb = (ck["ema"] if ck.get("ema") is not None else ck["model"] for ck in (ca, cb))
+    sa, sb = ma.state_dict(), mb.state_dict()
     if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
         raise SystemExit(f"error: --average-with {a}: not the architecture of {b}; expected the weights --init gave")
-    ca["model"].load_state_dict({k: (sa[k].float() + sb[k].float()).div(2).to(sa[k].dtype)
-                                 if sa[k].is_floating_point() else sa[k] for k in sa})
+    ma.load_state_dict({k: (sa[k].float() + sb[k].float()).div(2).to(sa[k].dtype)
+                        if sa[k].is_floating_point() else sa[k] for k in sa})
+    ca.update(model=ma, ema=None, averaged_from=[os.path.relpath(p) for p in (a, b)])
     torch.save(ca, out)
 
 
