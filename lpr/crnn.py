@@ -79,6 +79,14 @@ def export_onnx(weights: str | Path, out: str | Path) -> Path:
     return out
 
 
+def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The mean of state dicts of one architecture: float tensors averaged in float32 and cast back (ultralytics
+    stores half precision), integer ones (batch counts) kept from the first."""
+    first = states[0]
+    return {k: (sum(s[k].float() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
+            for k, v in first.items()}
+
+
 def average_checkpoints(weights: list[str | Path], out: str | Path) -> Path:
     """One checkpoint whose weights are the mean of several of the same architecture (a "model soup").
 
@@ -95,8 +103,7 @@ def average_checkpoints(weights: list[str | Path], out: str | Path) -> Path:
         if c.get("arch") != first.get("arch") or c.get("alphabet") != first.get("alphabet"):
             raise ValueError(f"{w}: arch {c.get('arch')} / alphabet {c.get('alphabet')!r}, expected "
                              f"{first.get('arch')} / {first.get('alphabet')!r} as in {weights[0]}")
-    state = {k: (sum(c["model"][k] for c in ckpts) / len(ckpts) if v.is_floating_point() else v)
-             for k, v in first["model"].items()}
+    state = mean_state([c["model"] for c in ckpts])
     meta = {**first.get("meta", {}), "averaged": [str(w) for w in weights]}
     out = Path(out)
     torch.save({**first, "model": state, "meta": meta}, str(out))

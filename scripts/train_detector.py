@@ -114,15 +114,16 @@ def average_checkpoints(a: Path, b: Path, out: Path) -> None:
     """
     import torch
 
-    if Path(a).resolve() == Path(out).resolve():
+    from lpr.crnn import mean_state
+
+    if a.resolve() == out.resolve():
         raise SystemExit(f"error: --average-with {a}: the file being written; expected a copy of the --init weights")
     ca, cb = (torch.load(p, map_location="cpu", weights_only=False) for p in (a, b))
     ma, mb = (ck["ema"] if ck.get("ema") is not None else ck["model"] for ck in (ca, cb))
     sa, sb = ma.state_dict(), mb.state_dict()
     if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
         raise SystemExit(f"error: --average-with {a}: not the architecture of {b}; expected the weights --init gave")
-    ma.load_state_dict({k: (sa[k].float() + sb[k].float()).div(2).to(sa[k].dtype)
-                        if sa[k].is_floating_point() else sa[k] for k in sa})
+    ma.load_state_dict(mean_state([sa, sb]))
     ca.update(model=ma, ema=None, averaged_from=[os.path.relpath(p) for p in (a, b)])
     torch.save(ca, out)
 
