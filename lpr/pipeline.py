@@ -85,10 +85,8 @@ class Reader:
         return sorted(reads, key=lambda r: (not r.valid, -r.confidence))
 
     def _read_dets(self, img: np.ndarray, dets: list[Detection], t0: float, t1: float):
-        located = [self._corners(d) for d in dets]
-        quads = [q if low else expand_quad(q, *EXPAND) for q, low in located]
-        corners = [q for q, _ in located]
-        crops = [warp_plate(img, q) for q in quads]
+        cuts = [cut_plate(img, d) for d in dets]
+        crops, quads, corners = [c[0] for c in cuts], [c[1] for c in cuts], [c[2] for c in cuts]
         t2 = time.perf_counter()
         texts = self.ocr.read(crops)
         # a misfit read from the corners gets one more try on the detector's box
@@ -139,15 +137,28 @@ class Reader:
         pick = max((r for r in valid if r.text == best or not best), key=lambda r: r.confidence)
         return replace(pick, timings_ms=dict(timings))
 
-    @staticmethod
-    def _corners(d: Detection) -> tuple[np.ndarray, bool]:
-        """The plate's corners (TL, TR, BR, BL) and whether they are only the detector's box (unsure)."""
-        if float(np.min(d.corner_conf)) < MIN_CORNER_CONF:
-            return box_corners(d.box), True
-        # An edge-snapping refinement (strongest gradient near each edge, lines fitted, corners where they
-        # meet) brought corners from 6.1 to 5.3 % of the plate width on held-out synthetic scenes but cost
-        # the dev set 3 of 64 reads (bumpers and plate holders are straight edges too): not used.
-        return order_corners(d.corners), False
+
+
+def located_corners(d: Detection) -> tuple[np.ndarray, bool]:
+    """The plate's corners (TL, TR, BR, BL) and whether they are only the detector's box (unsure)."""
+    if float(np.min(d.corner_conf)) < MIN_CORNER_CONF:
+        return box_corners(d.box), True
+    # An edge-snapping refinement (strongest gradient near each edge, lines fitted, corners where they
+    # meet) brought corners from 6.1 to 5.3 % of the plate width on held-out synthetic scenes but cost
+    # the dev set 3 of 64 reads (bumpers and plate holders are straight edges too): not used.
+    return order_corners(d.corners), False
+
+
+def cut_plate(img: np.ndarray, d: Detection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the OCR is given for one detection: (crop, the quad warped, the plate's located corners).
+
+    Sure corners are widened by EXPAND; unsure ones fall back to the detector's box as it is. The OCR's
+    training crops cut from detections (`plategen reader-crops`) come through here, so they are cut as the
+    gate cuts them.
+    """
+    corners, unsure = located_corners(d)
+    quad = corners if unsure else expand_quad(corners, *EXPAND)
+    return warp_plate(img, quad), quad, corners
 
 
 # Sharpness is the Laplacian's energy relative to the crop's contrast (so dusk and glare compare

@@ -145,7 +145,8 @@ def accuracy(model: nn.Module, crops, texts, alphabet: str = ALPHABET, batch: in
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("data/ocr"))
+    ap.add_argument("--data", type=Path, nargs="+", default=[Path("data/ocr")],
+                    help="one or more generated sets (plategen ocr / reader-crops), trained on together")
     ap.add_argument("--val", type=Path, default=Path("data/ocr_val"))
     ap.add_argument("--real", type=Path, default=None, help="real-plates folder: report held-out crop accuracy only")
     ap.add_argument("--epochs", type=int, default=8)
@@ -176,7 +177,8 @@ def parse_args() -> argparse.Namespace:
 
 def load_data(args: argparse.Namespace):
     """(train crops, texts), (val crops, texts), (real held-out crops, texts) as the arguments ask."""
-    x, texts = load_set(args.data)
+    sets = [load_set(d) for d in args.data]
+    x, texts = np.concatenate([s[0] for s in sets]), [t for s in sets for t in s[1]]
     vx, vtexts = load_set(args.val)
     real = load_real_crops(args.real) if args.real else ([], [])
     if args.real_train:

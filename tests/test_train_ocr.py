@@ -45,3 +45,29 @@ def test_crops_without_a_plate_are_left_to_the_ctc_loss():
     logits = torch.cat([same[:1], _reads_ones(same[1:])])  # the second crop is read otherwise, but holds no plate
     assert train_ocr.distill_loss(teacher, x, logits, torch.tensor([7, 0])).item() == pytest.approx(0.0, abs=1e-6)
     assert train_ocr.distill_loss(teacher, x, _reads_ones(same), torch.tensor([0, 0])).item() == 0.0
+
+
+def _write_set(root: Path, labels: list[str]) -> Path:
+    import csv
+
+    import cv2
+    import numpy as np
+
+    (root / "images").mkdir(parents=True)
+    with open(root / "labels.csv", "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["image", "plate"])
+        for i, label in enumerate(labels):
+            cv2.imwrite(str(root / "images" / f"{i}.png"), np.full((32, 128), 40 * i, np.uint8))
+            wr.writerow([f"{i}.png", label])
+    return root
+
+
+def test_several_generated_sets_are_trained_on_together(tmp_path, monkeypatch):
+    a = _write_set(tmp_path / "ocr", ["1234567", "12345678"])
+    b = _write_set(tmp_path / "reader", [""])
+    monkeypatch.setattr("sys.argv", ["train_ocr.py", "--data", str(a), str(b), "--val", str(b)])
+    args = train_ocr.parse_args()
+    (x, texts), (vx, vtexts), _ = train_ocr.load_data(args)
+    assert texts == ["1234567", "12345678", ""] and x.shape == (3, 32, 128)
+    assert vtexts == [""]

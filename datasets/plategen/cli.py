@@ -85,6 +85,50 @@ def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: i
     typer.echo(f"wrote {n} crops to {out}")
 
 
+_DETECTOR = None
+
+
+def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, severity: tuple[float, float]
+                      ) -> list[tuple[str, str, str]]:
+    from lpr.detector import PlateDetector
+    from plategen.reader_crops import reader_crops
+
+    global _DETECTOR
+    cv2.setNumThreads(1)
+    if _DETECTOR is None:  # one detector per worker process, one thread each
+        _DETECTOR = PlateDetector(threads=1)
+    rows = []
+    for k, (crop, label, condition) in enumerate(reader_crops(_rng(seed, i), _DETECTOR, car_scenes, severity)):
+        name = f"{i:07d}_{k}.png"
+        cv2.imwrite(str(out / "images" / name), crop)
+        rows.append((name, label, condition))
+    return rows
+
+
+@app.command("reader-crops")
+def reader_crops(out: Path = typer.Option(...), n: int = 10000, seed: int = 0,
+                 car_scenes: Path | None = typer.Option(None, help="../shared/car-scenes"),
+                 severity: tuple[float, float] = typer.Option((0.6, 1.4), help="gate-condition severity range"),
+                 workers: int = typer.Option(os.cpu_count() or 2)):
+    """OCR data set cut by the shipped detector from n gate frames (one condition each), as the reader cuts.
+
+    Same layout as `plategen ocr` (images/, labels.csv: image, plate) plus the condition of each crop; a
+    detection over no plate is labelled "".
+    """
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    job = partial(_reader_crops_job, seed=seed, out=out, car_scenes=str(car_scenes) if car_scenes else None,
+                  severity=severity)
+    rows = [r for frame in _run(job, n, workers, "reader crops") for r in frame]
+    tmp = out / "labels.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["image", "plate", "condition"])
+        wr.writerows(rows)
+    tmp.replace(out / "labels.csv")
+    plates = sum(1 for r in rows if r[1])
+    typer.echo(f"wrote {len(rows)} crops from {n} frames to {out}: {plates} of plates, {len(rows) - plates} of none")
+
+
 def _evalset_job(i: int, seed: int, out: Path, car_scenes: str | None) -> list[str]:
     from plategen.scenes import make_scene
 
