@@ -6,11 +6,15 @@ import os
 from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import typer
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from lpr.detector import PlateDetector
 
 app = typer.Typer(add_completion=False, help="Synthetic Israeli plate data for the detector and the OCR.")
 
@@ -85,7 +89,7 @@ def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: i
     typer.echo(f"wrote {n} crops to {out}")
 
 
-_DETECTOR = None
+_DETECTOR: PlateDetector | None = None  # one per worker process (`_reader_crops_job`)
 
 
 def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, severity: tuple[float, float]
@@ -106,7 +110,7 @@ def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, seve
 
 
 @app.command("reader-crops")
-def reader_crops(out: Path = typer.Option(...), n: int = 10000, seed: int = 0,
+def reader_crops_command(out: Path = typer.Option(...), n: int = 10000, seed: int = 0,
                  car_scenes: Path | None = typer.Option(None, help="../shared/car-scenes"),
                  severity: tuple[float, float] = typer.Option((0.6, 1.4), help="gate-condition severity range"),
                  workers: int = typer.Option(os.cpu_count() or 2)):

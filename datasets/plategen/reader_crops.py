@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from lpr.detector import PlateDetector
-from lpr.metrics import box_iou
+from lpr.metrics import box_iou, corners_to_box
 from lpr.pipeline import ZOOM_IMGSZ, ZOOM_OUT, cut_plate
 from lpr.rectify import MARGIN, RECT_SIZE, box_corners, destination_quad, warp_plate
 from lpr.types import Detection
@@ -21,13 +21,17 @@ from plategen.conditions import Condition, apply
 from plategen.scenes import make_scene
 
 MATCH_IOU = 0.5  # a detection this much over a plate's box is that plate ...
-MISS_IOU = 0.1  # ... and one under this over every plate is not a plate; those between are left out
+NONE_OVERLAP = 0.1  # ... one with less than this share of its own box over every plate is none; the rest (partly
+# over a plate, or a part of a close-up plate) are left out
 BOX_RETRY = 0.3  # share of plate detections also cut on the detector's box (the reader's retry for misfit reads)
 
 
-def _box(corners: np.ndarray) -> tuple[float, float, float, float]:
-    (x1, y1), (x2, y2) = corners.min(0), corners.max(0)
-    return float(x1), float(y1), float(x2), float(y2)
+def _overlap(det: tuple[float, float, float, float], plate: tuple[float, float, float, float]) -> float:
+    """Share of the detection's box that lies over the plate's box."""
+    w = min(det[2], plate[2]) - max(det[0], plate[0])
+    h = min(det[3], plate[3]) - max(det[1], plate[1])
+    area = (det[2] - det[0]) * (det[3] - det[1])
+    return max(0.0, w) * max(0.0, h) / area if area > 0 else 0.0
 
 
 def shows_plate(quad: np.ndarray, plate: np.ndarray, slack: float = 0.02) -> bool:
@@ -35,7 +39,8 @@ def shows_plate(quad: np.ndarray, plate: np.ndarray, slack: float = 0.02) -> boo
 
     The detector's corners now and then fall inside the plate and the crop cuts an edge digit off; labelled
     with the whole plate, such a crop would teach the OCR to invent the digit it cannot see (the reader
-    retries a misfit read on the detector's box instead).
+    retries a misfit read on the detector's box instead). Vertically the slack is 5x: the crop's margin is
+    2.5x wider there (`MARGIN`) and the digits stand clear of the plate's top and bottom edges.
     """
     m = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), destination_quad(RECT_SIZE, MARGIN))
     p = cv2.perspectiveTransform(np.asarray(plate, np.float32).reshape(-1, 1, 2), m).reshape(-1, 2)
@@ -53,32 +58,36 @@ def label_detections(frame: np.ndarray, plates: list[tuple[str, np.ndarray]], de
     or cutting the plate's edge off are left out: whatever label they got would be wrong for some of them.
     """
     h, w = frame.shape[:2]
-    boxes = [_box(c) for _, c in plates]
+    boxes = [corners_to_box(c) for _, c in plates]
     whole = [bool((c >= 0).all() and (c[:, 0] < w).all() and (c[:, 1] < h).all()) for _, c in plates]
     out = []
     for d in dets:
-        ious = [box_iou(d.box, b) for b in boxes]
-        best = int(np.argmax(ious)) if ious else -1
-        crop, quad, _ = cut_plate(frame, d)
-        if max(ious, default=0.0) < MISS_IOU:
+        crop, quad, corners = cut_plate(frame, d)
+        if max((_overlap(d.box, b) for b in boxes), default=0.0) < NONE_OVERLAP:
             out.append((crop, ""))
             continue
+        ious = [box_iou(d.box, b) for b in boxes]
+        best = int(np.argmax(ious))
         if ious[best] < MATCH_IOU or not whole[best]:
             continue
-        text, corners = plates[best]
-        if shows_plate(quad, corners):
+        text, plate = plates[best]
+        if shows_plate(quad, plate):
             out.append((crop, text))
         box = box_corners(d.box)
-        if rng.random() < BOX_RETRY and shows_plate(box, corners):
+        # unsure corners were cut on the box already: a second crop would be the same one
+        if rng.random() < BOX_RETRY and not np.array_equal(corners, box) and shows_plate(box, plate):
             out.append((warp_plate(frame, box), text))
     return out
 
 
 def reader_crops(rng: np.random.Generator, detector: PlateDetector, car_scenes: str | None = None,
-                 severity: tuple[float, float] = (0.6, 1.4)) -> list[tuple[np.ndarray, str, str]]:
-    """(crop, label, condition) for every detection of both looks in one generated gate frame."""
-    img, placed = make_scene(rng, size=(1280, 720), car_scenes=car_scenes, p_gate=0.0)
-    condition = list(Condition)[int(rng.integers(len(Condition)))]
+                 severity: tuple[float, float] = (0.6, 1.4), condition: Condition | None = None
+                 ) -> list[tuple[np.ndarray, str, str]]:
+    """(crop, label, condition) for every detection of both looks in one generated gate frame; the condition is
+    drawn at random unless given. No plate is partly covered: its label would hold digits no crop shows."""
+    img, placed = make_scene(rng, size=(1280, 720), car_scenes=car_scenes, p_gate=0.0, p_occlude=0.0)
+    drawn = list(Condition)[int(rng.integers(len(Condition)))]
+    condition = condition or drawn
     frame = apply(img, condition, rng, severity=float(rng.uniform(*severity)))
     scale = np.array([frame.shape[1] / img.shape[1], frame.shape[0] / img.shape[0]], np.float32)
     plates = [(p.text, p.corners * scale) for p in placed]

@@ -263,11 +263,13 @@ def _occlude(img: np.ndarray, rng: np.random.Generator, plate: PlacedPlate) -> N
 
 # ----------------------------------------------------------------------------- the scene
 def make_scene(rng: np.random.Generator, size: tuple[int, int] | None = None, car_scenes: str | None = None,
-               p_empty: float = 0.1, p_car: float = 0.6, p_gate: float = P_GATE):
+               p_empty: float = 0.1, p_car: float = 0.6, p_gate: float = P_GATE, p_occlude: float = 0.1):
     """One training frame and its plates. size=(w, h); real car photos are used when a folder is given.
 
     `p_gate` is the share of frames through a gate condition; the held-out set uses 0 (daytime camera only)
-    and gets its condition variants from `plategen conditions`, as any labelled folder does.
+    and gets its condition variants from `plategen conditions`, as any labelled folder does. `p_occlude` is the
+    share with a plate partly covered, whose label still holds every digit (right for the detector's corners, not
+    for an OCR label).
     """
     w, h = size or SIZES[int(rng.integers(len(SIZES)))]
     if rng.random() < p_empty:
@@ -290,7 +292,7 @@ def make_scene(rng: np.random.Generator, size: tuple[int, int] | None = None, ca
     else:
         n = 2 if rng.random() < 0.15 else 1
         img, plates = procedural_scene(rng, w, h, n)
-    if plates and rng.random() < 0.1:
+    if plates and rng.random() < p_occlude:
         _occlude(img, rng, plates[int(rng.integers(len(plates)))])
     return camera_or_condition(img, rng, [p.corners for p in plates], p_gate=p_gate), plates
 

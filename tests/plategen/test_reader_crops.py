@@ -13,6 +13,7 @@ from lpr.plate_format import is_valid_plate
 from lpr.rectify import RECT_SIZE, box_corners
 from lpr.types import Detection
 from plategen import cli as plategen_cli
+from plategen.conditions import Condition
 from plategen.reader_crops import label_detections, reader_crops, shows_plate
 from plategen.render import render_plate
 
@@ -47,12 +48,26 @@ def test_a_detection_on_the_plate_is_labelled_with_it_and_one_elsewhere_with_not
 
 
 def test_detections_that_could_get_a_wrong_label_are_left_out():
-    half_over = det(PLATE + [120, 0])  # half on the plate, half off it
+    around = det(box_corners((330, 250, 710, 420)))  # the plate and much round it: IoU 0.2, the crop shows it all
     inside = det(box_corners((460, 300, 580, 352)))  # a box inside the plate: its crop cuts both ends off
     plates = [("1234567", PLATE)]
-    assert label_detections(frame_with_plate(), plates, [half_over, inside], np.random.default_rng(1)) == []
+    assert shows_plate(around.corners, PLATE)
+    assert label_detections(frame_with_plate(), plates, [around, inside], np.random.default_rng(1)) == []
     out_of_frame = [("1234567", PLATE - [450, 0])]  # the plate's left end is outside the frame
     assert label_detections(frame_with_plate(), out_of_frame, [det(PLATE - [450, 0])], np.random.default_rng(1)) == []
+
+
+def test_a_detection_on_part_of_a_big_plate_is_not_taken_for_no_plate():
+    close_up = np.array([[100, 200], [1180, 200], [1180, 430], [100, 430]], np.float32)
+    part = det(box_corners((500, 280, 700, 350)))  # IoU under 0.1, but all of it over the plate
+    assert label_detections(frame_with_plate(), [("1234567", close_up)], [part], np.random.default_rng(1)) == []
+
+
+def test_unsure_corners_give_one_crop_not_the_same_crop_twice():
+    unsure = Detection(det(PLATE).box, PLATE, 0.9, corner_conf=np.zeros(4, np.float32))
+    for seed in range(20):  # the box retry is drawn 30 % of the time: 20 draws all but surely hit it
+        got = label_detections(frame_with_plate(), [("1234567", PLATE)], [unsure], np.random.default_rng(seed))
+        assert len(got) == 1
 
 
 def test_generated_frames_give_plate_labels_or_none_through_the_shipped_detector():
@@ -62,7 +77,16 @@ def test_generated_frames_give_plate_labels_or_none_through_the_shipped_detector
     for crop, label, condition in crops:
         assert crop.shape[:2] == RECT_SIZE[::-1]
         assert label == "" or is_valid_plate(label) and set(label) <= set(ALPHABET)
-        assert condition
+        assert condition in {c.value for c in Condition}
+
+
+def test_plates_of_shrunk_frames_keep_their_labels():
+    """SMALL shrinks the frame: the plates' corners must shrink with it, or every detection would look like none."""
+    detector = PlateDetector(threads=1)
+    crops = [c for i in range(8)
+             for c in reader_crops(np.random.default_rng([4, i]), detector, condition=Condition.SMALL)]
+    assert {condition for _, _, condition in crops} <= {"small"}
+    assert sum(1 for _, label, _ in crops if label) > sum(1 for _, label, _ in crops if not label)
 
 
 def test_reader_crops_command_writes_a_set_the_ocr_trainer_reads(tmp_path):
