@@ -138,7 +138,6 @@ class Reader:
         return replace(pick, timings_ms=dict(timings))
 
 
-
 def located_corners(d: Detection) -> tuple[np.ndarray, bool]:
     """The plate's corners (TL, TR, BR, BL) and whether they are only the detector's box (unsure)."""
     if float(np.min(d.corner_conf)) < MIN_CORNER_CONF:

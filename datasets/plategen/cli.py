@@ -56,6 +56,16 @@ def _run(job, n: int, workers: int, desc: str):
         return list(tqdm(pool.imap(job, range(n), chunksize=16), total=n, desc=desc))
 
 
+def _write_labels(out: Path, header: list[str], rows) -> None:
+    """labels.csv written whole or not at all: a trainer never reads half a set."""
+    tmp = out / "labels.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(header)
+        wr.writerows(rows)
+    tmp.replace(out / "labels.csv")
+
+
 @app.command()
 def scenes(out: Path = typer.Option(..., help="output folder"), n: int = 1000, seed: int = 0,
            val_fraction: float = 0.05, car_scenes: Path | None = typer.Option(None, help="../shared/car-scenes"),
@@ -80,12 +90,7 @@ def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: i
     """OCR data set: rectified crops (the reader's own warp) in images/ and labels.csv (image, plate)."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = _run(partial(_ocr_job, seed=seed, out=out, negatives=negatives), n, workers, "ocr crops")
-    tmp = out / "labels.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        wr = csv.writer(f)
-        wr.writerow(["image", "plate"])
-        wr.writerows(rows)
-    tmp.replace(out / "labels.csv")
+    _write_labels(out, ["image", "plate"], rows)
     typer.echo(f"wrote {n} crops to {out}")
 
 
@@ -123,12 +128,7 @@ def reader_crops_command(out: Path = typer.Option(...), n: int = 10000, seed: in
     job = partial(_reader_crops_job, seed=seed, out=out, car_scenes=str(car_scenes) if car_scenes else None,
                   severity=severity)
     rows = [r for frame in _run(job, n, workers, "reader crops") for r in frame]
-    tmp = out / "labels.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        wr = csv.writer(f)
-        wr.writerow(["image", "plate", "condition"])
-        wr.writerows(rows)
-    tmp.replace(out / "labels.csv")
+    _write_labels(out, ["image", "plate", "condition"], rows)
     plates = sum(1 for r in rows if r[1])
     typer.echo(f"wrote {len(rows)} crops from {n} frames to {out}: {plates} of plates, {len(rows) - plates} of none")
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from lpr.detector import PlateDetector
-from lpr.metrics import box_iou, corners_to_box
+from lpr.metrics import box_intersection, box_iou, corners_to_box
 from lpr.pipeline import ZOOM_IMGSZ, ZOOM_OUT, cut_plate
 from lpr.rectify import MARGIN, RECT_SIZE, box_corners, destination_quad, warp_plate
 from lpr.types import Detection
@@ -28,10 +28,8 @@ BOX_RETRY = 0.3  # share of plate detections also cut on the detector's box (the
 
 def _overlap(det: tuple[float, float, float, float], plate: tuple[float, float, float, float]) -> float:
     """Share of the detection's box that lies over the plate's box."""
-    w = min(det[2], plate[2]) - max(det[0], plate[0])
-    h = min(det[3], plate[3]) - max(det[1], plate[1])
     area = (det[2] - det[0]) * (det[3] - det[1])
-    return max(0.0, w) * max(0.0, h) / area if area > 0 else 0.0
+    return box_intersection(det, plate) / area if area > 0 else 0.0
 
 
 def shows_plate(quad: np.ndarray, plate: np.ndarray, slack: float = 0.02) -> bool:
@@ -86,7 +84,7 @@ def reader_crops(rng: np.random.Generator, detector: PlateDetector, car_scenes: 
     """(crop, label, condition) for every detection of both looks in one generated gate frame; the condition is
     drawn at random unless given. No plate is partly covered: its label would hold digits no crop shows."""
     img, placed = make_scene(rng, size=(1280, 720), car_scenes=car_scenes, p_gate=0.0, p_occlude=0.0)
-    drawn = list(Condition)[int(rng.integers(len(Condition)))]
+    drawn = list(Condition)[int(rng.integers(len(Condition)))]  # drawn either way: the frame's stream stays the same
     condition = condition or drawn
     frame = apply(img, condition, rng, severity=float(rng.uniform(*severity)))
     scale = np.array([frame.shape[1] / img.shape[1], frame.shape[0] / img.shape[0]], np.float32)
