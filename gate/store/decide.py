@@ -162,9 +162,17 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
     visit = queries.open_visit(conn, plate)
     match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else _fuzzy(conn, read, policy)
-    if match is None:
-        if subscriber:
+    if subscriber and visit is None:
+        # A subscriber leaves free, but only its own visit may close free: a near plate's open visit is
+        # another car's (it would be closed at fee 0 and that car's debt lost), so it stays open for review.
+        if match is None:
             return rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, note="no open visit")
+        decision = rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
+                              note=f"near open visit {match.visit_id} left open")
+        rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
+                   f"subscriber {plate} left; near visit {format_plate(match.plate)} left open", decision.decision_id)
+        return decision
+    if match is None:
         window = timedelta(seconds=policy.repeat_window_s)
         recent = queries.recent_exit(conn, plate, at - window, at)
         if recent is not None:

@@ -315,6 +315,18 @@ def test_subscribers_exit_without_paying_and_are_logged(ledger):
     assert [x["reason"] for x in ledger.decisions(visit_id=entry.visit_id)] == ["allow-listed", "allow-listed"]
 
 
+def test_a_subscriber_leaving_never_closes_a_near_plates_unpaid_visit(ledger):
+    ledger.add_plate("1234567", "allow", note="monthly")
+    other = ledger.decide("entry", "1234568", at(0))  # not a subscriber, never paid
+    d = ledger.decide("exit", "1234567", at(90))  # the subscriber, whose own entry was never read
+    assert (d.action, d.reason, d.visit_id, d.flagged) == ("open", "allow-listed", None, True)
+    visit = ledger.visit(other.visit_id)
+    assert visit.state == "open"
+    assert [(i.kind, i.visit_id) for i in ledger.review_queue(now=at(90))] == [("fuzzy-match", other.visit_id)]
+    later = ledger.decide("exit", "1234568", at(95))
+    assert (later.action, later.reason) == ("deny", "unpaid")
+
+
 def test_every_decision_is_logged_with_its_reason(ledger):
     ledger.decide("entry", CAR, at(0))
     ledger.decide("exit", CAR, at(90))
