@@ -45,8 +45,10 @@ class Tariff:
         checks.integer("tariff.hourly_rate_agorot", self.hourly_rate_agorot, 0, MAX_HOURLY_RATE * 100)
         if self.daily_max_agorot is not None:
             checks.integer("tariff.daily_max_agorot", self.daily_max_agorot, 0, MAX_DAILY_MAX * 100)
-        if 60 % self.unit_minutes and self.unit_minutes % 60:
-            raise ConfigError(f"tariff.unit_minutes = {self.unit_minutes!r}: expected a divisor of 60 or whole hours")
+        # units must tile a day too: with 5 h units a 24 h stay (4 units) cost less than a 23 h one (5 units)
+        if (60 % self.unit_minutes and self.unit_minutes % 60) or (24 * 60) % self.unit_minutes:
+            raise ConfigError(f"tariff.unit_minutes = {self.unit_minutes!r}: expected a divisor of 60 or whole hours "
+                              "that divide 24 h")
         if not (isinstance(self.currency, str) and len(self.currency) == 3 and self.currency.isascii()
                 and self.currency.isalpha() and self.currency.isupper()):
             raise ConfigError(f"tariff.currency = {self.currency!r}: expected a 3-letter code such as ILS")
@@ -112,7 +114,9 @@ def fee_agorot(tariff: Tariff, entry_at: datetime, until: datetime) -> int:
     part = units * tariff.unit_rate_agorot
     if tariff.daily_max_agorot is None:
         return full_days * (_DAY // unit) * tariff.unit_rate_agorot + part
-    return full_days * tariff.daily_max_agorot + min(part, tariff.daily_max_agorot)
+    # a full day costs its units up to the cap: a cap above a day's units (2.00/h, 96.00 max) is never reached
+    per_day = min(tariff.daily_max_agorot, (_DAY // unit) * tariff.unit_rate_agorot)
+    return full_days * per_day + min(part, tariff.daily_max_agorot)
 
 
 def billed_until(tariff: Tariff, at: datetime, last_paid_at: datetime | None) -> datetime:

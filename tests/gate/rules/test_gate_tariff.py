@@ -80,6 +80,30 @@ def test_fee_is_never_negative_and_never_decreases_with_a_longer_stay(a, b):
     assert 0 <= f_short <= f_long
 
 
+UNITS = [m for m in range(1, 24 * 60 + 1) if (60 % m == 0 or m % 60 == 0) and (24 * 60) % m == 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(UNITS), st.integers(0, 5000), st.one_of(st.none(), st.integers(0, 50_000)),
+       st.integers(0, 4 * 24 * 60), st.integers(0, 4 * 24 * 60))
+def test_under_any_valid_tariff_a_longer_stay_never_costs_less(unit, rate, cap, a, b):
+    tariff = Tariff(unit_minutes=unit, hourly_rate_agorot=rate, daily_max_agorot=cap)
+    short, long_ = sorted((a, b))
+    assert fee_agorot(tariff, T0, at(short)) <= fee_agorot(tariff, T0, at(long_))
+
+
+def test_a_daily_maximum_above_a_days_units_is_never_charged():
+    cheap = Tariff(hourly_rate_agorot=200, daily_max_agorot=9600)  # 24 h of units: 48.00
+    assert fee_agorot(cheap, T0, at(23 * 60)) == 4600
+    assert fee_agorot(cheap, T0, at(24 * 60)) == 4800
+
+
+@pytest.mark.parametrize("unit", [7, 90, 300])
+def test_billing_units_that_do_not_tile_an_hour_and_a_day_are_refused(unit):
+    with pytest.raises(ConfigError, match=f"tariff.unit_minutes = {unit}: expected"):
+        Tariff(unit_minutes=unit)
+
+
 def test_config_file_overrides_the_defaults(tmp_path):
     path = tmp_path / "lot.toml"
     path.write_text(
