@@ -8,7 +8,7 @@ JSON keeps UTC.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gate.rules.errors import ConfigError, InvalidInput
@@ -78,7 +78,17 @@ def parse_day(text: str) -> date:
 
 def day_start(day: date, tz: tzinfo) -> datetime:
     """The UTC instant a local day begins (23 or 25 hours long on a DST change)."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+    try:
+        return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01 or 9999-12-31 east/west of UTC: no such instant
+        raise InvalidInput(f"day {day.isoformat()}: outside the calendar the lot can count") from None
+
+
+def day_end(day: date, tz: tzinfo) -> datetime:
+    """The UTC instant a local day ends, as the next begins: "until 2025-03-02" includes all of that day."""
+    if day == date.max:
+        raise InvalidInput(f"day {day.isoformat()}: expected a day before {date.max.isoformat()}")
+    return day_start(day + timedelta(days=1), tz)
 
 
 def local_day(value: datetime, tz: tzinfo) -> date:

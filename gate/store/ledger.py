@@ -612,14 +612,21 @@ class Ledger:
             raise InvalidInput(f"by {by!r}: expected day or month")
         if last < first:
             raise InvalidInput(f"to {last.isoformat()} is before from {first.isoformat()}")
-        starts = _periods(first, last, by)
-        if len(starts) > MAX_REPORT_PERIODS:
-            raise InvalidInput(f"a report of {len(starts)} {by}s: at most {MAX_REPORT_PERIODS} at once")
-        bounds = [day_start(d, self.timezone) for d in starts] + [day_start(_next(last, by), self.timezone)]
+        # counted before listing them: a range of thousands of years would otherwise be built first
+        count = ((last - first).days + 1 if by == "day"
+                 else (last.year - first.year) * 12 + last.month - first.month + 1)
+        if count > MAX_REPORT_PERIODS:
+            raise InvalidInput(f"a report of {count} {by}s: at most {MAX_REPORT_PERIODS} at once")
+        starts = _periods(first, count, by)
         try:
-            self._when(bounds[0])  # inside the policy's window
+            bounds = [day_start(starts[0], self.timezone)]
+            self._when(bounds[0])  # inside the policy's window (and the calendar)
         except InvalidInput as exc:
             raise InvalidInput(f"from {first.isoformat()}: {exc}") from None
+        try:
+            bounds += [day_start(d, self.timezone) for d in (*starts[1:], _next(last, by))]
+        except (OverflowError, ValueError, InvalidInput):  # 9999-12: the calendar has no period after it
+            raise InvalidInput(f"to {last.isoformat()}: expected a day before {date.max.year}-12") from None
         rows = []
         with self._reader() as conn:
             for period, since, until in zip(starts, bounds, bounds[1:]):
@@ -772,12 +779,11 @@ def _next(day: date, by: str) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def _periods(first: date, last: date, by: str) -> list[date]:
-    start = first if by == "day" else first.replace(day=1)
-    out = []
-    while start <= last:
-        out.append(start)
-        start = _next(start, by)
+def _periods(first: date, count: int, by: str) -> list[date]:
+    """The first day of each of ``count`` periods from ``first``'s (never the one after: 9999-12-31 has none)."""
+    out = [first if by == "day" else first.replace(day=1)]
+    for _ in range(count - 1):
+        out.append(_next(out[-1], by))
     return out
 
 

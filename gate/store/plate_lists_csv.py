@@ -57,10 +57,13 @@ def read_csv(text: str, tz: tzinfo) -> list[ListEntry]:
     seen: dict[tuple[str, ListKind], int] = {}
     rows: list[tuple[int, list[str]]] = []  # (the line it starts on, its cells): a quoted note may span lines
     start = reader.line_num + 1
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            rows.append((start, cells))
-        start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:  # a field over csv's 128 KiB limit, a NUL: the file, not the server, is at fault
+        raise CsvRowError(start, "row", "", f"not readable as CSV ({exc})") from None
     for index, (number, cells) in enumerate(rows):  # blank lines (a spreadsheet's last one) left out
         if index == MAX_ENTRIES:  # checked in order: a bad line 2 is named first, however long the file
             raise CsvRowError(number, "file", "", f"at most {MAX_ENTRIES} rows per import, the file has {len(rows)}")

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import Connection, Select, func, literal_column, select, text
 
 from gate.report import csv_text
-from gate.rules.clock import day_start
+from gate.rules.clock import day_end, day_start
 from gate.rules.codes import Action, EvidenceKind, Lane, VisitState
 from gate.store import evidence as evidence_queries
 from gate.store import listing, models
@@ -151,7 +151,7 @@ def ledger_filter(ledger: Ledger, f: VisitFilter, tz: tzinfo) -> listing.VisitFi
         plate_contains=f.plate if f.plate and not whole else None,
         inside=f.inside,
         since=None if f.since is None else day_start(f.since, tz),
-        until=None if f.until is None else day_start(f.until + timedelta(days=1), tz) - timedelta(microseconds=1),
+        until=None if f.until is None else day_end(f.until, tz) - timedelta(microseconds=1),
         unpaid=f.unpaid,
         flagged=f.flagged,
     )

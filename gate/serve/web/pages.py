@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
 
-from gate.rules.clock import day_start, now_utc
+from gate.rules.clock import day_end, day_start, now_utc
 from gate.rules.codes import Lane, ListKind, ReviewAction, Role
 from gate.rules.errors import GateError, InvalidInput, UnknownEvidence
 from gate.rules.money import to_shekels
@@ -456,7 +456,7 @@ def payments(
         days = ledger.revenue(first, last)  # the lot's local days, as `gate report revenue`
         start = day_start(first, tz)
         offset = (page - 1) * PAGE_SIZE
-        listed, more = data.payments_page(ledger, start, day_start(last + timedelta(days=1), tz), PAGE_SIZE, offset)
+        listed, more = data.payments_page(ledger, start, day_end(last, tz), PAGE_SIZE, offset)
     except (InvalidInput, GateError) as exc:
         return _error(request, who, 422, str(exc))
     query = {"since": first.isoformat(), "until": last.isoformat()}

@@ -132,6 +132,8 @@ def test_an_import_is_all_or_nothing_and_names_line_column_and_value(api: TestCl
         (f"1111111,allow,{'h' * 101},,\n", 2, "holder", "h" * 101),
         ("1111111,allow,,,\n11-111-11,allow,,,\n", 3, "plate", "11-111-11"),  # twice in one list
         ("1111111,allow,,,,extra\n", 2, "row", "extra"),
+        (f'1111111,allow,,"{"n" * 140_000}",\n', 2, "row", ""),  # over csv's field limit, inside the body's
+        ("1111111,allow,,,9999-12-31\n", 2, "expires_at", "9999-12-31"),  # no day after it to end on
     ]
     for rows, line, column, value in bad_rows:
         answer = api.post("/api/lists/import", content="plate,kind,holder,note,expires_at\n" + rows, headers=op)

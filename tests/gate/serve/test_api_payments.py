@@ -142,7 +142,9 @@ def test_revenue_is_summed_from_payments_by_local_day(api, as_role):
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"from": "yesterday"}, "from"), ({"from": "1999-12-31"}, "from"), ({"from": "2025-03-02", "to": "2025-03-01"}, "to"),
-     ({"by": "week"}, "by")],
+     ({"by": "week"}, "by"), ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+     ({"from": "2025-03-01", "to": "9999-12-31"}, "a report of"), ({"from": "9999-12-30", "to": "9999-12-31"}, "from"),
+     ({"from": "2025-03-01", "to": "9999-12-31", "by": "month"}, "a report of")],
 )
 def test_a_bad_report_range_is_a_422_naming_the_field(api, as_role, params, field):
     response = api.get("/api/reports/revenue", params=params, headers=as_role[Role.VIEWER])

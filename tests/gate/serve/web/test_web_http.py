@@ -155,6 +155,15 @@ def test_a_partial_plate_finds_the_visit(site: Site, operator):
     assert client.get("/visits?plate=34").status_code == 422
 
 
+def test_a_day_at_the_calendars_end_is_a_422_not_a_crash(site: Site, operator):
+    client, _csrf = operator
+    for page in ("/visits?until=9999-12-31", "/visits.csv?until=9999-12-31", "/payments?until=9999-12-31",
+                 "/visits?since=0001-01-01"):
+        answer = client.get(page)
+        month = page.rsplit("=", 1)[1][:7]  # the payments page names its range's first day, 13 days before
+        assert answer.status_code == 422 and month in answer.text, page
+
+
 def test_resolving_a_review_item_needs_a_reason_and_is_audited_with_the_username(site: Site, operator):
     client, csrf = operator
     item = site.lot.fuzzy_item
