@@ -396,8 +396,8 @@ def doctor(
     ] = None,
     evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="the lanes' evidence folder")] = "evidence",
     lane_env: Annotated[
-        Optional[str], typer.Option("--lane-env", help="take PLATEGATE_SOURCE and RELAY from a lane's env file "
-                                    "(/etc/plategate/lane-entry.env)")
+        Optional[str], typer.Option("--lane-env", help="take PLATEGATE_SOURCE and PLATEGATE_RELAY from a lane's "
+                                    "env file (/etc/plategate/lane-entry.env)")
     ] = None,
     camera_timeout: Annotated[
         float, typer.Option("--camera-timeout", min=0.1, help="seconds to wait for the camera's first frame")
@@ -418,7 +418,8 @@ def doctor(
             env = dr.read_env_file(lane_env)
         except (OSError, UnicodeDecodeError) as exc:
             _fail(f"lane env {lane_env}: cannot read ({getattr(exc, 'strerror', None) or exc})", 2)
-        source, relay = source or env.get("PLATEGATE_SOURCE") or env.get("SOURCE"), relay or env.get("RELAY")
+        source, relay = source or env.get("PLATEGATE_SOURCE") or env.get("SOURCE"), (
+            relay or env.get("PLATEGATE_RELAY") or env.get("RELAY"))
     options = dr.DoctorOptions(db=db, config=config, source=source, relay=relay, evidence_dir=evidence_dir,
                                models=models, camera_timeout_s=camera_timeout)
     checks = dr.run_checks(options)
@@ -688,7 +689,8 @@ def run(
         help="camera index, rtsp/http URL, video file or image folder (or $PLATEGATE_SOURCE: a camera URL with "
         "its password stays out of `ps`)")],
     relay: Annotated[
-        Optional[str], typer.Option("--relay", help="'sim' (default, logs) or an http(s) URL to POST")
+        Optional[str], typer.Option("--relay", envvar="PLATEGATE_RELAY", show_default=False,
+                                    help="'sim' (default, logs) or an http(s) URL to POST (or $PLATEGATE_RELAY)")
     ] = None,
     relay_timeout: Annotated[
         float, typer.Option("--relay-timeout", min=0.01, help="seconds per relay try (3 tries, off the decision path)")

@@ -13,9 +13,11 @@ whichever car stands there by then.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +57,17 @@ class HttpRelay:
 
     def pulse(self, lane: Lane, info: dict[str, Any]) -> None:
         body = json.dumps({"lane": lane, "action": Action.OPEN, **info}, default=str).encode()
-        req = urllib.request.Request(self.url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        # urllib reads http://user:pass@host as a port "pass@host" (InvalidURL, the password in the error):
+        # the user info goes in a Basic auth header and the URL is sent without it
+        parts = urllib.parse.urlsplit(self.url)
+        headers = {"Content-Type": "application/json"}
+        url = self.url
+        if parts.username is not None or parts.password is not None:
+            user = urllib.parse.unquote(parts.username or "")
+            secret = urllib.parse.unquote(parts.password or "")
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+            url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        req = urllib.request.Request(url, data=body, method="POST", headers=headers)
         with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
             if not 200 <= resp.status < 300:
                 raise OSError(f"relay answered HTTP {resp.status}")

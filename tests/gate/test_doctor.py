@@ -94,7 +94,7 @@ def test_cli_prints_one_line_per_check_and_exits_1_on_a_failure(ledger_file: Pat
 @pytest.mark.parametrize("key", ["PLATEGATE_SOURCE", "SOURCE"])  # the unit's env var; an older file's name
 def test_the_lane_env_file_names_the_camera_and_relay(ledger_file: Path, tmp_path: Path, key: str):
     env = tmp_path / "lane-entry.env"
-    env.write_text(f"# lane\nLANE=entry\n{key}=\"{DEMO}\"\nRELAY=sim\n")
+    env.write_text(f"# lane\nLANE=entry\n{key}=\"{DEMO}\"\nPLATEGATE_RELAY=sim\n")
     result = CliRunner().invoke(app, ["doctor", "--db", str(ledger_file), "--no-models", "--lane-env", str(env),
                                       "--evidence-dir", str(tmp_path / "ev"), "--format", "json"])
     checks = {c["name"]: c for c in json.loads(result.output)["checks"]}

@@ -1,6 +1,7 @@
 """Relays: the HTTP relay POSTs JSON; failures are retried and reported, never raised."""
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -14,10 +15,12 @@ from gate.lane.relay import HttpRelay, RetryingRelay, SimulatedRelay, make_relay
 def relay_server():
     """A relay controller that fails its first request with HTTP 500, then answers 200."""
     seen: list[dict] = []
+    auth: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            auth.append(self.headers.get("Authorization"))
             self.send_response(500 if len(seen) == 1 else 200)
             self.end_headers()
 
@@ -27,16 +30,24 @@ def relay_server():
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/pulse", seen
+    yield f"http://127.0.0.1:{server.server_address[1]}/pulse", seen, auth
     server.shutdown()
     server.server_close()
 
 
 def test_http_relay_is_retried_until_it_answers(relay_server):
-    url, seen = relay_server
+    url, seen, _auth = relay_server
     relay = RetryingRelay(HttpRelay(url), tries=3, sleep=lambda s: None)
     assert relay.pulse("exit", {"plate": "1234567", "visit_id": 7}) is True
     assert len(seen) == 2 and seen[-1] == {"lane": "exit", "action": "open", "plate": "1234567", "visit_id": 7}
+
+
+def test_a_relay_url_with_a_password_authenticates_and_never_logs_it(relay_server, caplog):
+    url, seen, auth = relay_server
+    relay = RetryingRelay(HttpRelay(url.replace("http://", "http://gate:s%40cret@")), tries=3, sleep=lambda s: None)
+    assert relay.pulse("exit", {"plate": "1234567"}) is True  # the first answer is a 500, logged
+    assert auth == ["Basic " + base64.b64encode(b"gate:s@cret").decode()] * 2
+    assert "pulse failed" in caplog.text and "cret" not in caplog.text
 
 
 def test_an_unreachable_relay_gives_up_without_raising(caplog):
