@@ -96,6 +96,22 @@ def test_relay_failure_does_not_lose_the_decision(ledger, caplog):
     assert "decision entry 12-345-67 -> open" in caplog.text and "gave up after 3 tries" in caplog.text
 
 
+def test_a_pass_decided_long_after_its_last_read_never_pulses(ledger, caplog):
+    # two reads of a car (too few to settle), then the camera is gone for a minute; the next frame ends the
+    # pass: the car that stood there may have been let out by hand, another may stand there now
+    relay = SimulatedRelay()
+    script = {0: [plate_read("1234567")], 1: [plate_read("1234567")]}
+    process = make_process(ledger, [ScriptedCapture([0, 1])], script, relay=relay)
+    with caplog.at_level(logging.ERROR):
+        for p in process.tracker.feed(0.0, [plate_read("1234567")]) + process.tracker.feed(0.1, [plate_read("1234567")]):
+            process._decide(p)
+        for p in process.tracker.feed(60.0, []):
+            process._decide(p)
+    assert [o.decision.action for o in process.outcomes] == ["open"]  # the entry is recorded
+    assert relay.pulses == 0 and process.outcomes[0].pulse is None
+    assert "not pulsed" in caplog.text and "open by hand" in caplog.text
+
+
 def test_deny_and_review_never_pulse_the_relay(ledger):
     relay = SimulatedRelay()
     script = {i: [plate_read("1234567")] for i in range(10)}
