@@ -689,7 +689,7 @@ def run(
         help="camera index, rtsp/http URL, video file or image folder (or $PLATEGATE_SOURCE: a camera URL with "
         "its password stays out of `ps`)")],
     relay: Annotated[
-        Optional[str], typer.Option("--relay", envvar="PLATEGATE_RELAY", show_default=False,
+        Optional[str], typer.Option("--relay", envvar=["PLATEGATE_RELAY", "RELAY"], show_default=False,
                                     help="'sim' (default, logs) or an http(s) URL to POST (or $PLATEGATE_RELAY)")
     ] = None,
     relay_timeout: Annotated[

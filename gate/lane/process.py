@@ -96,6 +96,11 @@ class Passes(Protocol):
 
     dropped: Counter[NoisePass]  # passes that ended without a decision, by reason
 
+    @property
+    def gap_s(self) -> float:
+        """How long after its last read a pass may end normally (0 for stills)."""
+        ...
+
     def feed(self, t: float, reads: Sequence[ReadLike], image: np.ndarray | None = None) -> list[PassResult]: ...
     def flush(self, t: float | None = None) -> list[PassResult]: ...
 
@@ -306,7 +311,8 @@ class GateProcess:
         # A pass decided long after its car's last read (the camera dropped mid-pass and came back, or gave
         # up and its passes were flushed) is not the car at the barrier now: a pulse would open for whoever
         # stands there. The decision stands; an attendant opens by hand, as for a relay that failed.
-        gone = p.decided_t - p.last_t > self.relay_max_age_s or getattr(self.source, "failure", None) is not None
+        late = p.decided_t - p.last_t > self.tracker.gap_s + self.relay_max_age_s  # a gap ends it
+        gone = late or getattr(self.source, "failure", None) is not None
         if decision.opens and gone:
             self.stats.relay_failures += 1
             log.error("relay %s: not pulsed, the pass's last read was %.0f s before its decision%s; decision "

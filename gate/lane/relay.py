@@ -60,14 +60,15 @@ class HttpRelay:
         # urllib reads http://user:pass@host as a port "pass@host" (InvalidURL, the password in the error):
         # the user info goes in a Basic auth header and the URL is sent without it
         parts = urllib.parse.urlsplit(self.url)
-        headers = {"Content-Type": "application/json"}
-        url = self.url
+        url, auth = self.url, None
         if parts.username is not None or parts.password is not None:
             user = urllib.parse.unquote(parts.username or "")
             secret = urllib.parse.unquote(parts.password or "")
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+            auth = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
             url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-        req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        if auth is not None:
+            req.add_unredirected_header("Authorization", auth)  # never carried to a redirect's host
         with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
             if not 200 <= resp.status < 300:
                 raise OSError(f"relay answered HTTP {resp.status}")

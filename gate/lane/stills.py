@@ -180,6 +180,7 @@ class StillPasses:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self.dropped: Counter[NoisePass] = Counter()  # a still with a read is always decided
+        self.gap_s = 0.0  # a still's pass is decided on its only read
 
     def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
         valid = [r for r in reads if r.valid]

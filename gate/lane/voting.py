@@ -243,6 +243,10 @@ class PassTracker:
         self.dropped: Counter[NoisePass] = Counter()  # passes that ended without a decision, by reason
         self._ids = itertools.count(1)
 
+    @property
+    def gap_s(self) -> float:
+        return self.config.pass_gap_s
+
     def feed(self, t: float, reads: Sequence[ReadLike], image: Any = None) -> list[PassResult]:
         """One frame's reads at stream time ``t`` (seconds); returns passes to decide now.
 

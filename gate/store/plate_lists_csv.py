@@ -48,7 +48,10 @@ class CsvRowError(InvalidInput):
 def read_csv(text: str, tz: tzinfo) -> list[ListEntry]:
     """The entries of a CSV export (or a spreadsheet's); times without an offset are local in ``tz``."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise CsvRowError(1, "header", "", f"not readable as CSV ({exc})") from None
     if header is None:
         raise CsvRowError(1, "header", "", f"the file is empty: expected the header {','.join(HEADER)}")
     columns = _columns(header)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gate.lane.evidence import EvidenceStore
 from gate.lane.process import GateProcess
-from gate.lane.relay import RetryingRelay, SimulatedRelay
+from gate.lane.relay import RelayWorker, RetryingRelay, SimulatedRelay
 from gate.lane.sources import SourceSpec, make_source
 from gate.lane.voting import PassTracker
 from gate.store.models import evidence
@@ -97,18 +97,22 @@ def test_relay_failure_does_not_lose_the_decision(ledger, caplog):
 
 
 def test_a_pass_decided_long_after_its_last_read_never_pulses(ledger, caplog):
-    # two reads of a car (too few to settle), then the camera is gone for a minute; the next frame ends the
-    # pass: the car that stood there may have been let out by hand, another may stand there now
+    # two cars, each read twice (too few to settle). The first pass ends on the next frame after the usual gap
+    # and pulses; the second's next frame comes a minute later (the camera was gone): the car that stood there
+    # may have been let out by hand, another may stand there now
     relay = SimulatedRelay()
-    script = {0: [plate_read("1234567")], 1: [plate_read("1234567")]}
-    process = make_process(ledger, [ScriptedCapture([0, 1])], script, relay=relay)
+    process = make_process(ledger, [], {}, relay=relay)
+    process._pulses = RelayWorker(process.relay, process.relay_max_age_s)  # as run() makes it
+    decided = []
     with caplog.at_level(logging.ERROR):
-        for p in process.tracker.feed(0.0, [plate_read("1234567")]) + process.tracker.feed(0.1, [plate_read("1234567")]):
-            process._decide(p)
-        for p in process.tracker.feed(60.0, []):
-            process._decide(p)
-    assert [o.decision.action for o in process.outcomes] == ["open"]  # the entry is recorded
-    assert relay.pulses == 0 and process.outcomes[0].pulse is None
+        for t, reads in [(0.0, ["1234567"]), (0.1, ["1234567"]), (2.2, []), (3.0, ["7654321"]), (3.1, ["7654321"]),
+                         (63.0, [])]:
+            for p in process.tracker.feed(t, [plate_read(x) for x in reads]):
+                decided.append(process._decide(p))
+    process._pulses.close()
+    assert [(o.decision.plate, o.decision.action) for o in process.outcomes] == [("1234567", "open"),
+                                                                                ("7654321", "open")]
+    assert relay.pulses == 1 and process.outcomes[1].pulse is None  # only the first car's pass pulsed
     assert "not pulsed" in caplog.text and "open by hand" in caplog.text
 
 

@@ -86,10 +86,13 @@ UNITS = [m for m in range(1, 24 * 60 + 1) if (60 % m == 0 or m % 60 == 0) and (2
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(UNITS), st.integers(0, 5000), st.one_of(st.none(), st.integers(0, 50_000)),
        st.integers(0, 4 * 24 * 60), st.integers(0, 4 * 24 * 60))
-def test_under_any_valid_tariff_a_longer_stay_never_costs_less(unit, rate, cap, a, b):
+def test_under_any_valid_tariff_a_longer_stay_never_costs_less_and_a_day_costs_its_units_up_to_the_cap(
+        unit, rate, cap, a, b):
     tariff = Tariff(unit_minutes=unit, hourly_rate_agorot=rate, daily_max_agorot=cap)
     short, long_ = sorted((a, b))
     assert fee_agorot(tariff, T0, at(short)) <= fee_agorot(tariff, T0, at(long_))
+    day = (24 * 60 // unit) * tariff.unit_rate_agorot
+    assert fee_agorot(tariff, T0, at(24 * 60)) == (day if cap is None else min(cap, day))
 
 
 def test_a_daily_maximum_above_a_days_units_is_never_charged():

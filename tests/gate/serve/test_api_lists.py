@@ -144,6 +144,8 @@ def test_an_import_is_all_or_nothing_and_names_line_column_and_value(api: TestCl
     header = api.post("/api/lists/import", content="plate,kind,expiry\n1111111,allow,x\n", headers=op)
     assert header.status_code == 422 and "expiry" in header.json()["detail"]
     assert api.post("/api/lists/import", content="", headers=op).status_code == 422
+    long_header = api.post("/api/lists/import", content=f'plate,kind,"{"n" * 140_000}"\n', headers=op)
+    assert long_header.status_code == 422 and long_header.json()["detail"].startswith("line 1: header")
     assert api.post("/api/lists/import", content=b"plate,kind\n\xff\n", headers=op).status_code == 422
     assert api.post("/api/lists/import", content=good, headers={**op, "Content-Type": "application/json"}
                     ).status_code == 415
