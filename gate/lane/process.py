@@ -311,14 +311,13 @@ class GateProcess:
         # A pass decided long after its car's last read (the camera dropped mid-pass and came back, or gave
         # up and its passes were flushed) is not the car at the barrier now: a pulse would open for whoever
         # stands there. The decision stands; an attendant opens by hand, as for a relay that failed.
-        late = p.decided_t - p.last_t > self.tracker.gap_s + self.relay_max_age_s  # a gap ends it
-        gone = late or getattr(self.source, "failure", None) is not None
-        if decision.opens and gone:
+        since_last = p.decided_t - p.last_t
+        if decision.opens and (since_last > self.tracker.gap_s + self.relay_max_age_s or self.source.failure):
             self.stats.relay_failures += 1
             log.error("relay %s: not pulsed, the pass's last read was %.0f s before its decision%s; decision "
-                      "stands, open by hand (plate=%s visit=%s)", self.lane, p.decided_t - p.last_t,
-                      " and the camera is gone" if getattr(self.source, "failure", None) else "",
-                      format_plate(plate), decision.visit_id)
+                      "stands, open by hand (plate=%s visit=%s)", self.lane, since_last,
+                      " and the camera is gone" if self.source.failure else "", format_plate(plate),
+                      decision.visit_id)
         elif decision.opens:
             pulse = self._pulses.submit(self.lane, {"plate": plate, "visit_id": decision.visit_id,
                                                     "decision_id": decision.decision_id})

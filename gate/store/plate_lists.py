@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from gate.rules.clock import day_end, iso, now_utc
+from gate.rules.clock import iso, now_utc
 from gate.rules.codes import ListKind, OverrideAction
 from gate.rules.errors import InvalidInput
 from gate.store import models, queries
@@ -47,11 +47,6 @@ class ListEntry:
 
     def applies(self, at: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (at or now_utc())
-
-
-def through_day(day: date, tz: tzinfo) -> datetime:
-    """The expiry of an entry typed as a last day: it applies through that local day, ending as the next begins."""
-    return day_end(day, tz)
 
 
 def list_entry(

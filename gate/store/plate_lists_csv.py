@@ -20,10 +20,10 @@ import io
 from datetime import datetime, tzinfo
 from typing import Iterable
 
-from gate.rules.clock import local_text, parse_iso, to_utc
+from gate.rules.clock import day_end, local_text, parse_iso, to_utc
 from gate.rules.codes import ListKind
 from gate.rules.errors import InvalidInput
-from gate.store.plate_lists import MAX_ENTRIES, ListEntry, list_entry, through_day
+from gate.store.plate_lists import MAX_ENTRIES, ListEntry, list_entry
 from lpr.plate_format import PlateFormatError
 
 HEADER = ("plate", "kind", "holder", "note", "expires_at")
@@ -104,7 +104,7 @@ def parse_expiry(text: str, tz: tzinfo) -> datetime | None:
         return None
     moment = parse_iso(raw)
     if len(raw) == 10:  # YYYY-MM-DD: through that local day
-        return through_day(moment.date(), tz)
+        return day_end(moment.date(), tz)
     return to_utc(moment, tz)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
 
+from gate.rules.clock import day_end
 from gate.rules.codes import ListKind
 from gate.store.ledger import Ledger
-from gate.store.plate_lists import PlateLists, list_entry, through_day
+from gate.store.plate_lists import PlateLists, list_entry
 from gate.store.plate_lists_csv import read_csv
 
 
@@ -28,7 +29,7 @@ def save_entry(
 ) -> None:
     """Add or edit one list entry; ``expires`` is the last local day it applies on. ``actor``: who, for the
     audit log (the API's PUT writes the same row)."""
-    expires_at = None if expires is None else through_day(expires, tz)
+    expires_at = None if expires is None else day_end(expires, tz)  # through the last day typed
     PlateLists(ledger).put(list_entry(plate, kind, holder=holder, note=note, expires_at=expires_at), actor)
 
 

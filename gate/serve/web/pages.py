@@ -452,9 +452,11 @@ def payments(
     tz = local_zone(ledger)
     try:
         last = _day("until", until) or ledger.today()
-        first = _day("since", since) or (last - timedelta(days=13) if last.toordinal() > 13 else None)
-        if first is None:
-            raise InvalidInput(f"until {until!r}: expected a day after {date.min.isoformat()} + 13 days")
+        first = _day("since", since)
+        if first is None:  # the last two weeks
+            if last.toordinal() <= 13:
+                raise InvalidInput(f"until {until!r}: expected a day after {date.min.isoformat()} + 13 days")
+            first = last - timedelta(days=13)
         days = ledger.revenue(first, last)  # the lot's local days, as `gate report revenue`
         start = day_start(first, tz)
         offset = (page - 1) * PAGE_SIZE
