@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Reproduce the shipped OCR weights on a lent GPU machine (16 cores, one GPU, the project's packages present):
-# generate the crops with every core, then train CRNN widths side by side on the GPU, shipping each epoch to $OUT.
-#   OUT=runs/ocr_gpu bash scripts/train_ocr_gpu.sh    (defaults = the shipped ocr.pt: 250k crops, 14 epochs,
+# Train OCR candidates on a lent GPU machine (16 cores, one GPU, the project's packages present): generate the
+# crops with every core, then train CRNN widths side by side on the GPU, shipping each epoch to $OUT.
+#   OUT=runs/ocr_gpu bash scripts/train_ocr_gpu.sh    (defaults = the first shipped ocr.pt: 250k crops, 14 epochs,
 #                                                      width 24, separators; ~5 min on one H200 with 16 cores)
 # Candidates side by side: WIDTHS="16 24" EXTRA= N=300000 EPOCHS=16 (digits only).
+# Wider students of the shipped OCR (2026-11-27, thirteenth session; see the model card):
+#   WIDTHS="24 32 48" N=300000 SEED=71 NEGATIVES=0.08 EPOCHS=8 MORE=.gpu/ocr_reader2 DISTILL=lpr/weights/ocr.pt
+# MORE: generated sets trained on as well (plategen reader-crops, packed by runs-side tooling as grayscale JPEGs);
+# DISTILL: teacher weights (any width) that the students are also pulled towards on crops with a plate.
 set -euo pipefail
 export PYTHONPATH="$PWD:$PWD/datasets${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PY:-python3}; OUT=${OUT:-runs/ocr_gpu}; DATA=${DATA:-/tmp/plategen}
 N=${N:-250000}; EPOCHS=${EPOCHS:-14}; WIDTHS=${WIDTHS:-24}; WORKERS=${WORKERS:-4}; EXTRA=${EXTRA---separators}
+SEED=${SEED:-1}; NEGATIVES=${NEGATIVES:-0}; MORE=${MORE:-}; DISTILL=${DISTILL:-}; MAX_MINUTES=${MAX_MINUTES:-0}
 mkdir -p "$OUT" "$DATA"
 $PY -c "import torch, cv2; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'cv2', cv2.__version__)"
 t0=$(date +%s)
-$PY -m plategen.cli ocr --out "$DATA/ocr" --n "$N" --seed 1 --workers "$(nproc)" 2>/dev/null
-$PY -m plategen.cli ocr --out "$DATA/ocr_val" --n 4000 --seed 2 --workers "$(nproc)" 2>/dev/null
+$PY -m plategen.cli ocr --out "$DATA/ocr" --n "$N" --seed "$SEED" --negatives "$NEGATIVES" --workers "$(nproc)" 2>/dev/null
+$PY -m plategen.cli ocr --out "$DATA/ocr_val" --n 4000 --seed $((SEED + 1)) --negatives "$NEGATIVES" \
+  --workers "$(nproc)" 2>/dev/null
 echo "generated in $(( $(date +%s) - t0 )) s"
 for w in $WIDTHS; do
-  $PY scripts/train_ocr.py --data "$DATA/ocr" --val "$DATA/ocr_val" --epochs "$EPOCHS" --batch 256 --width "$w" \
-    --device auto --workers "$WORKERS" --threads 2 --out "$DATA/run_w$w" --ship "$OUT/ocr_w$w.pt" $EXTRA \
-    > "$OUT/train_w$w.log" 2>&1 &
+  # shellcheck disable=SC2086  # MORE and EXTRA are lists of words
+  $PY scripts/train_ocr.py --data "$DATA/ocr" $MORE --val "$DATA/ocr_val" --epochs "$EPOCHS" --batch 256 --width "$w" \
+    --device auto --workers "$WORKERS" --threads 2 --out "$DATA/run_w$w" --ship "$OUT/ocr_w$w.pt" \
+    --max-minutes "$MAX_MINUTES" ${DISTILL:+--distill "$DISTILL"} $EXTRA > "$OUT/train_w$w.log" 2>&1 &
 done
 wait
-grep -h "== epoch" "$OUT"/train_w*.log | tail -n 8
+grep -h "== epoch" "$OUT"/train_w*.log | tail -n 12
 echo "total $(( $(date +%s) - t0 )) s"
