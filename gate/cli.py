@@ -484,15 +484,21 @@ def plates_add(
     expires: Annotated[
         Optional[str], typer.Option("--expires", help="the last local day it applies (YYYY-MM-DD), or a time")
     ] = None,
+    operator: Annotated[
+        Optional[str], typer.Option("--operator", help="who is acting, for the audit log (default: the login name)")
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Put a plate on the allow or deny list (an entry already there is kept: `gate plates import` edits)."""
+    """Put a plate on the allow or deny list, or edit its entry there (renewing a lapsed subscriber is adding
+    it again with a new --expires); recorded in the overrides log, as the API's PUT."""
+    from gate.store.plate_lists import PlateLists, list_entry
     from gate.store.plate_lists_csv import parse_expiry
 
     with _ledger(db, config) as ledger:
         expires_at = None if expires is None else parse_expiry(expires, ledger.timezone)
-        ledger.add_plate(plate, kind, note, holder=holder, expires_at=expires_at)
+        entry = list_entry(plate, kind, holder=holder, note=note, expires_at=expires_at)
+        PlateLists(ledger).put(entry, operator or _login_name())
         _emit(ledger.plate_lists())
 
 

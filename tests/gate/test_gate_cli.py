@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from gate.cli import app
 from gate.store import schema
 from gate.store.ledger import Ledger
+from gate.store.plate_lists import PlateLists
 
 runner = CliRunner()
 
@@ -263,4 +264,17 @@ def test_plates_add_takes_a_holder_and_a_last_day(db_url):
         "removed": True}
     assert gate("plates", "remove", "--plate", "1234567", "--list", "allow", "--db", db_url)[1] == {"removed": False}
     with Ledger.open(db_url) as ledger:
-        assert [(o["operator"], o["action"]) for o in ledger.overrides()] == [("dana", "list-remove")]
+        assert [o["action"] for o in ledger.overrides()] == ["list-add", "list-remove"]
+        assert ledger.overrides()[-1]["operator"] == "dana"
+
+
+def test_plates_add_again_renews_a_lapsed_subscriber(db_url):
+    gate("plates", "add", "--plate", "1234567", "--list", "allow", "--expires", "2020-01-31", "--db", db_url)
+    code, rows, _ = gate("plates", "add", "--plate", "12-345-67", "--list", "allow", "--holder", "Noa Levi",
+                         "--expires", "2030-01-31", "--operator", "dana", "--db", db_url)
+    assert code == 0 and [(r["plate"], r["holder"], r["expires_at"]) for r in rows] == [
+        ("1234567", "Noa Levi", "2030-01-31T22:00:00+00:00")]
+    with Ledger.open(db_url) as ledger:
+        entry = PlateLists(ledger).get("1234567", "allow")
+        assert entry is not None and entry.applies()
+        assert [(o["operator"], o["action"]) for o in ledger.overrides()][-1] == ("dana", "list-add")
