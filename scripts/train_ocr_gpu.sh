@@ -5,9 +5,11 @@
 #                                                      width 24, separators; ~5 min on one H200 with 16 cores)
 # Candidates side by side: WIDTHS="16 24" EXTRA= N=300000 EPOCHS=16 (digits only).
 # Wider students of the shipped OCR (2026-11-27, thirteenth session; see the model card):
-#   WIDTHS="24 32 48" N=300000 SEED=71 NEGATIVES=0.08 EPOCHS=8 MORE=.gpu/ocr_reader2 DISTILL=lpr/weights/ocr.pt
-# MORE: generated sets trained on as well (plategen reader-crops, packed by runs-side tooling as grayscale JPEGs);
-# DISTILL: teacher weights (any width) that the students are also pulled towards on crops with a plate.
+#   here:  python scripts/pack_ocr_set.py data/ocr_reader2 .gpu/ocr_reader2.zip   (.gpu/ git-ignored, carried)
+#   there: python3 -m zipfile -e .gpu/ocr_reader2.zip /tmp/ && WIDTHS="24 32 48" N=300000 SEED=71 NEGATIVES=0.08 \
+#          EPOCHS=8 WORKERS=4 MAX_MINUTES=5.5 MORE=/tmp/ocr_reader2 DISTILL=lpr/weights/ocr.pt bash scripts/train_ocr_gpu.sh
+# MORE: generated sets trained on as well; DISTILL: teacher weights (any width) that the students are also pulled
+# towards on crops with a plate; MAX_MINUTES: each run stops after the epoch that passes it (a guard, not a plan).
 set -euo pipefail
 export PYTHONPATH="$PWD:$PWD/datasets${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PY:-python3}; OUT=${OUT:-runs/ocr_gpu}; DATA=${DATA:-/tmp/plategen}
