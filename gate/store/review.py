@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from gate.rules.clock import now_utc
+from gate.rules.clock import iso, now_utc
 from gate.rules.codes import CloseReason, OverrideAction, ReviewAction, VisitState
 from gate.rules.errors import GateError, InvalidInput, UnknownVisit
 from gate.rules.tariff import amount_due_agorot, fee_agorot
@@ -140,6 +140,9 @@ class Operations:
         if closed_by_it is not None:
             if not visit.is_open:
                 raise GateError(f"visit {target} is already closed: the exit cannot be moved to it")
+            if visit.entry_at > decision.at:  # it would be closed at its own entry for nothing: its fee lost
+                raise GateError(f"visit {target} entered at {iso(visit.entry_at)}, after the exit at "
+                                f"{iso(decision.at)}: it cannot be the car that left")
             again = queries.open_visit(conn, closed_by_it.plate)
             if again is not None:
                 raise GateError(f"visit {closed_by_it.id} cannot be opened again: plate "
@@ -152,8 +155,8 @@ class Operations:
             ).rowcount
             if reopened != 1:
                 raise queries.LostRace(f"visit {closed_by_it.id} changed concurrently")
-            at = max(decision.at, visit.entry_at)
-            queries.close_visit(conn, visit, exit_at=at, fee=fee_agorot(self.ledger.tariff, visit.entry_at, at),
+            queries.close_visit(conn, visit, exit_at=decision.at,
+                                fee=fee_agorot(self.ledger.tariff, visit.entry_at, decision.at),
                                 close_reason=CloseReason.EXIT, flag_reason=f"exit reassigned by {who}",
                                 exit_gate=decision.gate)
         if decision is not None:

@@ -66,6 +66,15 @@ def test_reassign_opens_the_wrongly_closed_visit_again_and_closes_the_car_that_l
     assert [(o["action"], o["operator"], o["visit_id"]) for o in ledger.overrides()] == [("reassign", "dana", b)]
 
 
+def test_an_exit_is_never_reassigned_to_a_car_that_entered_after_it(ledger):
+    a, _b, _out, item = fuzzy_exit(ledger)
+    later = ledger.decide("entry", "3333333", at(30)).visit_id  # entered 20 minutes after the exit
+    with pytest.raises(GateError, match="entered .* after"):
+        Operations(ledger).resolve(item.item_id, "dana", "reassign", "wrong car", visit_id=later)
+    assert ledger.visit(later).is_open and not ledger.visit(a).is_open  # nothing moved, the item still waits
+    assert [i.item_id for i in ledger.review_queue() if i.item_id is not None] == [item.item_id]
+
+
 def test_reassign_needs_a_visit_and_only_reassign_takes_one(ledger):
     *_, item = fuzzy_exit(ledger)
     with pytest.raises(InvalidInput, match="visit_id"):
