@@ -164,6 +164,8 @@ def test_5_stills_need_a_folder_and_evidence_needs_a_writable_one(gate_run, tmp_
      "source 'http://cam/snap.cgi?user=admin&pwd=***&res=hd' lost"),
     (f"https://relay:{SECRET}@relay.local/pulse?token={SECRET}", "https://relay:***@relay.local/pulse?token=***"),
     ("rtsp://cam-entry/stream", "rtsp://cam-entry/stream"),
+    (f"rtsp://admin:p@{SECRET}@cam/s lost", "rtsp://admin:***@cam/s lost"),
+    (f"http://cam/snap?access_token={SECRET}&X-Api-Key={SECRET}", "http://cam/snap?access_token=***&X-Api-Key=***"),
     ("/var/cams/entry", "/var/cams/entry"),
 ])
 def test_6_redact_masks_passwords_and_keeps_the_rest(text: str, shown: str):
