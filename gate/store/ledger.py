@@ -604,6 +604,7 @@ class Ledger:
 
     def revenue(self, first: date, last: date, by: str = "day") -> list[RevenueRow]:
         """Payments per local day (or month) from ``first`` to ``last`` inclusive: the lot's days, not UTC's.
+        A month row is labelled by its first day but counts only the days of it in the range.
 
         Each day is one index range on paid_at, its bounds computed in the lot's
         time zone (a DST day has 23 or 25 hours); days without payments are 0.
@@ -619,12 +620,12 @@ class Ledger:
             raise InvalidInput(f"a report of {count} {by}s: at most {MAX_REPORT_PERIODS} at once")
         starts = _periods(first, count, by)
         try:
-            bounds = [day_start(starts[0], self.timezone)]
+            bounds = [day_start(first, self.timezone)]  # a month row counts only from..to's days of it
             self._when(bounds[0])  # inside the policy's window (and the calendar)
         except InvalidInput as exc:
             raise InvalidInput(f"from {first.isoformat()}: {exc}") from None
         # `to` is within MAX_REPORT_PERIODS of a `from` in the policy's window: far from the calendar's end
-        bounds += [day_start(d, self.timezone) for d in (*starts[1:], _next(last, by))]
+        bounds += [day_start(d, self.timezone) for d in (*starts[1:], _next(last, "day"))]
         rows = []
         with self._reader() as conn:
             for period, since, until in zip(starts, bounds, bounds[1:]):

@@ -104,6 +104,18 @@ def test_revenue_counts_the_lots_local_days_not_utcs(ledger):
     ]
 
 
+def test_a_monthly_report_counts_only_the_days_asked_for(ledger):
+    for plate, day in [("1111111", 10), ("2222222", 20)]:  # November 10 and 20, noon in Jerusalem
+        ledger.decide(Lane.ENTRY, plate, at=datetime(2025, 11, day, 9, 0))
+        ledger.pay(plate, at=datetime(2025, 11, day, 12, 0))
+    for plate, day in [("3333333", 5), ("4444444", 20)]:  # December 5 and 20
+        ledger.decide(Lane.ENTRY, plate, at=datetime(2025, 12, day, 9, 0))
+        ledger.pay(plate, at=datetime(2025, 12, day, 12, 0))
+    rows = ledger.revenue(date(2025, 11, 15), date(2025, 12, 10), by="month")
+    assert [(r.period, r.payments) for r in rows] == [(date(2025, 11, 1), 1), (date(2025, 12, 1), 1)]
+    assert [r.payments for r in ledger.revenue(date(2025, 11, 1), date(2025, 12, 31), by="month")] == [2, 2]
+
+
 def test_a_naive_time_is_the_lots_local_time(ledger):
     ledger.decide(Lane.ENTRY, "1234567", at=datetime(2025, 3, 2, 10, 0))  # 10:00 in Jerusalem
     assert ledger.visits()[0].entry_at == datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
