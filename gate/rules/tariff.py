@@ -55,8 +55,9 @@ class Tariff:
 
     @property
     def unit_rate_agorot(self) -> int:
-        """Price of one started billing unit, rounded to the agora."""
-        return round(self.hourly_rate_agorot * self.unit_minutes / 60)
+        """Price of one started billing unit, half an agora rounded up as `money.to_agorot` rounds (round() went to
+        the even agora: 12.10/h in 15 min units charged 3.02, not 3.03)."""
+        return (self.hourly_rate_agorot * self.unit_minutes * 2 + 60) // 120
 
     @property
     def grace(self) -> timedelta:

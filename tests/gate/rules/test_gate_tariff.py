@@ -59,6 +59,12 @@ def test_quarter_hour_units_charge_a_quarter_of_the_rate():
     assert fee(45, quarter) == 3 * 300
 
 
+def test_a_units_price_rounds_half_an_agora_up_as_money_does():
+    assert Tariff(hourly_rate_agorot=1210, unit_minutes=15).unit_rate_agorot == 303  # 302.5
+    assert Tariff(hourly_rate_agorot=1230, unit_minutes=15).unit_rate_agorot == 308  # 307.5
+    assert Tariff(hourly_rate_agorot=1001, unit_minutes=20).unit_rate_agorot == 334  # 333.67
+
+
 def test_time_before_entry_raises_instead_of_a_negative_fee():
     with pytest.raises(ClockError):
         fee(-1)
