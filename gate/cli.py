@@ -300,8 +300,10 @@ def payments(
 
 @report_app.command("revenue")
 def report_revenue(
-    first: Annotated[Optional[str], typer.Option("--from", help="first local day YYYY-MM-DD; default today")] = None,
-    last: Annotated[Optional[str], typer.Option("--to", help="last local day, included; default --from")] = None,
+    first: Annotated[Optional[str], typer.Option(
+        "--from", help="first local day YYYY-MM-DD; default today (--by month: this month's first)")] = None,
+    last: Annotated[Optional[str], typer.Option(
+        "--to", help="last local day, included; default --from (--by month: the end of its month)")] = None,
     by: Annotated[str, typer.Option("--by", help="day or month")] = "day",
     fmt: FormatOpt = Format.TABLE,
     db: DbOpt = None,
@@ -311,8 +313,8 @@ def report_revenue(
     from gate.rules.clock import parse_day
 
     with _ledger(db, config) as ledger:
-        start = parse_day(first) if first else ledger.today()
-        rows = [r.to_dict() for r in ledger.revenue(start, parse_day(last) if last else start, by)]
+        days = ledger.report_range(parse_day(first) if first else None, parse_day(last) if last else None, by)
+        rows = [r.to_dict() for r in ledger.revenue(*days, by)]
         if fmt is Format.JSON:
             _emit({"timezone": ledger.timezone.key, "currency": ledger.tariff.currency, "rows": rows})
             return
@@ -479,10 +481,13 @@ def override_waive(
 def plates_add(
     plate: PlateOpt,
     kind: ListOpt,
-    note: Annotated[Optional[str], typer.Option("--note")] = None,
-    holder: Annotated[Optional[str], typer.Option("--holder", help="whose plate (at most 100 characters)")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="free text ('' clears it)")] = None,
+    holder: Annotated[
+        Optional[str], typer.Option("--holder", help="whose plate, at most 100 characters ('' clears it)")
+    ] = None,
     expires: Annotated[
-        Optional[str], typer.Option("--expires", help="the last local day it applies (YYYY-MM-DD), or a time")
+        Optional[str],
+        typer.Option("--expires", help="the last local day it applies (YYYY-MM-DD), or a time ('' clears it)"),
     ] = None,
     operator: Annotated[
         Optional[str], typer.Option("--operator", help="who is acting, for the audit log (default: the login name)")
@@ -490,15 +495,20 @@ def plates_add(
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Put a plate on the allow or deny list, or edit its entry there (renewing a lapsed subscriber is adding
-    it again with a new --expires); recorded in the overrides log, as the API's PUT."""
+    """Put a plate on the allow or deny list, or change its entry there: only the options given change (renewing
+    a lapsed subscriber is adding it again with a new --expires). Recorded in the overrides log, as the API's PUT."""
     from gate.store.plate_lists import PlateLists, list_entry
     from gate.store.plate_lists_csv import parse_expiry
 
     with _ledger(db, config) as ledger:
-        expires_at = None if expires is None else parse_expiry(expires, ledger.timezone)
-        entry = list_entry(plate, kind, holder=holder, note=note, expires_at=expires_at)
-        PlateLists(ledger).put(entry, operator or _login_name())
+        lists = PlateLists(ledger)
+        old = lists.get(plate, kind)
+        expires_at = (parse_expiry(expires, ledger.timezone) if expires is not None
+                      else old.expires_at if old is not None else None)
+        entry = list_entry(plate, kind, expires_at=expires_at,
+                           holder=holder if holder is not None or old is None else old.holder,
+                           note=note if note is not None or old is None else old.note)
+        lists.put(entry, operator or _login_name())
         _emit(ledger.plate_lists())
 
 

@@ -39,6 +39,8 @@ def pack(src: Path, out: Path, quality: int) -> int:
             if g.shape != (h, w):
                 g = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA)
             ok, jpeg = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise SystemExit(f"{src / 'images' / r['image']}: cannot encode as JPEG")
             image = Path(r["image"]).stem + ".jpg"
             z.writestr(f"{name}/images/{image}", jpeg.tobytes())
             writer.writerow([image, r["plate"]])

@@ -12,11 +12,11 @@ import logging
 import re
 
 MASK = "***"
-# The secret runs to the LAST "@" before the path: a password typed with a raw "@" in it (p@ss) once left
-# "ss" in the log. A URL whose query holds an "@" loses its host too; over-masking is the safe side.
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<secret>[^/\s]*)@")
-# any key that ends in a secret's name: pwd=, access_token=, x-api-key=, client_secret=
-_QUERY = re.compile(r"(?P<key>[?&;][\w.-]*?(?:password|passwd|pass|pwd|secret|token|key|auth|apikey|api_key)=)"
+# The secret runs to the LAST "@" before the path, a blank or a quote: a password typed with a raw "@" in it
+# (p@ss) once left "ss" in the log. A URL whose query holds an "@" loses its host too; over-masking is the safe side.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<secret>[^/\s\"']*)@")
+# a secret's name, alone or after a prefix and a separator: pwd=, access_token=, x-api-key=, client_secret=
+_QUERY = re.compile(r"(?P<key>[?&;](?:[\w.-]*[_.-])?(?:password|passwd|pass|pwd|secret|token|key|auth|apikey|api_key)=)"
                     r"(?P<secret>[^&;#\s'\"]*)", re.IGNORECASE)
 
 

@@ -139,7 +139,8 @@ def payments(
 
 @router.get(
     "/reports/revenue",
-    summary="Payments per local day (or month) from `from` to `to`, both included; default today",
+    summary="Payments per local day (or month) from `from` to `to`, both included; default today (by month: "
+            "this month)",
     response_model=RevenueOut,
     response_model_by_alias=True,
     responses={200: {"content": {"text/csv": {}}}},
@@ -148,12 +149,12 @@ def revenue(
     ledger: LedgerDep,
     _token: Annotated[ApiToken, Depends(auth.require_role(*auth.VIEW))],
     from_: Annotated[str | None, Query(alias="from", description="first local day, YYYY-MM-DD")] = None,
-    to: Annotated[str | None, Query(description="last local day, YYYY-MM-DD; default `from`")] = None,
+    to: Annotated[str | None, Query(description="last local day, YYYY-MM-DD; default `from` (by month: the end "
+                                                 "of its month)")] = None,
     by: Period = Period.DAY,
     format: OutputFormat = OutputFormat.JSON,
 ) -> RevenueOut | Response:
-    first = day_param("from", from_) or ledger.today()
-    last = day_param("to", to) or first
+    first, last = ledger.report_range(day_param("from", from_), day_param("to", to), by.value)
     rows = ledger.revenue(first, last, by.value)
     if format is OutputFormat.CSV:
         text = csv_text(["period", "payments", "amount"], [r.to_dict() for r in rows], ledger.timezone)

@@ -633,6 +633,15 @@ class Ledger:
                 rows.append(RevenueRow(period, count, amount))
         return rows
 
+    def report_range(self, first: date | None, last: date | None, by: str = "day") -> tuple[date, date]:
+        """A report's days as asked, defaults filled: by day today (from `first` to itself); by month this
+        month (from `first` to the end of its month), so `--by month --from 2025-11-01` is all of November."""
+        if by == "month":
+            first = first or self.today().replace(day=1)
+            return first, last or _next(first, "month") - timedelta(days=1)
+        first = first or self.today()
+        return first, last or first
+
     def today(self, at: datetime | None = None) -> date:
         """The lot's local date now (or at ``at``): the default day of a report."""
         return local_day(at or now_utc(), self.timezone)

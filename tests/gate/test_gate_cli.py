@@ -194,6 +194,8 @@ def test_payments_and_the_revenue_report_in_table_csv_and_json(db_url):
                            "--db", db_url)
     # 21:30 UTC is 23:30 on 2 March in Jerusalem, 22:30 UTC is 00:30 on 3 March
     assert code == 0 and report.splitlines() == ["period,payments,amount", "2025-03-02,1,96.00", "2025-03-03,1,96.00"]
+    _, month, _ = gate("report", "revenue", "--by", "month", "--from", "2025-03-01", "--format", "csv", "--db", db_url)
+    assert month.splitlines()[1:] == ["2025-03-01,2,192.00"]  # no --to: the whole month
     code, _, err = gate("report", "revenue", "--from", "March", "--db", db_url)
     assert code == 2 and err.startswith("error: invalid day 'March'")
 
@@ -278,3 +280,9 @@ def test_plates_add_again_renews_a_lapsed_subscriber(db_url):
         entry = PlateLists(ledger).get("1234567", "allow")
         assert entry is not None and entry.applies()
         assert [(o["operator"], o["action"]) for o in ledger.overrides()][-1] == ("dana", "list-add")
+    code, rows, _ = gate("plates", "add", "--plate", "1234567", "--list", "allow", "--note", "pays yearly", "--db", db_url)
+    assert [(r["holder"], r["note"], r["expires_at"]) for r in rows] == [  # only the note changed
+        ("Noa Levi", "pays yearly", "2030-01-31T22:00:00+00:00")]
+    _, rows, _ = gate("plates", "add", "--plate", "1234567", "--list", "allow", "--expires", "", "--holder", "",
+                      "--db", db_url)
+    assert [(r["holder"], r["note"], r["expires_at"]) for r in rows] == [(None, "pays yearly", None)]

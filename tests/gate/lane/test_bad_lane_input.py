@@ -166,6 +166,9 @@ def test_5_stills_need_a_folder_and_evidence_needs_a_writable_one(gate_run, tmp_
     ("rtsp://cam-entry/stream", "rtsp://cam-entry/stream"),
     (f"rtsp://admin:p@{SECRET}@cam/s lost", "rtsp://admin:***@cam/s lost"),
     (f"http://cam/snap?access_token={SECRET}&X-Api-Key={SECRET}", "http://cam/snap?access_token=***&X-Api-Key=***"),
+    (f"rtsp://a:{SECRET}@cam1:554, rtsp://b:{SECRET}@cam2/s", "rtsp://a:***@cam1:554, rtsp://b:***@cam2/s"),
+    (f'{{"url":"rtsp://admin:{SECRET}@cam:554","owner":"x@y"}}', '{"url":"rtsp://admin:***@cam:554","owner":"x@y"}'),
+    ("http://cam/list?monkey=3&bypass=1", "http://cam/list?monkey=3&bypass=1"),
     ("/var/cams/entry", "/var/cams/entry"),
 ])
 def test_6_redact_masks_passwords_and_keeps_the_rest(text: str, shown: str):

@@ -138,6 +138,10 @@ def test_revenue_is_summed_from_payments_by_local_day(api, as_role):
                             {"period": "2025-03-02", "payments": 3, "amount": 72.0}]
     assert (body["total_payments"], body["total_amount"]) == (3, 72.0)
 
+    month = api.get("/api/reports/revenue", params={"from": "2025-03-01", "by": "month"},
+                    headers=as_role[Role.VIEWER]).json()
+    assert (month["to"], month["rows"]) == ("2025-03-31", [{"period": "2025-03-01", "payments": 3, "amount": 72.0}])
+
 
 @pytest.mark.parametrize(
     ("params", "field"),
