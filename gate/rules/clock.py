@@ -34,12 +34,18 @@ def to_utc(value: datetime | None, tz: tzinfo | None = None) -> datetime:
     """None -> now; naive -> wall-clock time in ``tz`` (the machine's zone if None); aware -> UTC."""
     if value is None:
         return now_utc()
+    naive = value.tzinfo is None
     try:
-        if value.tzinfo is None:
+        if naive:
             value = value.replace(tzinfo=tz) if tz is not None else value.astimezone()
-        return value.astimezone(timezone.utc)
+        utc = value.astimezone(timezone.utc)
     except (OverflowError, OSError, ValueError):  # year 1 at +05:00 is before year 1 in UTC
         raise InvalidInput(f"time {value.isoformat()} is out of range") from None
+    if naive and tz is not None and utc.astimezone(tz).replace(tzinfo=None) != value.replace(tzinfo=None):
+        # Python would move it by the jump, silently
+        raise InvalidInput(f"time {value.replace(tzinfo=None).isoformat()} does not exist in {tz}: the clocks "
+                           "jump forward over it (give an offset, or a time outside the jump)")
+    return utc
 
 
 def check_window(value: datetime, earliest: datetime, latest: datetime) -> datetime:

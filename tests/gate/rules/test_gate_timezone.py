@@ -7,7 +7,7 @@ import pytest
 
 from gate.rules.clock import day_start, local_text, parse_time
 from gate.rules.config import load_settings
-from gate.rules.errors import ConfigError
+from gate.rules.errors import ConfigError, InvalidInput
 
 JERUSALEM = "Asia/Jerusalem"
 
@@ -64,3 +64,14 @@ def test_the_sample_config_names_the_default_time_zone():
 
     sample = Path(__file__).parents[3] / "deploy" / "plategate.toml"
     assert load_settings(sample).timezone.key == JERUSALEM
+
+
+def test_a_local_time_the_clocks_jump_over_is_refused_naming_it(tmp_path):
+    zone = settings_of(tmp_path, f'timezone = "{JERUSALEM}"\n')[0].timezone
+    # 28 March 2025 in Israel: 02:00 became 03:00, so 02:30 was never on a wall clock there
+    with pytest.raises(InvalidInput, match="2025-03-28T02:30:00 does not exist in Asia/Jerusalem"):
+        parse_time("2025-03-28T02:30", zone)
+    assert parse_time("2025-03-28T03:30", zone) == datetime(2025, 3, 28, 0, 30, tzinfo=timezone.utc)
+    assert parse_time("2025-03-28T02:30+02:00", zone) == datetime(2025, 3, 28, 0, 30, tzinfo=timezone.utc)
+    # the hour repeated in autumn (26 October 2025, 01:00-02:00 twice) is read as its first time, at +03
+    assert parse_time("2025-10-26T01:30", zone) == datetime(2025, 10, 25, 22, 30, tzinfo=timezone.utc)
