@@ -315,13 +315,15 @@ def report_revenue(
     with _ledger(db, config) as ledger:
         days = ledger.report_range(parse_day(first) if first else None, parse_day(last) if last else None, by)
         rows = [r.to_dict() for r in ledger.revenue(*days, by)]
-        if fmt is Format.JSON:
-            _emit({"timezone": ledger.timezone.key, "currency": ledger.tariff.currency, "rows": rows})
+        if fmt is Format.JSON:  # a month row counts only its days in from..to: the range says which
+            _emit({"from": days[0].isoformat(), "to": days[1].isoformat(), "by": by, "timezone": ledger.timezone.key,
+                   "currency": ledger.tariff.currency, "rows": rows})
             return
         _print_rows(rows, fmt, ["period", "payments", "amount"], ledger.timezone)
         if fmt is Format.TABLE:
             total = sum(r["payments"] for r in rows), sum(r["amount"] for r in rows)
-            typer.echo(f"{total[0]} payments, {total[1]:.2f} {ledger.tariff.currency} ({ledger.timezone.key} days)")
+            typer.echo(f"{total[0]} payments, {total[1]:.2f} {ledger.tariff.currency} "
+                       f"({days[0].isoformat()} to {days[1].isoformat()}, {ledger.timezone.key} days)")
 
 
 def _print_rows(rows: list[dict[str, Any]], fmt: Format, columns: list[str], tz: "tzinfo") -> None:
@@ -508,7 +510,10 @@ def plates_add(
         entry = list_entry(plate, kind, expires_at=expires_at,
                            holder=holder if holder is not None or old is None else old.holder,
                            note=note if note is not None or old is None else old.note)
-        lists.put(entry, operator or _login_name())
+        stored, _ = lists.put(entry, operator or _login_name())
+        if not stored.applies():
+            typer.echo(f"warning: {stored.kind} entry {stored.plate} expired at {stored.expires_at}; give --expires "
+                       "to renew it", err=True)
         _emit(ledger.plate_lists())
 
 

@@ -20,6 +20,7 @@ line; the transaction is rolled back.
 """
 from __future__ import annotations
 
+import calendar
 import logging
 import math
 import re
@@ -638,7 +639,7 @@ class Ledger:
         month (from `first` to the end of its month), so `--by month --from 2025-11-01` is all of November."""
         if by == "month":
             first = first or self.today().replace(day=1)
-            return first, last or _next(first, "month") - timedelta(days=1)
+            return first, last or first.replace(day=calendar.monthrange(first.year, first.month)[1])
         first = first or self.today()
         return first, last or first
 

@@ -196,6 +196,10 @@ def test_payments_and_the_revenue_report_in_table_csv_and_json(db_url):
     assert code == 0 and report.splitlines() == ["period,payments,amount", "2025-03-02,1,96.00", "2025-03-03,1,96.00"]
     _, month, _ = gate("report", "revenue", "--by", "month", "--from", "2025-03-01", "--format", "csv", "--db", db_url)
     assert month.splitlines()[1:] == ["2025-03-01,2,192.00"]  # no --to: the whole month
+    _, month, _ = gate("report", "revenue", "--by", "month", "--from", "2025-03-02", "--format", "json", "--db", db_url)
+    assert (month["from"], month["to"], month["rows"][0]["payments"]) == ("2025-03-02", "2025-03-31", 2)
+    code, _, err = gate("report", "revenue", "--by", "month", "--from", "9999-12-01", "--db", db_url)
+    assert code == 2 and err.startswith("error: from 9999-12-01") and "\n" not in err.strip()
     code, _, err = gate("report", "revenue", "--from", "March", "--db", db_url)
     assert code == 2 and err.startswith("error: invalid day 'March'")
 
@@ -271,7 +275,8 @@ def test_plates_add_takes_a_holder_and_a_last_day(db_url):
 
 
 def test_plates_add_again_renews_a_lapsed_subscriber(db_url):
-    gate("plates", "add", "--plate", "1234567", "--list", "allow", "--expires", "2020-01-31", "--db", db_url)
+    _, _, warned = gate("plates", "add", "--plate", "1234567", "--list", "allow", "--expires", "2020-01-31", "--db", db_url)
+    assert warned.startswith("warning: allow entry 1234567 expired at 2020-01-31") and "--expires" in warned
     code, rows, _ = gate("plates", "add", "--plate", "12-345-67", "--list", "allow", "--holder", "Noa Levi",
                          "--expires", "2030-01-31", "--operator", "dana", "--db", db_url)
     assert code == 0 and [(r["plate"], r["holder"], r["expires_at"]) for r in rows] == [

@@ -169,6 +169,8 @@ def test_5_stills_need_a_folder_and_evidence_needs_a_writable_one(gate_run, tmp_
     (f"rtsp://a:{SECRET}@cam1:554, rtsp://b:{SECRET}@cam2/s", "rtsp://a:***@cam1:554, rtsp://b:***@cam2/s"),
     (f'{{"url":"rtsp://admin:{SECRET}@cam:554","owner":"x@y"}}', '{"url":"rtsp://admin:***@cam:554","owner":"x@y"}'),
     ("http://cam/list?monkey=3&bypass=1", "http://cam/list?monkey=3&bypass=1"),
+    (f"http://cam/s?accessToken={SECRET}&clientSecret={SECRET}&X-Amz-Signature={SECRET}",
+     "http://cam/s?accessToken=***&clientSecret=***&X-Amz-Signature=***"),
     ("/var/cams/entry", "/var/cams/entry"),
 ])
 def test_6_redact_masks_passwords_and_keeps_the_rest(text: str, shown: str):
