@@ -169,8 +169,11 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
             return rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, note="no open visit")
         decision = rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
                               note=f"near open visit {match.visit_id} left open")
-        rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
-                   f"subscriber {plate} left; near visit {format_plate(match.plate)} left open", decision.decision_id)
+        # one waiting item per subscriber and near visit: one who leaves daily beside an overstay asked every day
+        if not queries.has_unresolved_review(conn, ReviewKind.FUZZY_MATCH.value, plate, match.visit_id):
+            rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
+                       f"subscriber {plate} left; near visit {format_plate(match.plate)} left open",
+                       decision.decision_id)
         return decision
     if match is None:
         window = timedelta(seconds=policy.repeat_window_s)

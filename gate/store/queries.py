@@ -232,6 +232,14 @@ def delete_list_entry(conn: Connection, plate: str, kind: ListKind) -> bool:
     return conn.execute(_DELETE_LIST_ENTRY, {"plate": plate, "kind": kind.value}).rowcount > 0
 
 
+def has_unresolved_review(conn: Connection, kind: str, plate: str, visit_id: int) -> bool:
+    """Whether an item of ``kind`` about ``plate`` and ``visit_id`` still waits in the review queue."""
+    query = select(review_items.c.id).where(
+        review_items.c.kind == kind, review_items.c.plate == plate, review_items.c.visit_id == visit_id,
+        review_items.c.resolved_at.is_(None)).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def resolve_review(conn: Connection, item_id: int, operator: str, resolution: str, at: datetime) -> bool:
     """Mark an unresolved item handled; False when there is none with that id."""
     params = {"item_id": item_id, "at": at, "resolved_by": operator, "resolution": resolution}

@@ -327,6 +327,20 @@ def test_a_subscriber_leaving_never_closes_a_near_plates_unpaid_visit(ledger):
     assert (later.action, later.reason) == ("deny", "unpaid")
 
 
+def test_a_subscriber_leaving_daily_beside_the_same_near_visit_asks_for_review_once(ledger):
+    from gate.store.review import Operations
+
+    ledger.add_plate("1234567", "allow", note="monthly")
+    other = ledger.decide("entry", "1234568", at(0))
+    for minutes in (90, 90 + 24 * 60, 90 + 48 * 60):  # three days, its own entries never read
+        assert ledger.decide("exit", "1234567", at(minutes)).flagged
+    items = [i for i in ledger.review_queue(now=at(90)) if i.item_id is not None]
+    assert [(i.kind, i.visit_id) for i in items] == [("fuzzy-match", other.visit_id)]
+    Operations(ledger).resolve(items[0].item_id, "dana", "confirm", "a neighbour's car, not the subscriber's")
+    ledger.decide("exit", "1234567", at(90 + 72 * 60))  # once handled, the next such exit asks again
+    assert len([i for i in ledger.review_queue(now=at(90)) if i.item_id is not None]) == 1
+
+
 def test_every_decision_is_logged_with_its_reason(ledger):
     ledger.decide("entry", CAR, at(0))
     ledger.decide("exit", CAR, at(90))
