@@ -170,7 +170,7 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         decision = rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
                               note=f"near open visit {match.visit_id} left open")
         # one waiting item per subscriber and near visit: one who leaves daily beside an overstay asked every day
-        if not queries.has_unresolved_review(conn, ReviewKind.FUZZY_MATCH.value, plate, match.visit_id):
+        if not queries.has_unresolved_review(conn, ReviewKind.FUZZY_MATCH, plate, match.visit_id):
             rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
                        f"subscriber {plate} left; near visit {format_plate(match.plate)} left open",
                        decision.decision_id)

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Column, Connection, Engine, String, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from gate.rules.clock import DEFAULT_TIMEZONE, check_window, day_start, local_day, now_utc, to_utc, zone
+from gate.rules.clock import DEFAULT_TIMEZONE, check_window, day_end, day_start, local_day, now_utc, to_utc, zone
 from gate.rules.codes import (
     CloseReason,
     EvidenceKind,
@@ -626,7 +626,7 @@ class Ledger:
         except InvalidInput as exc:
             raise InvalidInput(f"from {first.isoformat()}: {exc}") from None
         # `to` is within MAX_REPORT_PERIODS of a `from` in the policy's window: far from the calendar's end
-        bounds += [day_start(d, self.timezone) for d in (*starts[1:], _next(last, "day"))]
+        bounds += [day_start(d, self.timezone) for d in starts[1:]] + [day_end(last, self.timezone)]
         rows = []
         with self._reader() as conn:
             for period, since, until in zip(starts, bounds, bounds[1:]):

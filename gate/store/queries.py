@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, literal_column, or_, select, update
 
-from gate.rules.codes import CloseReason, EvidenceKind, ListKind, VisitState
+from gate.rules.codes import CloseReason, EvidenceKind, ListKind, ReviewKind, VisitState
 from gate.store.models import (
     UTCDateTime,
     api_tokens,
@@ -232,10 +232,10 @@ def delete_list_entry(conn: Connection, plate: str, kind: ListKind) -> bool:
     return conn.execute(_DELETE_LIST_ENTRY, {"plate": plate, "kind": kind.value}).rowcount > 0
 
 
-def has_unresolved_review(conn: Connection, kind: str, plate: str, visit_id: int) -> bool:
+def has_unresolved_review(conn: Connection, kind: ReviewKind, plate: str, visit_id: int) -> bool:
     """Whether an item of ``kind`` about ``plate`` and ``visit_id`` still waits in the review queue."""
     query = select(review_items.c.id).where(
-        review_items.c.kind == kind, review_items.c.plate == plate, review_items.c.visit_id == visit_id,
+        review_items.c.kind == kind.value, review_items.c.plate == plate, review_items.c.visit_id == visit_id,
         review_items.c.resolved_at.is_(None)).limit(1)
     return conn.execute(query).first() is not None
 
