@@ -499,18 +499,14 @@ def plates_add(
 ) -> None:
     """Put a plate on the allow or deny list, or change its entry there: only the options given change (renewing
     a lapsed subscriber is adding it again with a new --expires). Recorded in the overrides log, as the API's PUT."""
-    from gate.store.plate_lists import PlateLists, list_entry
+    from gate.store.plate_lists import KEEP, PlateLists
     from gate.store.plate_lists_csv import parse_expiry
 
     with _ledger(db, config) as ledger:
-        lists = PlateLists(ledger)
-        old = lists.get(plate, kind)
-        expires_at = (parse_expiry(expires, ledger.timezone) if expires is not None
-                      else old.expires_at if old is not None else None)
-        entry = list_entry(plate, kind, expires_at=expires_at,
-                           holder=holder if holder is not None or old is None else old.holder,
-                           note=note if note is not None or old is None else old.note)
-        stored, _ = lists.put(entry, operator or _login_name())
+        stored, _ = PlateLists(ledger).edit(
+            plate, kind, operator or _login_name(),
+            holder=KEEP if holder is None else holder, note=KEEP if note is None else note,
+            expires_at=KEEP if expires is None else parse_expiry(expires, ledger.timezone))
         if not stored.applies():
             typer.echo(f"warning: {stored.kind} entry {stored.plate} expired at {stored.expires_at}; give --expires "
                        "to renew it", err=True)

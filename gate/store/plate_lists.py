@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from enum import Enum
+from typing import Any, Callable, Final, Sequence
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -72,6 +73,15 @@ def list_entry(
     )
 
 
+class Keep(Enum):
+    """An edit's field not given: the stored entry's value stays."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+
+
 def _blank(value: str | None) -> str | None:
     """Surrounding blanks dropped, a blank text is none (a non-text is left for _text to name)."""
     return (value.strip() or None) if isinstance(value, str) else value
@@ -97,19 +107,50 @@ class PlateLists:
             return _get(conn, digits, kind)
 
     def put(self, entry: ListEntry, actor: str | None) -> tuple[ListEntry, bool]:
-        """Add the entry or edit the one of that plate and list; returns it as stored and whether it is new.
+        """Add the entry or replace the one of that plate and list; returns it as stored and whether it is new.
         ``actor`` None: not audited (a caller that has no name to give)."""
+        return self._write(entry.plate, entry.kind, actor, lambda old: entry)
+
+    def edit(
+        self,
+        plate: str,
+        kind: ListKind | str,
+        actor: str,
+        *,
+        holder: str | None | Keep = KEEP,
+        note: str | None | Keep = KEEP,
+        expires_at: datetime | None | Keep = KEEP,
+    ) -> tuple[ListEntry, bool]:
+        """Add the plate to the list, or change only the fields given (None clears one) of its entry; returns it
+        as stored and whether it is new. The entry is read and written in one transaction, its row locked, so two
+        operators changing different fields at once both land (the CLI read it first and lost one of them)."""
+
+        def merged(old: ListEntry | None) -> ListEntry:
+            def pick(given: Any, stored: Any) -> Any:
+                return stored if given is KEEP else given
+
+            return list_entry(plate, kind, holder=pick(holder, old and old.holder), note=pick(note, old and old.note),
+                              expires_at=pick(expires_at, old and old.expires_at))
+
+        return self._write(plate, kind, actor, merged)
+
+    def _write(self, plate: str, kind: ListKind | str, actor: str | None,
+               make: Callable[[ListEntry | None], ListEntry]) -> tuple[ListEntry, bool]:
+        """The one write of an entry: the stored one (locked) handed to ``make``, its result put and audited."""
+        digits, kind = normalize_plate(plate), _list_kind(kind)
         if actor is not None:
             _require_who_why(actor, "list edit")
 
-        def run(conn: Connection) -> bool:
-            return _put(conn, entry, actor, now_utc())
+        def run(conn: Connection) -> tuple[ListEntry, bool]:
+            entry = make(_get(conn, digits, kind, lock=True))
+            created = _put(conn, entry, actor, now_utc())
+            stored = _get(conn, digits, kind)
+            assert stored is not None
+            return stored, created
 
-        created = self.ledger._transaction(run)
-        log.info("plate list %s %s %s by %s", entry.kind, entry.plate, "added" if created else "edited",
+        stored, created = self.ledger._transaction(run)
+        log.info("plate list %s %s %s by %s", kind, digits, "added" if created else "edited",
                  actor or "an unnamed caller")
-        stored = self.get(entry.plate, entry.kind)
-        assert stored is not None
         return stored, created
 
     def remove(self, plate: str, kind: ListKind | str, actor: str) -> ListEntry | None:
@@ -150,8 +191,9 @@ def _entry(row: Any) -> ListEntry:
     return ListEntry(row.plate, ListKind(row.kind), row.holder, row.note, row.expires_at, row.added_at)
 
 
-def _get(conn: Connection, plate: str, kind: ListKind) -> ListEntry | None:
-    row = conn.execute(select(_lists).where(_lists.c.plate == plate, _lists.c.kind == kind.value)).first()
+def _get(conn: Connection, plate: str, kind: ListKind, lock: bool = False) -> ListEntry | None:
+    query = select(_lists).where(_lists.c.plate == plate, _lists.c.kind == kind.value)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     return None if row is None else _entry(row)
 
 

@@ -51,6 +51,21 @@ def test_put_edits_in_place_and_every_change_is_audited(ledger: Ledger):
         lists.put(first, " ")
 
 
+def test_edit_changes_only_the_fields_given_and_adds_a_missing_entry(ledger: Ledger):
+    lists = PlateLists(ledger)
+    end = datetime(2030, 1, 31, 22, 0, tzinfo=timezone.utc)
+    added, created = lists.edit("12-345-67", "allow", "op", holder="Noa", expires_at=end)
+    assert created and (added.holder, added.note, added.expires_at) == ("Noa", None, end)
+    renewed, created = lists.edit("1234567", "allow", "op", expires_at=end + timedelta(days=31))
+    assert not created and (renewed.holder, renewed.expires_at) == ("Noa", end + timedelta(days=31))
+    noted, _ = lists.edit("1234567", "allow", "op", note="monthly", holder=None)
+    assert (noted.holder, noted.note, noted.expires_at) == (None, "monthly", end + timedelta(days=31))
+    with pytest.raises(InvalidInput, match="holder is 101"):
+        lists.edit("1234567", "allow", "op", holder="h" * 101)
+    assert lists.get("1234567", "allow") == noted
+    assert [o["action"] for o in ledger.overrides()] == [OverrideAction.LIST_ADD] * 3
+
+
 def test_list_entry_checks_every_field():
     with pytest.raises(InvalidInput, match="allow or deny"):
         list_entry("1234567", "maybe")
