@@ -10,7 +10,8 @@
 #          EPOCHS=8 WORKERS=4 MAX_MINUTES=5.5 MORE=/tmp/ocr_reader2 DISTILL=lpr/weights/ocr.pt bash scripts/train_ocr_gpu.sh
 # Named students on one generated set (2026-11-28): JOBS holds "name:train_ocr.py args" entries, one per line, e.g.
 #   JOBS=$'w48c:--width 48 --init .gpu/ocr_w48.pt --lr 5e-4 --epochs 8\nw48s:--width 48 --epochs 10 --seed 2'
-# each writing $OUT/ocr_<name>.pt; without JOBS, one student per width of WIDTHS.
+# each writing $OUT/ocr_<name>.pt (EPOCHS unless the entry gives --epochs; train_ocr.py's --width unless it gives
+# --width); without JOBS, one student per width of WIDTHS.
 # MORE: generated sets trained on as well; DISTILL: teacher weights (any width) that the students are also pulled
 # towards on crops with a plate; MAX_MINUTES: each run stops after the epoch that passes it (a guard, not a plan).
 set -euo pipefail
@@ -35,6 +36,7 @@ while IFS= read -r job; do
   # shellcheck disable=SC2086  # MORE, EXTRA and args are lists of words; later flags win over the defaults
   $PY scripts/train_ocr.py --data "$DATA/ocr" $MORE --val "$DATA/ocr_val" --batch 256 --device auto \
     --workers "$WORKERS" --threads 2 --out "$DATA/run_$name" --ship "$OUT/ocr_$name.pt" --max-minutes "$MAX_MINUTES" \
+    --epochs "$EPOCHS" \
     ${DISTILL:+--distill "$DISTILL"} $EXTRA $args > "$OUT/train_$name.log" 2>&1 &
 done <<< "$JOBS"
 wait

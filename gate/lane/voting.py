@@ -393,5 +393,5 @@ class PassTracker:
         if quality < self.config.sure_quality:
             return f"only small or blurred frames agree (quality {quality:.2f} < {self.config.sure_quality})"
         if v.confidence < self.config.sure_confidence:
-            return f"the frames barely agree (vote confidence {v.confidence:.2f} < {self.config.sure_confidence})"
+            return f"the frames barely agree (vote confidence {v.confidence:.2f} < {self.config.sure_confidence:.2f})"
         return None
