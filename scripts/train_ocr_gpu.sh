@@ -28,7 +28,7 @@ $PY -m plategen.cli ocr --out "$DATA/ocr_val" --n 4000 --seed $((SEED + 1)) --ne
   --workers "$(nproc)" 2>/dev/null
 echo "generated in $(( $(date +%s) - t0 )) s"
 if [ -z "$JOBS" ]; then
-  for w in $WIDTHS; do JOBS+="w$w:--width $w --epochs $EPOCHS"$'\n'; done
+  for w in $WIDTHS; do JOBS+="w$w:--width $w"$'\n'; done
 fi
 while IFS= read -r job; do
   [ -n "$job" ] || continue
@@ -36,8 +36,7 @@ while IFS= read -r job; do
   # shellcheck disable=SC2086  # MORE, EXTRA and args are lists of words; later flags win over the defaults
   $PY scripts/train_ocr.py --data "$DATA/ocr" $MORE --val "$DATA/ocr_val" --batch 256 --device auto \
     --workers "$WORKERS" --threads 2 --out "$DATA/run_$name" --ship "$OUT/ocr_$name.pt" --max-minutes "$MAX_MINUTES" \
-    --epochs "$EPOCHS" \
-    ${DISTILL:+--distill "$DISTILL"} $EXTRA $args > "$OUT/train_$name.log" 2>&1 &
+    --epochs "$EPOCHS" ${DISTILL:+--distill "$DISTILL"} $EXTRA $args > "$OUT/train_$name.log" 2>&1 &
 done <<< "$JOBS"
 wait
 grep -H "== epoch" "$OUT"/train_*.log | tail -n 12
