@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -105,10 +106,12 @@ def frames_from(folder: Path, n: int) -> list[np.ndarray]:
     return [load_image(p) for p in paths]
 
 
-def accuracy(models: dict[str, Path], folders: list[Path], threads: int) -> dict[str, dict]:
+def accuracy(models: dict[str, Path], folders: list[Path], threads: int,
+             stage: Literal["detector_weights", "ocr_weights"] = "detector_weights") -> dict[str, dict]:
+    """The whole reader's plate accuracy on each folder with each model as its `stage` (quantize_ocr.py too)."""
     from lpr import evaluate as ev
 
-    engines = {name: ev.make_engine("lpr", threads=threads, detector_weights=path) for name, path in models.items()}
+    engines = {name: ev.make_engine("lpr", threads=threads, **{stage: path}) for name, path in models.items()}
     for engine in engines.values():
         ev.warm_up(engine)
     out = {}
