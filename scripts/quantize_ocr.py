@@ -44,12 +44,16 @@ def float_nodes(model: Path, groups: list[str]) -> list[str]:
 
     nodes = list(onnx.load(str(model)).graph.node)
     convs = [i for i, n in enumerate(nodes) if n.op_type == "Conv"]
+    heads = [i for i, n in enumerate(nodes) if "/head/" in n.name]
     keep: list[str] = []
     if "first" in groups:  # conv, relu, pool up to the second conv
+        if len(convs) < 2:
+            raise ValueError(f"{model}: {len(convs)} Conv node(s), expected the CRNN's (group 'first')")
         keep += [n.name for n in nodes[:convs[1]]]
     if "head" in groups:
-        start = next(i for i, n in enumerate(nodes) if "/head/" in n.name)
-        keep += [n.name for n in nodes[start:]]
+        if not heads:
+            raise ValueError(f"{model}: no '/head/' node, expected the CRNN's export (group 'head')")
+        keep += [n.name for n in nodes[heads[0]:]]
     return keep
 
 
@@ -101,10 +105,11 @@ def quantize_static(src: Path, dst: Path, crops: list[np.ndarray], method: str, 
                "percentile": CalibrationMethod.Percentile}
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".tmp.onnx")
+    # the alphabet in the metadata survives quantisation
     quantize_static(str(src), str(tmp), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
                     weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                     calibrate_method=methods[method], nodes_to_exclude=float_nodes(src, keep_float))
-    os.replace(tmp, dst)  # the alphabet in the metadata survives quantisation
+    os.replace(tmp, dst)  # a crash never leaves a half-written model under the final name
 
 
 def agreement(models: dict[str, Path], folders: list[Path]) -> dict[str, dict]:
@@ -140,7 +145,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "service" / "ocr_int8.onnx")
     ap.add_argument("--calibration", default=str(ROOT / "data" / "ocr_reader2"),
                     help="crop folder (images/ + labels.csv) or 'generated'")
-    ap.add_argument("--n", type=int, default=800, help="calibration crops")
+    ap.add_argument("--n", type=int, default=800, help="calibration crops (at most the folder's)")
     ap.add_argument("--seed", type=int, default=606)
     ap.add_argument("--method", choices=["minmax", "entropy", "percentile"], default="percentile")
     ap.add_argument("--keep-float", default="", help=f"comma-separated groups left in float: {FLOAT_GROUPS}")
@@ -161,12 +166,17 @@ def main() -> None:
         ap.error(f"--calibration {args.calibration}: expected a crop folder with labels.csv, or 'generated'")
     if args.n < 1:
         ap.error(f"--n {args.n}: expected 1 or more calibration crops")
+    if args.seed < 0:
+        ap.error(f"--seed {args.seed}: expected 0 or more")
+    if not args.model.is_file():
+        ap.error(f"--model {args.model}: expected an exported OCR (.onnx file)")
 
-    quantize_static(args.model, args.out, calibration_crops(args.calibration, args.n, args.seed), args.method, groups)
+    crops = calibration_crops(args.calibration, args.n, args.seed)
+    quantize_static(args.model, args.out, crops, args.method, groups)
     models = {"float": args.model, "int8": args.out}
     mb = {k: round(p.stat().st_size / 2**20, 2) for k, p in models.items()}
     report: dict[str, object] = {"method": args.method, "keep_float": groups, "calibration": args.calibration,
-                                 "n": args.n, "seed": args.seed, "model_mb": mb}
+                                 "n": len(crops), "seed": args.seed, "model_mb": mb, "load": os.getloadavg()}
     print(f"quantised {args.model.name} ({mb['float']} MB) -> {args.out} ({mb['int8']} MB), float: {groups or 'none'}",
           file=sys.stderr)
     report["crops"] = agreement(models, args.val or [f for f in DEFAULT_VAL if f.is_dir()])
@@ -179,6 +189,7 @@ def main() -> None:
         report["verdict"] = ("keep float: int8 drops on " + ", ".join(dropped) if dropped
                              else "int8 does not drop on any set")
         print(report["verdict"], file=sys.stderr)
+    report["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}", file=sys.stderr)

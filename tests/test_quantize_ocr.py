@@ -21,14 +21,34 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_the_shipped_ocr_is_never_the_output():
-    out = run_script("--out", str(OCR_ONNX), "--skip-accuracy")
+def test_the_shipped_ocr_is_never_the_output(tmp_path: Path):
+    # a missing calibration folder would stop it next, so a broken guard cannot overwrite the shipped OCR here
+    out = run_script("--out", str(OCR_ONNX), "--calibration", str(tmp_path / "none"), "--skip-accuracy")
     assert out.returncode == 2 and "never into lpr/weights" in out.stderr
 
 
 def test_an_unknown_float_group_is_refused_by_name(tmp_path: Path):
-    out = run_script("--out", str(tmp_path / "x.onnx"), "--keep-float", "first,tail", "--skip-accuracy")
+    out = run_script("--out", str(tmp_path / "x.onnx"), "--keep-float", "first,tail", "--calibration",
+                     str(tmp_path / "none"), "--json", str(tmp_path / "q.json"), "--skip-accuracy")
     assert out.returncode == 2 and "--keep-float tail" in out.stderr and "first,head" in out.stderr
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_missing_model_is_refused_by_name(tmp_path: Path):
+    out = run_script("--model", str(tmp_path / "ocr.onnx"), "--out", str(tmp_path / "x.onnx"), "--calibration",
+                     "generated", "--skip-accuracy", "--json", str(tmp_path / "q.json"))
+    assert out.returncode == 2 and f"--model {tmp_path / 'ocr.onnx'}: expected" in out.stderr
+
+
+def test_the_accuracy_runs_the_reader_with_the_int8_ocr(monkeypatch, tmp_path: Path):
+    import lpr.evaluate as ev
+
+    built: list[dict[str, object]] = []
+    monkeypatch.setattr(ev, "make_engine", lambda name, **kw: built.append(kw))
+    monkeypatch.setattr(ev, "warm_up", lambda engine: None)
+    qo.accuracy({"float": OCR_ONNX, "int8": tmp_path / "int8.onnx"}, [], 1, "ocr_weights")
+    assert [b.get("ocr_weights") for b in built] == [OCR_ONNX, tmp_path / "int8.onnx"]
+    assert not any("detector_weights" in b for b in built)
 
 
 def test_the_int8_ocr_keeps_the_chosen_groups_float_and_reads_as_the_float_one(tmp_path: Path):

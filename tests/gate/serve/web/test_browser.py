@@ -38,7 +38,7 @@ pytestmark = [
     ),
 ]
 
-from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -128,19 +128,49 @@ class PageWait(WebDriverWait[Any]):
     """
 
     def until(self, method: Any, message: str = "") -> Any:
+        swallowed: list[str] = []
+
         def settled(driver: Any) -> Any:
             try:
                 return method(driver)
             except WebDriverException as error:
                 if "does not belong to the document" in str(error.msg):
+                    swallowed[:] = [str(error.msg)]
                     return False
                 raise
 
-        return super().until(settled, message)
+        try:
+            return super().until(settled, message)
+        except TimeoutException:
+            if swallowed:  # the page never settled: say what Chromium said
+                raise TimeoutException(f"{message} (last: {swallowed[0]})") from None
+            raise
 
 
 def wait(driver: Any) -> PageWait:
     return PageWait(driver, WAIT_S)
+
+
+def test_a_wait_polls_through_a_page_being_replaced_and_fails_at_once_on_other_errors():
+    gone = WebDriverException("unknown error: unhandled inspector error: {\"message\":\"Node with given id does "
+                              "not belong to the document\"}")
+    calls: list[int] = []
+
+    def replaced_twice(driver: Any) -> bool:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise gone
+        return True
+
+    assert PageWait(object(), 5, poll_frequency=0.01).until(replaced_twice) is True and len(calls) == 3
+
+    def broken(driver: Any) -> bool:
+        raise WebDriverException("chrome not reachable")
+
+    with pytest.raises(WebDriverException, match="chrome not reachable"):
+        PageWait(object(), 5, poll_frequency=0.01).until(broken)
+    with pytest.raises(TimeoutException, match="does not belong to the document"):
+        PageWait(object(), 0.05, poll_frequency=0.01).until(lambda d: (_ for _ in ()).throw(gone), "lists")
 
 
 def log_in(driver: Any, server: Server, user: tuple[str, str], page: str = "/live") -> None:
