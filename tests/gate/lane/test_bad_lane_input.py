@@ -171,6 +171,11 @@ def test_5_stills_need_a_folder_and_evidence_needs_a_writable_one(gate_run, tmp_
     ("http://cam/list?monkey=3&bypass=1", "http://cam/list?monkey=3&bypass=1"),
     (f"http://cam/s?accessToken={SECRET}&clientSecret={SECRET}&X-Amz-Signature={SECRET}",
      "http://cam/s?accessToken=***&clientSecret=***&X-Amz-Signature=***"),
+    # a raw "/" or quote in the password: the very URLs a camera fails to open (and whose failure is logged)
+    (f"rtsp://admin:ab/{SECRET}@10.0.0.5/stream", "rtsp://admin:***@10.0.0.5/stream"),
+    (f"source 'rtsp://admin:pa'{SECRET}@cam/s': open failed", "source 'rtsp://admin:***@cam/s': open failed"),
+    (f'rtsp://admin:pa"{SECRET}@cam/s', "rtsp://admin:***@cam/s"),
+    (f"http://cam/cgi?pw={SECRET}&u=admin&p={SECRET}&page=2", "http://cam/cgi?pw=***&u=admin&p=***&page=2"),
     ("/var/cams/entry", "/var/cams/entry"),
 ])
 def test_6_redact_masks_passwords_and_keeps_the_rest(text: str, shown: str):
