@@ -16,6 +16,9 @@ from gate.rules.clock import local_text
 from gate.text_table import format_table
 
 MONEY = frozenset({"fee", "paid", "amount", "amount_due", "total_amount"})
+# A cell starting with one of these is a formula to a spreadsheet: a pay station's payment id
+# '=HYPERLINK("http://…"&D2,"Receipt")' came out of the payments export as a live link.
+FORMULA_START = frozenset("=+-@\t\r")
 PLATES = frozenset({"plate", "typed_plate", "matched_plate"})
 
 
@@ -39,7 +42,22 @@ def cell(column: str, value: Any, tz: tzinfo, *, table: bool = False) -> str:
             return format_plate(value)
         except PlateFormatError:
             return value
-    return str(value)
+    return str(value) if table or not isinstance(value, str) else spreadsheet_safe(value)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows rather than runs: a leading ' before a formula's first character (and before
+    a ' that precedes one, so `from_spreadsheet` gives back exactly what was written)."""
+    if text[:1] in FORMULA_START or (text[:1] == "'" and text[1:2] in FORMULA_START | {"'"}):
+        return "'" + text
+    return text
+
+
+def from_spreadsheet(text: str) -> str:
+    """A cell as `spreadsheet_safe` wrote it, back as it was (an import of an export changes nothing)."""
+    if text[:1] == "'" and text[1:2] in FORMULA_START | {"'"}:
+        return text[1:]
+    return text
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], tz: tzinfo) -> str:

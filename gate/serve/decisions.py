@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from gate.report import spreadsheet_safe
 from gate.rules.codes import Action, Lane, Reason
 from gate.serve import auth
 from gate.serve.schemas import Plate, TimeIn, UtcTime
@@ -100,5 +101,5 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         if row["amount_due"] is not None:
             row["amount_due"] = f"{row['amount_due']:.2f}"
-        writer.writerow(row)
+        writer.writerow({k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()})
     return out.getvalue()

