@@ -113,7 +113,7 @@ class ReadQueue:
         self._next = max((int(p.stem) for p in taken), default=0) + 1
 
     def _files(self, under: str = "") -> list[Path]:
-        return sorted(p for p in (self.folder / under).glob("*.json") if p.stem.isdigit())
+        return sorted(p for p in (self.folder / under).glob("*.json") if p.stem.isascii() and p.stem.isdigit())
 
     def __len__(self) -> int:
         return len(self._files())

@@ -67,7 +67,7 @@ class SourceSpec:
 
 def parse_source(text: str | int) -> SourceSpec:
     """'0' -> camera 0 (live); rtsp/http URL -> live; folder or file -> recording."""
-    if isinstance(text, int) or str(text).isdigit():
+    if isinstance(text, int) or (str(text).isascii() and str(text).isdigit()):  # int("²") raises
         return SourceSpec(int(text), live=True)
     if str(text).lower().startswith(LIVE_SCHEMES):
         return SourceSpec(str(text), live=True)

@@ -30,7 +30,7 @@ import time
 import unicodedata
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, overload
 from zoneinfo import ZoneInfo
 
@@ -896,13 +896,25 @@ def _fraction(name: str, value: float) -> float:
     return min(1.0, max(0.0, number))
 
 
+# An expiry is shown and exported in local time: 9999-12-31T23:59Z is past datetime's end there (+02:00), and
+# an accepted one once broke the lists page and export with a 500 until it was removed.
+EXPIRY_RANGE = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9998, 12, 31, tzinfo=timezone.utc))
+
+
 def _expiry(value: datetime | None) -> datetime | None:
     """A list entry's expiry in UTC: a time without an offset is refused (which zone's midnight?)."""
     if value is None:
         return None
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise InvalidInput(f"expires_at {value!r:.40}: expected a timezone-aware time")
-    return to_utc(value)
+    try:
+        utc = to_utc(value)
+    except InvalidInput:
+        utc = None
+    if utc is None or not EXPIRY_RANGE[0] <= utc <= EXPIRY_RANGE[1]:
+        raise InvalidInput(f"expires_at {value.isoformat()}: expected a time from {EXPIRY_RANGE[0].date()} to "
+                           f"{EXPIRY_RANGE[1].date()}")
+    return utc
 
 
 def _list_kind(kind: str) -> ListKind:

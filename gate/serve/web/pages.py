@@ -425,7 +425,7 @@ def resolve(
             raise InvalidInput("a reason is required")
         target = None
         if action == ReviewAction.REASSIGN:
-            if not visit_id.strip().isdigit():
+            if not (visit_id.strip().isascii() and visit_id.strip().isdigit()):  # int("²") raises
                 raise InvalidInput("reassign: give the number of the visit the read belongs to")
             target = int(visit_id)
         done = Operations(ledger).resolve(item_id, who.user.username, action, reason, visit_id=target)
@@ -518,7 +518,7 @@ def list_remove(
     kind: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        removed = remove_entry(ledger, plate, ListKind(kind), actor=who.user.username)
+        removed = remove_entry(ledger, plate, kind, actor=who.user.username)  # the kind is checked there
     except (GateError, PlateFormatError, ValueError) as exc:
         return _error(request, who, 422, str(exc))
     log.info("plate list %s %s removed by %s", kind, plate, who.user.username)

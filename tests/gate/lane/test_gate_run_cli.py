@@ -71,3 +71,9 @@ def test_a_missing_source_is_a_usage_error(tmp_path: Path):
     result = CliRunner().invoke(app, ["run", "--lane", "entry", "--source", str(tmp_path / "nope"),
                                       "--db", str(tmp_path / "ledger.db")])
     assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+def test_a_source_of_digits_that_are_not_ascii_is_a_usage_error_not_a_crash(tmp_path: Path):
+    # "²".isdigit() is True and int("²") raises: it once crashed instead of naming the source
+    result = CliRunner().invoke(app, ["run", "--lane", "entry", "--source", "²", "--db", str(tmp_path / "ledger.db")])
+    assert result.exit_code == 2 and "source '²': no such file or folder" in result.output

@@ -80,6 +80,13 @@ def test_the_queue_keeps_its_order_across_a_restart_and_sets_damaged_files_aside
     assert not list((tmp_path / "queue").glob("*.tmp"))
 
 
+def test_a_stray_file_named_with_non_ascii_digits_is_not_a_read(tmp_path: Path):
+    (tmp_path / "queue").mkdir()
+    (tmp_path / "queue" / "².json").write_text("{}")  # "²".isdigit() is True and int("²") raises: the lane crashed
+    queue = ReadQueue(tmp_path / "queue")
+    assert len(queue) == 0 and queue.put({"n": 1}).name == "000000000001.json"
+
+
 def test_a_bad_ledger_url_or_missing_token_is_a_bad_option(tmp_path: Path):
     with pytest.raises(ValueError, match="expected http"):
         remote(tmp_path, "ftp://server")

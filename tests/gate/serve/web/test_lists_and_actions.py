@@ -116,9 +116,16 @@ def test_open_by_hand_from_the_review_queue_queues_a_pulse_under_the_username(si
 
 def test_reassign_needs_a_visit_number(site: Site, operator):
     client, csrf = operator
-    answer = client.post(f"/review/{site.lot.fuzzy_item}/resolve",
-                         data={"action": "reassign", "reason": "other car", "visit_id": "", "csrf": csrf})
-    assert answer.status_code == 422 and "visit" in answer.text
+    for typed in ("", "²", "١٢"):  # str.isdigit() takes "²", and int() then raised: a 500
+        answer = client.post(f"/review/{site.lot.fuzzy_item}/resolve",
+                             data={"action": "reassign", "reason": "other car", "visit_id": typed, "csrf": csrf})
+        assert answer.status_code == 422 and "visit" in answer.text, typed
+
+
+def test_removing_from_an_unknown_list_names_the_list(site: Site, operator):
+    client, csrf = operator
+    answer = client.post("/lists/remove", data={"plate": "1234567", "kind": "maybe", "csrf": csrf})
+    assert answer.status_code == 422 and "expected allow or deny" in answer.text and "maybe" in answer.text
 
 
 def test_the_cookie_is_secure_over_https(site: Site):
