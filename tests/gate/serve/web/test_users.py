@@ -17,6 +17,7 @@ from gate.store.users import (
     CONCURRENT_CHECKS,
     FAILURE_LIMIT,
     FAILURE_LIMIT_PER_ADDRESS,
+    FAILURE_LIMIT_PER_USER,
     RECORDS_KEPT,
     LoginFailed,
     LoginThrottled,
@@ -121,6 +122,23 @@ def test_failed_logins_are_recorded_without_the_password_and_throttled(users: Us
     assert users.login("dana", "correct horse").session.user.username == "dana"
 
 
+def test_failures_from_one_address_do_not_lock_the_user_out_from_another(users: Users, clock: Clock):
+    for _ in range(FAILURE_LIMIT):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote="198.51.100.4")  # anyone, anywhere, guessing
+    with pytest.raises(LoginThrottled, match="for this user"):
+        users.login("dana", "correct horse", remote="198.51.100.4")
+    assert users.login("dana", "correct horse", remote="10.0.0.9").session.user.username == "dana"  # the booth
+
+
+def test_guesses_from_many_addresses_are_capped_per_user(users: Users):
+    for i in range(FAILURE_LIMIT_PER_USER):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote=f"198.51.100.{i}")  # one guess from each
+    with pytest.raises(LoginThrottled, match="for this user"):
+        users.login("dana", "correct horse", remote="10.0.0.9")
+
+
 def test_a_user_may_not_take_an_api_tokens_name(ledger: Ledger):
     """The audit log names a token and a web user alike: the name of a token, even revoked, is not free."""
     from gate.store.tokens import Tokens
@@ -135,7 +153,8 @@ def test_a_user_may_not_take_an_api_tokens_name(ledger: Ledger):
 
 
 def test_concurrent_guesses_cannot_all_pass_the_failure_count(users: Users, monkeypatch):
-    """40 guesses at once: each is recorded before its password is checked, so only FAILURE_LIMIT are checked."""
+    """40 guesses at once from 40 addresses: each is recorded before its password is checked, so only
+    FAILURE_LIMIT_PER_USER are checked."""
     checked = []
 
     def slow_verify(password: str, stored: str) -> bool:
@@ -156,8 +175,9 @@ def test_concurrent_guesses_cannot_all_pass_the_failure_count(users: Users, monk
 
     with ThreadPoolExecutor(40) as pool:
         outcomes = list(pool.map(guess, range(40)))
-    assert outcomes.count("LoginFailed") == FAILURE_LIMIT and outcomes.count("LoginThrottled") == 40 - FAILURE_LIMIT
-    assert len(checked) == FAILURE_LIMIT
+    assert outcomes.count("LoginFailed") == FAILURE_LIMIT_PER_USER
+    assert outcomes.count("LoginThrottled") == 40 - FAILURE_LIMIT_PER_USER
+    assert len(checked) == FAILURE_LIMIT_PER_USER
 
 
 def test_at_most_two_passwords_are_checked_at_once(ledger: Ledger, clock: Clock, monkeypatch):
