@@ -581,8 +581,8 @@ class Ledger:
             plate=None if plate is None else normalize_plate(plate),
             plate_contains=part,
             inside=bool(inside),
-            since=None if since is None else self._when(since),
-            until=None if until is None else self._when(until),
+            since=None if since is None else self._when(since, "since"),
+            until=None if until is None else self._when(until, "until"),
             unpaid=bool(unpaid),
             flagged=bool(flagged),
         )
@@ -598,8 +598,8 @@ class Ledger:
     ) -> PaymentPage:
         """Payments made in [since, until), oldest first, one page, with the count and sum of all of them."""
         limit, offset = _paging(limit, offset)
-        start = None if since is None else self._when(since)
-        end = None if until is None else self._when(until)
+        start = None if since is None else self._when(since, "since")
+        end = None if until is None else self._when(until, "until")
         with self._reader() as conn:
             return listing.payment_page(conn, start, end, limit, offset)
 
@@ -721,12 +721,15 @@ class Ledger:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _when(self, at: datetime | None) -> datetime:
-        """None -> now; else aware UTC inside the policy's time window (InvalidInput outside it)."""
+    def _when(self, at: datetime | None, name: str = "at") -> datetime:
+        """None -> now; else aware UTC inside the policy's time window (InvalidInput naming ``name`` outside it)."""
         if at is None:
             return now_utc()
         earliest, latest = self.policy.time_window(now_utc())
-        return check_window(to_utc(at, self.timezone), earliest, latest)
+        try:
+            return check_window(to_utc(at, self.timezone), earliest, latest)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{name}: {exc}") from None
 
     @contextmanager
     def _reader(self) -> Iterator[Connection]:

@@ -74,10 +74,12 @@ def test_the_wait_is_the_policys_default_five_seconds():
 )
 def test_times_outside_the_window_are_refused_before_anything_is_written(ledger, when):
     before = _rows(ledger)
-    with pytest.raises(InvalidInput, match="time .* (outside the accepted window|out of range)"):
+    with pytest.raises(InvalidInput, match="^at: time .* (outside the accepted window|out of range)"):
         ledger.decide("entry", "1234567", when)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="^since: time "):
         ledger.visits(since=when)
+    with pytest.raises(InvalidInput, match="^until: time "):
+        ledger.visits(until=when)
     assert _rows(ledger) == before
 
 
