@@ -167,18 +167,23 @@ def main() -> None:
         report["detect_ms"] = speed(models, frames_from(args.speed_frames, args.n_speed), args.threads)
         for name, p in report["detect_ms"].items():
             print(f"detector {name:<6} p50 {p['p50']:.1f} ms  p95 {p['p95']:.1f} ms", file=sys.stderr)
+    acc = None
     if not args.skip_accuracy:
-        folders = args.eval or [f for f in DEFAULT_EVAL if f.is_dir()]
-        report["accuracy"] = acc = accuracy(models, folders, args.threads)
+        acc = accuracy(models, args.eval or [f for f in DEFAULT_EVAL if f.is_dir()], args.threads)
+    finish(report, acc, args.json)
+
+
+def finish(report: dict, acc: dict[str, dict] | None, path: Path) -> None:
+    """The verdict (int8 may replace the float model only if it drops on no set), the load, the report file."""
+    if acc is not None:
         dropped = [k for k, r in acc.items() if r["int8"]["plate_accuracy"] < r["float"]["plate_accuracy"]]
-        report["dropped_on"] = dropped
-        report["verdict"] = "keep float: int8 drops on " + ", ".join(dropped) if dropped else \
-            "int8 does not drop on any set"
+        report.update(accuracy=acc, dropped_on=dropped, verdict="keep float: int8 drops on " + ", ".join(dropped)
+                      if dropped else "int8 does not drop on any set")
         print(report["verdict"], file=sys.stderr)
     report["load_after"] = os.getloadavg()
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}", file=sys.stderr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from quantize_detector import DEFAULT_EVAL, accuracy  # noqa: E402
+from quantize_detector import DEFAULT_EVAL, accuracy, finish  # noqa: E402
 
 FLOAT_GROUPS = ("first", "head")
 DEFAULT_VAL = [ROOT / "data" / "ocr_reader_val", ROOT / "data" / "ocr_neg_val"]
@@ -175,24 +174,15 @@ def main() -> None:
     quantize_static(args.model, args.out, crops, args.method, groups)
     models = {"float": args.model, "int8": args.out}
     mb = {k: round(p.stat().st_size / 2**20, 2) for k, p in models.items()}
-    report: dict[str, object] = {"method": args.method, "keep_float": groups, "calibration": args.calibration,
+    report: dict = {"method": args.method, "keep_float": groups, "calibration": args.calibration,
                                  "n": len(crops), "seed": args.seed, "model_mb": mb, "load": os.getloadavg()}
     print(f"quantised {args.model.name} ({mb['float']} MB) -> {args.out} ({mb['int8']} MB), float: {groups or 'none'}",
           file=sys.stderr)
     report["crops"] = agreement(models, args.val or [f for f in DEFAULT_VAL if f.is_dir()])
+    acc = None
     if not args.skip_accuracy:
-        folders = args.eval or [f for f in DEFAULT_EVAL if f.is_dir()]
-        acc = accuracy(models, folders, args.threads, "ocr_weights")
-        report["accuracy"] = acc
-        dropped = [k for k, r in acc.items() if r["int8"]["plate_accuracy"] < r["float"]["plate_accuracy"]]
-        report["dropped_on"] = dropped
-        report["verdict"] = ("keep float: int8 drops on " + ", ".join(dropped) if dropped
-                             else "int8 does not drop on any set")
-        print(report["verdict"], file=sys.stderr)
-    report["load_after"] = os.getloadavg()
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}", file=sys.stderr)
+        acc = accuracy(models, args.eval or [f for f in DEFAULT_EVAL if f.is_dir()], args.threads, "ocr_weights")
+    finish(report, acc, args.json)
 
 
 if __name__ == "__main__":
