@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import threading
@@ -240,7 +241,7 @@ class Users:
         """Check the password and start a session; LoginThrottled after too many failures, else LoginFailed."""
         name = username.strip().lower()[:100] if isinstance(username, str) else ""
         now = self.clock()
-        remote = None if remote is None else remote[:64]
+        remote = None if remote is None else address_key(remote[:64])
         since = now - FAILURE_WINDOW
 
         def record_attempt(conn: Connection) -> tuple[int, Row[Any] | None] | LoginThrottled:
@@ -330,6 +331,18 @@ class Users:
 
 def _user_row(conn: Connection, username: str) -> Row[Any] | None:
     return conn.execute(select(models.users).where(models.users.c.username == username)).first()
+
+
+def address_key(remote: str) -> str:
+    """Where a login came from, as the limits count it: an IPv6 address by its /64 (one host is handed a whole
+    /64, so counted per address it would have unlimited fresh addresses), anything else as given."""
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _recent_failures(conn: Connection, username: str, since: datetime) -> list[tuple[datetime, str | None]]:

@@ -131,6 +131,17 @@ def test_failures_from_one_address_do_not_lock_the_user_out_from_another(users: 
     assert users.login("dana", "correct horse", remote="10.0.0.9").session.user.username == "dana"  # the booth
 
 
+def test_an_ipv6_host_counts_as_its_64(users: Users, ledger: Ledger):
+    for i in range(FAILURE_LIMIT):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote=f"2001:db8:0:1::{i + 1:x}")  # a fresh address each time
+    with pytest.raises(LoginThrottled, match="for this user"):
+        users.login("dana", "correct horse", remote="2001:db8:0:1::ff")
+    assert users.login("dana", "correct horse", remote="2001:db8:0:2::1").session.user.username == "dana"
+    with ledger.engine.connect() as conn:
+        assert set(conn.execute(select(models.login_failures.c.remote)).scalars()) == {"2001:db8:0:1::/64"}
+
+
 def test_guesses_from_many_addresses_are_capped_per_user(users: Users):
     for i in range(FAILURE_LIMIT_PER_USER):
         with pytest.raises(LoginFailed):
