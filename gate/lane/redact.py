@@ -18,7 +18,7 @@ MASK = "***"
 # query holds an "@" loses its host too; over-masking is the safe side. A password with a raw blank is masked only
 # up to it. The prefix is searched for and the secret's end found once per URL (`_mask_userinfo`): a single regex
 # that let the secret run past "/" backtracked from every "scheme://" to the token's end (330 s on a 118 KB line).
-_USERINFO = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{0,15}://[^/\s:@]*:")
+_USERINFO = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{0,15}://[^/\s:]*:")  # a user name may hold an "@" (ops@site.com)
 _SECRET_END = re.compile(r"\s|[\"'](?=[\s,}\]:)]|$)")
 # a secret's name, alone or after a prefix and a separator: pwd=, access_token=, x-api-key=, client_secret=
 _QUERY = re.compile(r"(?P<key>[?&;](?:[\w.-]*[_.-])?(?:password|passwd|passw|pass|pwd|pw|p|secret|token|key|auth"

@@ -102,8 +102,14 @@ def local_day(value: datetime, tz: tzinfo) -> date:
 
 
 def local_text(value: datetime | None, tz: tzinfo) -> str | None:
-    """A time for people: '2025-03-02 10:00:00+02:00', local, with its offset (unambiguous across DST)."""
-    return None if value is None else value.astimezone(tz).isoformat(sep=" ", timespec="seconds")
+    """A time for people: '2025-03-02 10:00:00+02:00', local, with its offset (unambiguous across DST); in UTC
+    where local time is past the calendar's end (an expiry of 9999-12-31T23:59Z stored before it was refused)."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(tz).isoformat(sep=" ", timespec="seconds")
+    except OverflowError:
+        return value.astimezone(timezone.utc).isoformat(sep=" ", timespec="seconds")
 
 
 

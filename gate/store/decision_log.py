@@ -52,8 +52,8 @@ class DecisionFilter:
                 allowed = ", ".join(v.value for v in kind)
                 raise InvalidInput(f"{name} {value!r}: expected one of {allowed}") from None
 
-        since = None if self.since is None else ledger._when(self.since)
-        until = None if self.until is None else ledger._when(self.until)
+        since = None if self.since is None else ledger._when(self.since, "since")
+        until = None if self.until is None else ledger._when(self.until, "until")
         if since is not None and until is not None and until < since:
             raise InvalidInput(f"until {iso(until)} is before since {iso(since)}")
         return DecisionFilter(

@@ -622,9 +622,9 @@ class Ledger:
         starts = _periods(first, count, by)
         try:
             bounds = [day_start(first, self.timezone)]  # a month row counts only from..to's days of it
-            self._when(bounds[0])  # inside the policy's window (and the calendar)
         except InvalidInput as exc:
             raise InvalidInput(f"from {first.isoformat()}: {exc}") from None
+        self._when(bounds[0], f"from {first.isoformat()}")  # inside the policy's window (and the calendar)
         # `to` is within MAX_REPORT_PERIODS of a `from` in the policy's window: far from the calendar's end
         bounds += [day_start(d, self.timezone) for d in starts[1:]] + [day_end(last, self.timezone)]
         rows = []
@@ -660,7 +660,7 @@ class Ledger:
 
     def overstays(self, now: datetime | None = None) -> list[VisitRecord]:
         """Open visits longer than the policy's maximum stay."""
-        limit = self._when(now) - timedelta(hours=self.policy.max_stay_hours)
+        limit = self._when(now, "now") - timedelta(hours=self.policy.max_stay_hours)
         v = models.visits
         query = select(v).where(v.c.state == VisitState.OPEN.value, v.c.entry_at < limit).order_by(v.c.entry_at)
         with self._reader() as conn:
@@ -901,7 +901,7 @@ def _fraction(name: str, value: float) -> float:
 
 # An expiry is shown and exported in local time: 9999-12-31T23:59Z is past datetime's end there (+02:00), and
 # an accepted one once broke the lists page and export with a 500 until it was removed.
-EXPIRY_RANGE = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9998, 12, 31, tzinfo=timezone.utc))
+EXPIRY_RANGE = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9999, 1, 1, tzinfo=timezone.utc))
 
 
 def _expiry(value: datetime | None) -> datetime | None:
@@ -914,9 +914,9 @@ def _expiry(value: datetime | None) -> datetime | None:
         utc = to_utc(value)
     except InvalidInput:
         utc = None
-    if utc is None or not EXPIRY_RANGE[0] <= utc <= EXPIRY_RANGE[1]:
-        raise InvalidInput(f"expires_at {value.isoformat()}: expected a time from {EXPIRY_RANGE[0].date()} to "
-                           f"{EXPIRY_RANGE[1].date()}")
+    if utc is None or not EXPIRY_RANGE[0] <= utc < EXPIRY_RANGE[1]:
+        raise InvalidInput(f"expires_at {value.isoformat()}: expected a time from {EXPIRY_RANGE[0].date()} and "
+                           f"before {EXPIRY_RANGE[1].date()}")
     return utc
 
 

@@ -24,6 +24,7 @@ from gate.report import from_spreadsheet, spreadsheet_safe
 from gate.rules.clock import day_end, local_text, parse_iso, to_utc
 from gate.rules.codes import ListKind
 from gate.rules.errors import InvalidInput
+from gate.store.ledger import _expiry
 from gate.store.plate_lists import MAX_ENTRIES, ListEntry, list_entry
 from lpr.plate_format import PlateFormatError
 
@@ -135,7 +136,7 @@ def _entry(number: int, row: dict[str, str], tz: tzinfo) -> ListEntry:
     except ValueError:
         raise CsvRowError(number, "kind", kind_text, "expected allow or deny") from None
     try:
-        expires_at = parse_expiry(row.get("expires_at", ""), tz)
+        expires_at = _expiry(parse_expiry(row.get("expires_at", ""), tz))  # its range too: named here
     except InvalidInput as exc:
         raise CsvRowError(number, "expires_at", row.get("expires_at", ""), str(exc)) from None
     fields: dict[str, str | None] = {"holder": None, "note": None}

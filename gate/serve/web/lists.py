@@ -47,4 +47,9 @@ def import_csv(ledger: Ledger, content: str, tz: tzinfo, *, actor: str | None = 
 
 def last_day(expires_at: datetime | None, tz: tzinfo) -> date | None:
     """The last local day an entry applies on (what was typed as its expiry): the day before its end."""
-    return None if expires_at is None else (expires_at - timedelta(microseconds=1)).astimezone(tz).date()
+    if expires_at is None:
+        return None
+    try:
+        return (expires_at - timedelta(microseconds=1)).astimezone(tz).date()
+    except OverflowError:  # stored before such expiries were refused (gate.store.ledger.EXPIRY_RANGE)
+        return expires_at.date()

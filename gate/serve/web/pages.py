@@ -425,9 +425,10 @@ def resolve(
             raise InvalidInput("a reason is required")
         target = None
         if action == ReviewAction.REASSIGN:
-            if not (visit_id.strip().isascii() and visit_id.strip().isdigit()):  # int("²") raises
+            typed = visit_id.strip()
+            if not (typed.isascii() and typed.isdigit() and len(typed) <= 10):  # int("²") raises, int("9" * 5000) too
                 raise InvalidInput("reassign: give the number of the visit the read belongs to")
-            target = int(visit_id)
+            target = int(typed)
         done = Operations(ledger).resolve(item_id, who.user.username, action, reason, visit_id=target)
     except InvalidInput as exc:
         return _error(request, who, 422, str(exc))

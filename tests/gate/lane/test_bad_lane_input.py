@@ -176,6 +176,7 @@ def test_5_stills_need_a_folder_and_evidence_needs_a_writable_one(gate_run, tmp_
     (f"source 'rtsp://admin:pa'{SECRET}@cam/s': open failed", "source 'rtsp://admin:***@cam/s': open failed"),
     (f'rtsp://admin:pa"{SECRET}@cam/s', "rtsp://admin:***@cam/s"),
     (f"http://cam/cgi?pw={SECRET}&u=admin&p={SECRET}&page=2", "http://cam/cgi?pw=***&u=admin&p=***&page=2"),
+    (f"rtsp://ops@site.com:{SECRET}@cam/s", "rtsp://ops@site.com:***@cam/s"),  # an "@" in the user name
     ("/var/cams/entry", "/var/cams/entry"),
 ])
 def test_6_redact_masks_passwords_and_keeps_the_rest(text: str, shown: str):

@@ -86,3 +86,10 @@ def test_a_bug_is_a_500_that_says_only_internal_error(db_url, monkeypatch):
         response = api.post("/api/reads", json=GOOD_READ, headers=headers)
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error: see the server log"}
+
+
+@pytest.mark.parametrize("path", ["/api/decisions", "/api/visits", "/api/payments"])
+@pytest.mark.parametrize(("param", "value"), [("since", "0001-01-01T00:00:00+05:00"), ("until", "1990-01-01T00:00:00Z")])
+def test_a_listing_time_out_of_range_names_its_parameter(api, as_role, path, param, value):
+    response = api.get(path, params={param: value}, headers=as_role[Role.VIEWER])
+    assert response.status_code == 422 and response.json()["detail"].startswith(f"{param}: "), response.text

@@ -159,6 +159,7 @@ def test_an_import_is_all_or_nothing_and_names_line_column_and_value(api: TestCl
         ("1111111,allow,,,,extra\n", 2, "row", "extra"),
         (f'1111111,allow,,"{"n" * 140_000}",\n', 2, "row", ""),  # over csv's field limit, inside the body's
         ("1111111,allow,,,9999-12-31\n", 2, "expires_at", "9999-12-31"),  # no day after it to end on
+        ("1111111,allow,,,1969-12-31\n", 2, "expires_at", "1969-12-31"),
     ]
     for rows, line, column, value in bad_rows:
         answer = api.post("/api/lists/import", content="plate,kind,holder,note,expires_at\n" + rows, headers=op)
@@ -202,3 +203,10 @@ def test_lists_over_a_real_server_put_export_import_delete(server):  # noqa: F81
         huge = "plate,kind\n" + "1234567,allow\n" * (api_lists.MAX_BODY // 14 + 1)
         assert http.post("/api/lists/import", content=huge, headers={**op, **CSV}).status_code == 413
         assert [e["holder"] for e in http.get("/api/lists", headers=viewer).json()] == ["Noa"]
+
+
+def test_the_last_day_an_expiry_may_name_is_9998_12_31(api: TestClient, as_role):
+    op = {**as_role[Role.OPERATOR], **CSV}
+    answer = api.post("/api/lists/import", content="plate,kind,expires_at\n2222222,allow,9998-12-31\n", headers=op)
+    assert answer.status_code == 200, answer.text
+    assert "2222222,allow,,,9999-01-01 00:00:00+02:00" in api.get("/api/lists/export", headers=op).text

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from conftest import Site
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from web_support import OPERATOR, csrf_of
 
 from gate.rules.clock import day_start
@@ -116,7 +116,7 @@ def test_open_by_hand_from_the_review_queue_queues_a_pulse_under_the_username(si
 
 def test_reassign_needs_a_visit_number(site: Site, operator):
     client, csrf = operator
-    for typed in ("", "²", "١٢"):  # str.isdigit() takes "²", and int() then raised: a 500
+    for typed in ("", "²", "١٢", "9" * 5000):  # str.isdigit() takes "²", and int() then raised: a 500
         answer = client.post(f"/review/{site.lot.fuzzy_item}/resolve",
                              data={"action": "reassign", "reason": "other car", "visit_id": typed, "csrf": csrf})
         assert answer.status_code == 422 and "visit" in answer.text, typed
@@ -177,3 +177,16 @@ def test_the_pages_list_edits_are_audited_and_its_import_reads_the_apis_export(s
     assert "2030-01-31" in client.get("/lists").text  # the day typed, read back from the export
     audit = [(o["operator"], o["action"], o["plate"]) for o in site.ledger.overrides() if o["plate"] == "1212121"]
     assert audit == [("dana", "list-add", "1212121"), ("dana", "list-remove", "1212121"), ("dana", "list-add", "1212121")]
+
+
+def test_an_expiry_stored_before_the_range_check_still_shows_and_exports(site: Site, operator):
+    """9999-12-31T23:59Z is past the calendar's end in local time: it once made /lists and the export 500s."""
+    client, _ = operator
+    with site.ledger.engine.begin() as conn:
+        conn.execute(insert(models.plate_lists).values(
+            plate="1234567", kind="allow", holder="Far Future", added_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            expires_at=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)))
+    page = client.get("/lists")
+    assert page.status_code == 200 and "Far Future" in page.text and "9999-12-31" in page.text
+    exported = client.get("/api/lists/export")
+    assert exported.status_code == 200 and "1234567,allow,Far Future,,9999-12-31 23:59:00+00:00" in exported.text
