@@ -53,21 +53,31 @@ def score_clip(folder: Path, extra: list[str]) -> dict:
         if visits.returncode != 0:
             raise SystemExit(f"{folder}: gate visits exited {visits.returncode}: {visits.stderr.strip()[-400:]}")
     opened = [(v["plate"].replace("-", ""), bool(v["flagged"])) for v in json.loads(visits.stdout)]
+    return {"clip": folder.name, **score_visits(truth, opened), "wall_s": round(wall, 1)}
+
+
+def score_visits(truth: list[str], opened: list[tuple[str, bool]]) -> dict:
+    """Score the visits a clip opened, (plate, flagged) each, against the plates of its cars.
+
+    right_flagged counts right visits that went to review: at an exit such a car waits for an attendant,
+    so a change that flags many more of them costs the operator even when it opens no wrong visit."""
+    cars = set(truth)
     plates = [p for p, _ in opened]
-    right = sorted(set(truth) & set(plates))
-    wrong = [p for p, _ in opened if p not in set(truth)]
-    wrong_unflagged = [p for p, flagged in opened if p not in set(truth) and not flagged]
-    missed = sorted(set(truth) - set(plates))
-    return {"clip": folder.name, "cars": len(truth), "right": len(right), "wrong": len(wrong),
+    right = sorted(cars & set(plates))
+    right_flagged = sorted({p for p, flagged in opened if p in cars and flagged})
+    wrong = [p for p, _ in opened if p not in cars]
+    wrong_unflagged = [p for p, flagged in opened if p not in cars and not flagged]
+    missed = sorted(cars - set(plates))
+    return {"cars": len(truth), "right": len(right), "right_flagged": len(right_flagged), "wrong": len(wrong),
             "wrong_unflagged": len(wrong_unflagged), "missed": len(missed),
             "per_car": round(len(right) / max(1, len(truth)), 4), "wrong_plates": wrong,
-            "wrong_unflagged_plates": wrong_unflagged, "missed_plates": missed,
-            "visits": len(plates), "wall_s": round(wall, 1)}
+            "wrong_unflagged_plates": wrong_unflagged, "missed_plates": missed, "visits": len(plates)}
 
 
 def totals(results: list[dict], review_cost: float = REVIEW_COST, unflagged_cost: float = UNFLAGGED_COST) -> dict:
     """Cars, right, wrong visits (not flagged), missed over all clips, and the cost in attendant interventions."""
     t = {k: sum(r[k] for r in results) for k in ("cars", "right", "wrong", "wrong_unflagged", "missed")}
+    t["right_flagged"] = sum(r.get("right_flagged", 0) for r in results)
     flagged = t["wrong"] - t["wrong_unflagged"]
     t["cost"] = round((t["cars"] - t["right"]) + review_cost * flagged + unflagged_cost * t["wrong_unflagged"], 2)
     return t
@@ -86,11 +96,12 @@ def main() -> None:
     for folder in args.clips:
         r = score_clip(folder, args.gate_arg)
         results.append(r)
-        print(f"{r['clip']:<12} per car {r['per_car']:.1%} ({r['right']}/{r['cars']}), wrong visits {r['wrong']} "
-              f"({r['wrong_unflagged']} not flagged), missed {r['missed']}  [{r['wall_s']} s]", flush=True)
+        print(f"{r['clip']:<12} per car {r['per_car']:.1%} ({r['right']}/{r['cars']}, {r['right_flagged']} flagged), "
+              f"wrong visits {r['wrong']} ({r['wrong_unflagged']} not flagged), missed {r['missed']}  "
+              f"[{r['wall_s']} s]", flush=True)
     t = totals(results, args.review_cost, args.unflagged_cost)
-    print(f"total        {t['right']}/{t['cars']} cars right, wrong visits {t['wrong']} ({t['wrong_unflagged']} not "
-          f"flagged), missed {t['missed']}; cost {t['cost']} attendant interventions")
+    print(f"total        {t['right']}/{t['cars']} cars right ({t['right_flagged']} flagged), wrong visits {t['wrong']} "
+          f"({t['wrong_unflagged']} not flagged), missed {t['missed']}; cost {t['cost']} attendant interventions")
     if args.json:
         args.json.write_text(json.dumps({"clips": results, "total": t}, indent=2) + "\n")
 

@@ -33,3 +33,15 @@ def test_fewer_wrong_visits_can_outweigh_a_car_fewer_right():
 def test_the_weights_are_the_callers_to_change():
     t = evaluate_clips.totals([_clip(10, 8, 4, 1)], review_cost=0.0, unflagged_cost=5.0)
     assert t["cost"] == 2 + 5.0
+
+
+def test_a_right_visit_sent_to_review_is_right_and_counted_as_flagged():
+    s = evaluate_clips.score_visits(["1234567", "12345678", "7654321"],
+                                    [("1234567", True), ("12345678", False), ("1234568", False), ("9999999", True)])
+    assert (s["right"], s["right_flagged"], s["missed"]) == (2, 1, 1)
+    assert (s["wrong"], s["wrong_unflagged"]) == (2, 1) and s["wrong_unflagged_plates"] == ["1234568"]
+
+
+def test_totals_add_up_right_visits_flagged_and_older_results_without_them():
+    t = evaluate_clips.totals([{**_clip(10, 8, 1, 0), "right_flagged": 3}, _clip(10, 9, 0, 0)])
+    assert t["right_flagged"] == 3 and t["right"] == 17
