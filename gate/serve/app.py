@@ -3,7 +3,8 @@
 One Ledger per process, opened when the server starts and closed when it
 stops; the endpoints are plain functions that FastAPI runs on its thread
 pool, and the Ledger's own transactions make several processes on one
-PostgreSQL safe. Every error is one JSON object ``{"detail": "..."}``: the
+PostgreSQL safe. Every error of the API is one JSON object ``{"detail": "..."}``
+(an admin page's is the error page, with the same status and line): the
 ledger's errors by kind (404, 409, 422, 503 with Retry-After), a 422 naming
 the field, a 500 that says only "internal error" (the traceback goes to the
 server log, never to the client).
@@ -19,7 +20,7 @@ import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from gate.rules.errors import (
@@ -140,18 +141,24 @@ def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | Non
     return app
 
 
-async def _ledger_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _ledger_error(request: Request, exc: Exception) -> Response:
     status = next(code for kind, code in _STATUS if isinstance(exc, kind))
     headers = {"Retry-After": "1"} if isinstance(exc, LedgerBusy) else None
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc)
+    if web_pages.is_page(request):
+        page = web_pages.error_page(request, status, str(exc))
+        page.headers.update(headers or {})
+        return page
     return JSONResponse(error_body(str(exc)), status_code=status, headers=headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [_field_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    if web_pages.is_page(request):  # a form field past its length: the page says so, with a way back
+        return web_pages.error_page(request, 422, detail)
     return JSONResponse(error_body(detail, errors=errors), status_code=422)
 
 

@@ -85,6 +85,20 @@ async def _refused(request: Request, exc: Exception) -> Response:
     return _error(request, session.web_session(request), exc.status, str(exc))
 
 
+def is_page(request: Request) -> bool:
+    """Whether the request was routed to a page of this module: its errors are pages too, not the API's JSON."""
+    return getattr(request.scope.get("endpoint"), "__module__", None) == __name__
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """The error page with a way back, for an error the app's own handlers found in a page's request."""
+    try:
+        who = session.web_session(request)
+    except GateError:  # the database the session lives in is the error: the page still says what happened
+        who = None
+    return _error(request, who, status, message)
+
+
 # ---------------------------------------------------------------------- dependencies
 
 

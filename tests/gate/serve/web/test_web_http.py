@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from web_support import OPERATOR, VIEWER, csrf_of, login
 
 from gate.rules.codes import Lane
+from gate.rules.errors import LedgerBusy
+from gate.serve.web import data
 from gate.serve.web.session import SESSION_COOKIE
 from gate.store.users import FAILURE_LIMIT
 
@@ -220,3 +222,24 @@ def test_the_review_page_lists_cars_over_the_maximum_stay(site: Site, operator):
     page = client.get("/review").text
     assert 'id="overstays"' in page and "66-600-66" in page
     assert page.count('class="review card"') == 2  # the stored items, each with its read beside the matched entry
+
+
+def test_a_form_field_past_its_length_gets_the_error_page_naming_it(site: Site, operator):
+    client, csrf = operator
+    add = {"plate": "12-121-21", "kind": "allow", "holder": "N" * 101, "note": "", "expires": "", "csrf": csrf}
+    answer = client.post("/lists/save", data=add, headers={"referer": "http://testserver/lists"})
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+    assert "holder" in answer.text and 'href="/lists"' in answer.text
+    assert client.get("/api/lists").json() == []  # nothing saved
+
+
+def test_a_busy_database_on_a_page_is_an_error_page_that_asks_to_retry(site: Site, operator, monkeypatch):
+    client, _csrf = operator
+
+    def busy(_ledger):
+        raise LedgerBusy("the ledger is busy: another gate holds the write lock")
+
+    monkeypatch.setattr(data, "live_lanes", busy)
+    page = client.get("/live")
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "another gate holds the write lock" in page.text and page.headers["retry-after"] == "1"
