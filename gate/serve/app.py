@@ -18,10 +18,12 @@ from typing import Any, AsyncIterator, Callable
 
 import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gate.rules.errors import (
     ClockError,
@@ -100,6 +102,7 @@ def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | Non
     app.add_exception_handler(GateError, _ledger_error)
     app.add_exception_handler(PlateFormatError, _ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
 
     any_token = [Depends(auth.require_role(*auth.ANY_ROLE))]  # a token or a web page login
@@ -170,6 +173,17 @@ def _field_error(error: Any) -> dict[str, str]:
     field = ".".join(p for p in loc if p not in _LOCATIONS) or (loc[0] if loc else "request")
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     return {"field": field, "message": message}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own errors as they are, but a JSON body that is not UTF-8: a 422 like malformed JSON, not a bare
+    400 "There was an error parsing the body" that names nothing."""
+    assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+        detail = f"body: malformed JSON: not UTF-8 (byte 0x{cause.object[cause.start]:02x} at position {cause.start})"
+        return JSONResponse(error_body(detail, errors=[{"field": "body", "message": detail[6:]}]), status_code=422)
+    return await http_exception_handler(request, exc)
 
 
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -46,6 +46,22 @@ def test_malformed_json_is_a_422_about_the_body(api, as_role):
     assert response.status_code == 422 and response.json()["detail"].startswith("body: malformed JSON")
 
 
+def test_a_body_that_is_not_utf8_is_a_422_naming_the_byte(api, as_role):
+    response = api.post(
+        "/api/payments",
+        content=b'{"plate": "12\xff34567", "payment_id": "p1"}',
+        headers={**as_role[Role.PAY_STATION], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "body: malformed JSON: not UTF-8 (byte 0xff at position 13)"
+    assert api.app.state.ledger.payments().payments == []
+
+
+def test_an_unknown_path_is_still_a_404(api, as_role):
+    response = api.get("/api/nowhere", headers=as_role[Role.PAY_STATION])
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
+
+
 def test_a_bad_plate_in_a_query_is_a_422_naming_it(api, as_role):
     response = api.get("/api/quote", params={"plate": "abc"}, headers=as_role[Role.PAY_STATION])
     assert response.status_code == 422
