@@ -109,7 +109,9 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "gate.cli", "serve", "--port", str(self.port),
                                       "--db", self.db, "--evidence-dir", str(self.evidence)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
+        # a bound, not a wait: on a 2-core box running a training, the test suite and data generation at once,
+        # gate serve once took over 30 s to answer /health (it came up; the test had given up)
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
