@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 
 from gate.rules.clock import day_end, day_start, now_utc
 from gate.rules.codes import Lane, ListKind, ReviewAction, Role
-from gate.rules.errors import GateError, InvalidInput, UnknownEvidence
+from gate.rules.errors import GateError, InvalidInput, LedgerUnavailable, UnknownEvidence
 from gate.rules.money import to_shekels
 from gate.serve.visits import CSV_COLUMNS
 from gate.serve.web import data, session
@@ -177,10 +177,17 @@ def _plate(digits: str | None) -> str:
         return digits
 
 
-def _error(request: Request, who: WebSession | None, status: int, message: str) -> HTMLResponse:
+def _error(request: Request, who: WebSession | None, status: int, message: str | Exception) -> HTMLResponse:
+    """The error page. A busy or unreachable database is a 503 with Retry-After whatever the form was doing: the
+    form was fine and sending it again will do (a waive that met a locked ledger is not a 409 conflict)."""
+    busy = isinstance(message, LedgerUnavailable)
     referer = urlsplit(request.headers.get("referer", ""))
     back = referer.path + (f"?{referer.query}" if referer.query else "") if referer.netloc == request.url.netloc else ""
-    return _render(request, "error.html", who, status=status, message=message, back=_safe_next(back or "/live"))
+    page = _render(request, "error.html", who, status=503 if busy else status, message=str(message),
+                   back=_safe_next(back or "/live"))
+    if busy:
+        page.headers["Retry-After"] = "1"
+    return page
 
 
 def _back(url: str, **query: str) -> RedirectResponse:
@@ -321,7 +328,7 @@ def visits(
         f = _visit_filter(plate, inside, since, until, unpaid, flagged)
         found = data.ledger_filter(ledger, f, local_zone(ledger))
     except (InvalidInput, PlateFormatError) as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     rows, more = data.visits_page(ledger, found, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     query = f.query()
     return _render(
@@ -358,7 +365,7 @@ def visit_page(request: Request, visit_id: int, who: User_, ledger: Ledger_) -> 
     try:
         detail = data.visit_detail(ledger, visit_id)
     except GateError as exc:
-        return _error(request, who, 404, str(exc))
+        return _error(request, who, 404, exc)
     return _render(
         request, "visit.html", who, d=detail, entry=detail.evidence_of(Lane.ENTRY), exit=detail.evidence_of(Lane.EXIT),
         due=_due(ledger, detail.visit) if detail.visit.is_open else None,
@@ -377,7 +384,7 @@ def waive(request: Request, visit_id: int, who: Operator_, ledger: Ledger_, reas
     try:
         ledger.waive(who.user.username, reason, visit_id=visit_id)
     except GateError as exc:
-        return _error(request, who, 409, str(exc))
+        return _error(request, who, 409, exc)
     return _back(f"/visits/{visit_id}", done="fee waived")
 
 
@@ -386,7 +393,7 @@ def close(request: Request, visit_id: int, who: Operator_, ledger: Ledger_, reas
     try:
         ledger.override_close(who.user.username, reason, visit_id=visit_id)
     except GateError as exc:
-        return _error(request, who, 409, str(exc))
+        return _error(request, who, 409, exc)
     return _back(f"/visits/{visit_id}", done="visit closed")
 
 
@@ -445,9 +452,9 @@ def resolve(
             target = int(typed)
         done = Operations(ledger).resolve(item_id, who.user.username, action, reason, visit_id=target)
     except InvalidInput as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     except GateError as exc:
-        return _error(request, who, 409, str(exc))
+        return _error(request, who, 409, exc)
     queued = f", a pulse queued for gate {done.command.gate}" if done.command is not None else ""
     return _back("/review", done=f"item {item_id}: {done.item.resolution}{queued}")
 
@@ -477,7 +484,7 @@ def payments(
         offset = (page - 1) * PAGE_SIZE
         listed, more = data.payments_page(ledger, start, day_end(last, tz), PAGE_SIZE, offset)
     except (InvalidInput, GateError) as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     query = {"since": first.isoformat(), "until": last.isoformat()}
     return _render(
         request, "payments.html", who, days=days, first=first, last=last, listed=listed, offset=offset,
@@ -519,7 +526,7 @@ def list_save(
         save_entry(ledger, plate, ListKind(kind) if kind in ListKind.__members__.values() else kind,
                    holder, note, expires_at, local_zone(ledger), actor=who.user.username)
     except (GateError, PlateFormatError) as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     log.info("plate list %s %s saved by %s", kind, plate, who.user.username)
     return _back("/lists", done=f"saved {plate}")
 
@@ -535,7 +542,7 @@ def list_remove(
     try:
         removed = remove_entry(ledger, plate, kind, actor=who.user.username)  # the kind is checked there
     except (GateError, PlateFormatError, ValueError) as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     log.info("plate list %s %s removed by %s", kind, plate, who.user.username)
     return _back("/lists", done=f"removed {plate}" if removed else f"{plate} was not listed")
 
@@ -555,7 +562,7 @@ async def list_import(request: Request, who: Operator_) -> Response:
     except UnicodeDecodeError:
         return _error(request, who, 422, "the file is not UTF-8 text")
     except (GateError, PlateFormatError) as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     log.info("plate list import of %d rows by %s", count, who.user.username)
     return _back("/lists", done=f"imported {count} rows")
 
@@ -594,7 +601,7 @@ def token_create(
     try:
         created = Tokens(ledger).create(name, role, gate.strip() or None, lane or None)
     except GateError as exc:
-        return _error(request, who, 422, str(exc))
+        return _error(request, who, 422, exc)
     log.info("api token %r created by %s on the web page", name, who.user.username)
     return _settings(request, who, ledger, created)  # the secret in this answer only: never in a URL, never stored
 
@@ -606,6 +613,6 @@ def token_revoke(
     try:
         Tokens(ledger).revoke(name)
     except GateError as exc:
-        return _error(request, who, 409, str(exc))
+        return _error(request, who, 409, exc)
     log.info("api token %r revoked by %s on the web page", name, who.user.username)
     return _back("/settings", done=f"revoked {name}")

@@ -12,7 +12,7 @@ from web_support import OPERATOR, VIEWER, csrf_of, login
 
 from gate.rules.codes import Lane
 from gate.rules.errors import LedgerBusy
-from gate.serve.web import data
+from gate.serve.web import data, pages
 from gate.serve.web.session import SESSION_COOKIE
 from gate.store.users import FAILURE_LIMIT
 
@@ -243,3 +243,16 @@ def test_a_busy_database_on_a_page_is_an_error_page_that_asks_to_retry(site: Sit
     page = client.get("/live")
     assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
     assert "another gate holds the write lock" in page.text and page.headers["retry-after"] == "1"
+
+
+def test_a_form_that_meets_a_busy_database_is_told_to_retry_not_that_it_conflicts(site: Site, operator, monkeypatch):
+    client, csrf = operator
+
+    def busy(*_args, **_kwargs):
+        raise LedgerBusy("the ledger is busy: another gate holds the write lock")
+
+    monkeypatch.setattr(pages, "save_entry", busy)
+    add = {"plate": "12-121-21", "kind": "allow", "holder": "Noa", "note": "", "expires": "", "csrf": csrf}
+    answer = client.post("/lists/save", data=add)
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert "another gate holds the write lock" in answer.text
