@@ -202,8 +202,7 @@ def eval_cmd(
         if half not in ("train", "held-out"):
             err.print(f"error: --half {half!r}: expected train or held-out")
             raise typer.Exit(2)
-        halves = ev.dev_halves(labels)
-        labels = [r for r in labels if halves[r.image] == half]
+        labels = ev.in_half(labels, half)
     if limit is not None:
         labels = labels[:limit]
     names = list(ev.ENGINES) if engine == EngineChoice.all else [engine.value]

@@ -86,6 +86,12 @@ def dev_halves(rows: list[LabelRow]) -> dict[str, DevHalf]:
     return halves
 
 
+def in_half(rows: list[LabelRow], half: DevHalf) -> list[LabelRow]:
+    """The rows of one half of the fixed split (`dev_halves`), in their order."""
+    halves = dev_halves(rows)
+    return [r for r in rows if halves[r.image] == half]
+
+
 def load_labels(folder: str | Path) -> list[LabelRow]:
     """Parse `folder/labels.csv`; rows with an empty plate are skipped (not labelled).
 

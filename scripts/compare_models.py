@@ -20,6 +20,10 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lpr.evaluate import DevHalf
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "real-plates"
@@ -29,7 +33,7 @@ DEV = ROOT.parent / "shared" / "real-plates"
 class EvalSet:
     name: str  # "dev", "dev held-out", "cond_dev/dusk", "eval_syn", "cond_syn/ir" ...
     folder: Path
-    half: str | None  # "held-out": only the dev split's held-out half
+    half: DevHalf | None  # "held-out": only the dev split's held-out half
 
 
 def default_sets(data: Path = ROOT / "data", dev: Path = DEV) -> list[EvalSet]:
@@ -92,8 +96,7 @@ def main() -> None:
             continue
         rows = ev.load_labels(s.folder)
         if s.half:
-            halves = ev.dev_halves(rows)
-            rows = [r for r in rows if halves[r.image] == s.half]
+            rows = ev.in_half(rows, s.half)
         run = ev.run_evaluation(s.folder, engines, labels=rows)
         for n, results in run.results.items():
             counts[n][s.name] = sum(r.correct for r in results)

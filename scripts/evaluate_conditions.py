@@ -44,8 +44,7 @@ def main() -> None:
     for folder in folders:
         labels = ev.load_labels(folder)
         if args.half:
-            halves = ev.dev_halves(labels)
-            labels = [r for r in labels if halves[r.image] == args.half]
+            labels = ev.in_half(labels, args.half)
         run = ev.run_evaluation(folder, engines, labels=labels)
         table[folder.name] = {n: ev.summarize(res, with_failures=True, with_breakdown=True)
                               for n, res in run.results.items()}

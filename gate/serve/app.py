@@ -149,10 +149,8 @@ async def _ledger_error(request: Request, exc: Exception) -> Response:
     headers = {"Retry-After": "1"} if isinstance(exc, LedgerBusy) else None
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc)
-    if web_pages.is_page(request):
-        page = web_pages.error_page(request, status, str(exc))
-        page.headers.update(headers or {})
-        return page
+    if web_pages.is_page(request):  # the page decides a busy database's 503 and Retry-After itself
+        return web_pages.error_page(request, status, exc)
     return JSONResponse(error_body(str(exc)), status_code=status, headers=headers)
 
 

@@ -90,7 +90,7 @@ def is_page(request: Request) -> bool:
     return getattr(request.scope.get("endpoint"), "__module__", None) == __name__
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+def error_page(request: Request, status: int, message: str | Exception) -> HTMLResponse:
     """The error page with a way back, for an error the app's own handlers found in a page's request."""
     try:
         who = session.web_session(request)
