@@ -97,8 +97,8 @@ def ocr(out: Path = typer.Option(...), n: int = 10000, seed: int = 0, workers: i
 _DETECTOR: PlateDetector | None = None  # one per worker process (`_reader_crops_job`)
 
 
-def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, severity: tuple[float, float]
-                      ) -> list[tuple[str, str, str]]:
+def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, severity: tuple[float, float],
+                      passes: float = 0.0) -> list[tuple[str, str, str]]:
     from lpr.detector import PlateDetector
     from plategen.reader_crops import reader_crops
 
@@ -107,7 +107,8 @@ def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, seve
     if _DETECTOR is None:  # one detector per worker process, one thread each
         _DETECTOR = PlateDetector(threads=1)
     rows = []
-    for k, (crop, label, condition) in enumerate(reader_crops(_rng(seed, i), _DETECTOR, car_scenes, severity)):
+    for k, (crop, label, condition) in enumerate(reader_crops(_rng(seed, i), _DETECTOR, car_scenes, severity,
+                                                                    passes=passes)):
         name = f"{i:07d}_{k}.png"
         cv2.imwrite(str(out / "images" / name), crop)
         rows.append((name, label, condition))
@@ -118,6 +119,8 @@ def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, seve
 def reader_crops_command(out: Path = typer.Option(...), n: int = 10000, seed: int = 0,
                  car_scenes: Path | None = typer.Option(None, help="../shared/car-scenes"),
                  severity: tuple[float, float] = typer.Option((0.6, 1.4), help="gate-condition severity range"),
+                 passes: float = typer.Option(0.0, min=0.0, max=1.0,
+                                              help="share of frames taken from a car's approach, as clips render it"),
                  workers: int = typer.Option(os.cpu_count() or 2)):
     """OCR data set cut by the shipped detector from n gate frames (one condition each), as the reader cuts.
 
@@ -126,7 +129,7 @@ def reader_crops_command(out: Path = typer.Option(...), n: int = 10000, seed: in
     """
     (out / "images").mkdir(parents=True, exist_ok=True)
     job = partial(_reader_crops_job, seed=seed, out=out, car_scenes=str(car_scenes) if car_scenes else None,
-                  severity=severity)
+                  severity=severity, passes=passes)
     rows = [r for frame in _run(job, n, workers, "reader crops") for r in frame]
     _write_labels(out, ["image", "plate", "condition"], rows)
     plates = sum(1 for r in rows if r[1])

@@ -38,7 +38,7 @@ class CarPass:
     last_frame: int
 
 
-def _lane(rng: np.random.Generator, like: np.ndarray) -> np.ndarray:
+def empty_lane(rng: np.random.Generator, like: np.ndarray) -> np.ndarray:
     """An empty lane as dim as the car photos of this clip (an IR clip gets a dark grey lane)."""
     tone = np.clip(like.reshape(-1, 3).mean(0) * rng.uniform(0.5, 0.8), 0, 255)
     lane = np.empty((FRAME[1], FRAME[0], 3), np.float32)
@@ -49,31 +49,46 @@ def _lane(rng: np.random.Generator, like: np.ndarray) -> np.ndarray:
     return np.clip(lane, 0, 255).astype(np.uint8)
 
 
-def pass_frames(photo: np.ndarray, lane: np.ndarray, rng: np.random.Generator, spec: ClipSpec) -> list[np.ndarray]:
-    """The frames of one car's approach: growing, moving down, blurred by its own motion."""
+def pass_path(photo_shape: tuple[int, ...], rng: np.random.Generator,
+              spec: ClipSpec) -> list[tuple[float, float, float]]:
+    """Where the photo stands in each frame of one car's approach: (scale, centre x, centre y) per frame."""
     W, H = FRAME
-    fit = spec.fit * min(W / photo.shape[1], H / photo.shape[0])
+    fit = spec.fit * min(W / photo_shape[1], H / photo_shape[0])
     x_end, y_end = W / 2 + rng.normal(0, 0.05) * W, H / 2 + rng.normal(0, 0.03) * H
     x_start, y_start = x_end + rng.normal(0, 0.1) * W, y_end - rng.uniform(0.05, 0.2) * H
-    frames, prev = [], None
+    path = []
     for k in range(spec.pass_frames):
         t = k / max(1, spec.pass_frames - 1)
         t = 1 - (1 - t) ** 2  # easing: the car slows as it reaches the barrier
         s = fit * (spec.start_scale + (1 - spec.start_scale) * t)
-        cx, cy = x_start + (x_end - x_start) * t, y_start + (y_end - y_start) * t
-        pw, ph = max(8, int(photo.shape[1] * s)), max(8, int(photo.shape[0] * s))
-        car = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA)
-        frame = lane.copy()
-        x0, y0 = int(cx - pw / 2), int(cy - ph / 2)
-        X0, Y0, X1, Y1 = max(0, x0), max(0, y0), min(W, x0 + pw), min(H, y0 + ph)
-        if X1 > X0 and Y1 > Y0:
-            frame[Y0:Y1, X0:X1] = car[Y0 - y0 : Y1 - y0, X0 - x0 : X1 - x0]
-        if prev is not None:  # blur by the distance the car moved in this frame, as a share of the frame
-            speed = float(np.hypot(cx - prev[0], cy - prev[1])) / min(W, H)
-            frame = _travel_blur(frame, rng, speed * rng.uniform(0.3, 0.6))
-        prev = (cx, cy)
-        frames.append(_video_codec(frame, rng, (40, 80)))
-    return frames
+        path.append((s, x_start + (x_end - x_start) * t, y_start + (y_end - y_start) * t))
+    return path
+
+
+def pass_frame(photo: np.ndarray, lane: np.ndarray, rng: np.random.Generator, at: tuple[float, float, float],
+               prev: tuple[float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of an approach: the photo placed `at` (scale, cx, cy) on the lane, blurred by the way it moved
+    since `prev` (none on a pass's first frame), through the codec; and the (2, 3) map of photo to frame pixels."""
+    W, H = FRAME
+    s, cx, cy = at
+    pw, ph = max(8, int(photo.shape[1] * s)), max(8, int(photo.shape[0] * s))
+    car = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA)
+    frame = lane.copy()
+    x0, y0 = int(cx - pw / 2), int(cy - ph / 2)
+    X0, Y0, X1, Y1 = max(0, x0), max(0, y0), min(W, x0 + pw), min(H, y0 + ph)
+    if X1 > X0 and Y1 > Y0:
+        frame[Y0:Y1, X0:X1] = car[Y0 - y0 : Y1 - y0, X0 - x0 : X1 - x0]
+    if prev is not None:  # blur by the distance the car moved in this frame, as a share of the frame
+        speed = float(np.hypot(cx - prev[1], cy - prev[2])) / min(W, H)
+        frame = _travel_blur(frame, rng, speed * rng.uniform(0.3, 0.6))
+    to_frame = np.array([[pw / photo.shape[1], 0, x0], [0, ph / photo.shape[0], y0]], np.float32)
+    return _video_codec(frame, rng, (40, 80)), to_frame
+
+
+def pass_frames(photo: np.ndarray, lane: np.ndarray, rng: np.random.Generator, spec: ClipSpec) -> list[np.ndarray]:
+    """The frames of one car's approach: growing, moving down, blurred by its own motion."""
+    path = pass_path(photo.shape, rng, spec)
+    return [pass_frame(photo, lane, rng, at, path[k - 1] if k else None)[0] for k, at in enumerate(path)]
 
 
 def render_clip(src: Path, out: Path, seed: int = 3, spec: ClipSpec = ClipSpec(), limit: int | None = None,
@@ -100,7 +115,7 @@ def render_clip(src: Path, out: Path, seed: int = 3, spec: ClipSpec = ClipSpec()
             photo = cv2.imread(str(src / "images" / r["image"]), cv2.IMREAD_COLOR)
             if photo is None:
                 raise ValueError(f"{src / 'images' / r['image']}: cannot decode image")
-            lane = _lane(rng, photo)
+            lane = empty_lane(rng, photo)
             for _ in range(spec.gap_frames):
                 writer.write(_video_codec(lane, rng, (40, 80)))
                 frame_no += 1

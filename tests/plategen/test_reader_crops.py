@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import cv2
 import numpy as np
 from typer.testing import CliRunner
 
@@ -13,9 +14,11 @@ from lpr.plate_format import is_valid_plate
 from lpr.rectify import RECT_SIZE, box_corners
 from lpr.types import Detection
 from plategen import cli as plategen_cli
+from plategen.clips import ClipSpec, pass_frame, pass_path
 from plategen.conditions import Condition
 from plategen.reader_crops import label_detections, reader_crops, shows_plate
 from plategen.render import render_plate
+from plategen.scenes import make_scene
 
 PLATE = np.array([[400, 300], [640, 300], [640, 352], [400, 352]], np.float32)
 
@@ -97,3 +100,37 @@ def test_reader_crops_command_writes_a_set_the_ocr_trainer_reads(tmp_path):
         rows = list(csv.DictReader(f))
     assert rows and all((tmp_path / "images" / row["image"]).exists() for row in rows)
     assert {"image", "plate", "condition"} <= set(rows[0])
+
+
+def test_an_approach_frame_maps_the_plate_to_where_it_is_drawn():
+    """The map `pass_frame` returns takes the photo's plate corners onto the plate's pixels in the clip frame."""
+    photo = frame_with_plate()
+    plate = cv2.cvtColor(photo[300:350, 400:639], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    path = pass_path(photo.shape, np.random.default_rng(2), ClipSpec())
+    lane = np.full_like(photo, 30)
+
+    def likeness(frame: np.ndarray, quad: np.ndarray) -> float:
+        m = cv2.getPerspectiveTransform(quad.astype(np.float32), np.float32([[0, 0], [239, 0], [239, 50], [0, 50]]))
+        seen = cv2.cvtColor(cv2.warpPerspective(frame, m, (239, 50)), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        return float(np.corrcoef(seen.ravel(), plate.ravel())[0, 1])
+
+    for k in (0, 1, len(path) - 1):  # unblurred, the most blurred, the last
+        frame, to_frame = pass_frame(photo, lane, np.random.default_rng(5), path[k], path[k - 1] if k else None)
+        there = PLATE @ to_frame[:, :2].T + to_frame[:, 2]
+        width = there[1, 0] - there[0, 0]
+        assert likeness(frame, there) > 0.6
+        assert likeness(frame, there + [0.3 * width, 0]) < 0.4
+
+
+def test_approach_frames_keep_their_plates_labels_through_the_detector():
+    """A frame of a car's approach moves and shrinks the scene: its plates' corners must move with it, or the
+    detections would be labelled none or left out."""
+    detector = PlateDetector(threads=1)
+    crops, plates = [], set()
+    for i in range(6):
+        crops += reader_crops(np.random.default_rng([3, i]), detector, passes=1.0)
+        _, placed = make_scene(np.random.default_rng([3, i]), size=(1280, 720), p_gate=0.0, p_occlude=0.0)
+        plates |= {p.text for p in placed}  # the same draws reader_crops starts with: the same scene
+    labelled = [label for _, label, _ in crops if label]
+    assert len(labelled) >= 3 and set(labelled) <= plates
+    assert all(crop.shape[:2] == RECT_SIZE[::-1] for crop, _, _ in crops)
