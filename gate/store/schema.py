@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # every revision in migrations/versions, oldest first (tests/gate/store/test_gate_schema.py keeps them in step)
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 HEAD = REVISIONS[-1]
 
 _version = Table("alembic_version", MetaData(), Column("version_num", String(32), primary_key=True))

@@ -53,7 +53,10 @@ SESSION_HOURS = 12.0  # one shift in the booth
 FAILURE_LIMIT = 5  # failed logins of one username from one address ...
 FAILURE_WINDOW = timedelta(minutes=5)  # ... within this long: further attempts from there are refused
 # ... and from all addresses together. Counted over all addresses alone, 5 anonymous guesses from anywhere locked an
-# operator out of the page (an auditor's finding); this cap still bounds guessing from many addresses.
+# operator out of the page (an auditor's finding); this cap still bounds guessing from many addresses. It does not
+# hold at an address the user has logged in from (a session started there within RECORDS_KEPT): 4 addresses of an
+# attacker's, 5 guesses each, would otherwise lock the booth's own terminal out every 5 minutes. The per-address
+# limits still hold there.
 FAILURE_LIMIT_PER_USER = 20
 # failed logins and ended sessions are kept this long for the record, then deleted by the next login attempt
 RECORDS_KEPT = timedelta(days=30)
@@ -255,7 +258,7 @@ class Users:
                 log.warning("login refused for %r from %s: %d failures from there in %s", name, remote, len(here),
                             FAILURE_WINDOW)
                 return _throttled("for this user", here[-FAILURE_LIMIT], now)
-            if len(failures) >= FAILURE_LIMIT_PER_USER:
+            if len(failures) >= FAILURE_LIMIT_PER_USER and not _logged_in_from(conn, name, remote):
                 log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures),
                             FAILURE_WINDOW)
                 return _throttled("for this user", failures[-FAILURE_LIMIT_PER_USER][0], now)
@@ -289,7 +292,8 @@ class Users:
         user = User.from_row(row)
         secret = secrets.token_urlsafe(32)
         expires = now + timedelta(hours=hours)
-        values = {"token_hash": session_hash(secret), "user_id": user.id, "created_at": now, "expires_at": expires}
+        values = {"token_hash": session_hash(secret), "user_id": user.id, "created_at": now, "expires_at": expires,
+                  "remote": remote}
         attempts = models.login_failures
 
         def start(conn: Connection) -> None:  # the attempt was no failure: off the record, with the session in
@@ -350,6 +354,15 @@ def _recent_failures(conn: Connection, username: str, since: datetime) -> list[t
     f = models.login_failures
     query = select(f.c.at, f.c.remote).where(f.c.username == username, f.c.at > since).order_by(f.c.at)
     return [(at, remote) for at, remote in conn.execute(query)]
+
+
+def _logged_in_from(conn: Connection, username: str, remote: str | None) -> bool:
+    """Whether a session of this user was started from ``remote`` (an `address_key`) and is still on record."""
+    if remote is None:
+        return False
+    s, u = models.web_sessions, models.users
+    query = select(s.c.id).join(u, u.c.id == s.c.user_id).where(u.c.username == username, s.c.remote == remote)
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def _recent_failures_from(conn: Connection, remote: str, since: datetime) -> list[datetime]:

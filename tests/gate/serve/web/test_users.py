@@ -150,6 +150,32 @@ def test_guesses_from_many_addresses_are_capped_per_user(users: Users):
         users.login("dana", "correct horse", remote="10.0.0.9")
 
 
+def test_guesses_from_many_addresses_do_not_lock_the_user_out_where_they_logged_in_before(users: Users, clock: Clock):
+    users.login("dana", "correct horse", remote="10.0.0.9")  # the booth's terminal, yesterday
+    clock.now += timedelta(days=1)
+    for i in range(FAILURE_LIMIT_PER_USER):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote=f"198.51.100.{i}")
+    assert users.login("dana", "correct horse", remote="10.0.0.9").session.user.username == "dana"
+    with pytest.raises(LoginThrottled, match="for this user"):  # any other address is still capped
+        users.login("dana", "correct horse", remote="10.0.0.10")
+    for _ in range(FAILURE_LIMIT):  # and the known address keeps its own limit
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote="10.0.0.9")
+    with pytest.raises(LoginThrottled, match="for this user"):
+        users.login("dana", "correct horse", remote="10.0.0.9")
+
+
+def test_a_login_from_one_users_address_does_not_exempt_another_user(users: Users):
+    users.create("eli", "viewer", "battery staple")
+    users.login("eli", "battery staple", remote="10.0.0.9")
+    for i in range(FAILURE_LIMIT_PER_USER):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote=f"198.51.100.{i}")
+    with pytest.raises(LoginThrottled, match="for this user"):
+        users.login("dana", "correct horse", remote="10.0.0.9")
+
+
 def test_a_user_may_not_take_an_api_tokens_name(ledger: Ledger):
     """The audit log names a token and a web user alike: the name of a token, even revoked, is not free."""
     from gate.store.tokens import Tokens
