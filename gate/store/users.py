@@ -58,7 +58,8 @@ FAILURE_WINDOW = timedelta(minutes=5)  # ... within this long: further attempts 
 # attacker's, 5 guesses each, would otherwise lock the booth's own terminal out every 5 minutes. The per-address
 # limits still hold there.
 FAILURE_LIMIT_PER_USER = 20
-# failed logins and ended sessions are kept this long for the record, then deleted by the next login attempt
+# failed logins are kept this long for the record, then deleted by the next login attempt; ended sessions too, deleted
+# by the next successful login
 RECORDS_KEPT = timedelta(days=30)
 FAILURE_LIMIT_PER_ADDRESS = 20  # failed logins from one remote address, any usernames, within FAILURE_WINDOW
 CONCURRENT_CHECKS = 2  # password checks at once in this process: the rest wait (at most CHECK_WAIT_S)
@@ -258,7 +259,7 @@ class Users:
                 log.warning("login refused for %r from %s: %d failures from there in %s", name, remote, len(here),
                             FAILURE_WINDOW)
                 return _throttled("for this user", here[-FAILURE_LIMIT], now)
-            if len(failures) >= FAILURE_LIMIT_PER_USER and not _logged_in_from(conn, name, remote):
+            if len(failures) >= FAILURE_LIMIT_PER_USER and not _logged_in_from(conn, name, remote, now - RECORDS_KEPT):
                 log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures),
                             FAILURE_WINDOW)
                 return _throttled("for this user", failures[-FAILURE_LIMIT_PER_USER][0], now)
@@ -356,12 +357,17 @@ def _recent_failures(conn: Connection, username: str, since: datetime) -> list[t
     return [(at, remote) for at, remote in conn.execute(query)]
 
 
-def _logged_in_from(conn: Connection, username: str, remote: str | None) -> bool:
-    """Whether a session of this user was started from ``remote`` (an `address_key`) and is still on record."""
+def _logged_in_from(conn: Connection, username: str, remote: str | None, since: datetime) -> bool:
+    """Whether a session of this user was started from ``remote`` (an `address_key`) after ``since``. Bounded in time
+    because sessions are deleted only by a successful login: an address the user left months ago is no longer theirs."""
     if remote is None:
         return False
     s, u = models.web_sessions, models.users
-    query = select(s.c.id).join(u, u.c.id == s.c.user_id).where(u.c.username == username, s.c.remote == remote)
+    query = (
+        select(s.c.id)
+        .join(u, u.c.id == s.c.user_id)
+        .where(u.c.username == username, s.c.remote == remote, s.c.created_at > since)
+    )
     return conn.execute(query.limit(1)).first() is not None
 
 

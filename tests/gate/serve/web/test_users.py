@@ -166,6 +166,20 @@ def test_guesses_from_many_addresses_do_not_lock_the_user_out_where_they_logged_
         users.login("dana", "correct horse", remote="10.0.0.9")
 
 
+def test_an_address_the_user_last_logged_in_from_over_30_days_ago_is_capped_like_any_other(
+    users: Users, clock: Clock
+):
+    """Sessions are deleted only by a successful login: without a bound, one login long ago exempted that address
+    (and whoever has it now) for good."""
+    users.login("dana", "correct horse", remote="10.0.0.9")
+    clock.now += RECORDS_KEPT + timedelta(minutes=1)
+    for i in range(FAILURE_LIMIT_PER_USER):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote=f"198.51.100.{i}")
+    with pytest.raises(LoginThrottled, match="for this user"):
+        users.login("dana", "correct horse", remote="10.0.0.9")
+
+
 def test_a_login_from_one_users_address_does_not_exempt_another_user(users: Users):
     users.create("eli", "viewer", "battery staple")
     users.login("eli", "battery staple", remote="10.0.0.9")
