@@ -142,10 +142,15 @@ def test_an_ipv6_host_counts_as_its_64(users: Users, ledger: Ledger):
         assert set(conn.execute(select(models.login_failures.c.remote)).scalars()) == {"2001:db8:0:1::/64"}
 
 
-def test_guesses_from_many_addresses_are_capped_per_user(users: Users):
+def guess_from_many_addresses(users: Users) -> None:
+    """FAILURE_LIMIT_PER_USER wrong passwords for dana, one from each of as many addresses."""
     for i in range(FAILURE_LIMIT_PER_USER):
         with pytest.raises(LoginFailed):
-            users.login("dana", "guess", remote=f"198.51.100.{i}")  # one guess from each
+            users.login("dana", "guess", remote=f"198.51.100.{i}")
+
+
+def test_guesses_from_many_addresses_are_capped_per_user(users: Users):
+    guess_from_many_addresses(users)  # one guess from each
     with pytest.raises(LoginThrottled, match="for this user"):
         users.login("dana", "correct horse", remote="10.0.0.9")
 
@@ -153,9 +158,7 @@ def test_guesses_from_many_addresses_are_capped_per_user(users: Users):
 def test_guesses_from_many_addresses_do_not_lock_the_user_out_where_they_logged_in_before(users: Users, clock: Clock):
     users.login("dana", "correct horse", remote="10.0.0.9")  # the booth's terminal, yesterday
     clock.now += timedelta(days=1)
-    for i in range(FAILURE_LIMIT_PER_USER):
-        with pytest.raises(LoginFailed):
-            users.login("dana", "guess", remote=f"198.51.100.{i}")
+    guess_from_many_addresses(users)
     assert users.login("dana", "correct horse", remote="10.0.0.9").session.user.username == "dana"
     with pytest.raises(LoginThrottled, match="for this user"):  # any other address is still capped
         users.login("dana", "correct horse", remote="10.0.0.10")
@@ -173,9 +176,7 @@ def test_an_address_the_user_last_logged_in_from_over_30_days_ago_is_capped_like
     (and whoever has it now) for good."""
     users.login("dana", "correct horse", remote="10.0.0.9")
     clock.now += RECORDS_KEPT + timedelta(minutes=1)
-    for i in range(FAILURE_LIMIT_PER_USER):
-        with pytest.raises(LoginFailed):
-            users.login("dana", "guess", remote=f"198.51.100.{i}")
+    guess_from_many_addresses(users)
     with pytest.raises(LoginThrottled, match="for this user"):
         users.login("dana", "correct horse", remote="10.0.0.9")
 
@@ -183,9 +184,7 @@ def test_an_address_the_user_last_logged_in_from_over_30_days_ago_is_capped_like
 def test_a_login_from_one_users_address_does_not_exempt_another_user(users: Users):
     users.create("eli", "viewer", "battery staple")
     users.login("eli", "battery staple", remote="10.0.0.9")
-    for i in range(FAILURE_LIMIT_PER_USER):
-        with pytest.raises(LoginFailed):
-            users.login("dana", "guess", remote=f"198.51.100.{i}")
+    guess_from_many_addresses(users)
     with pytest.raises(LoginThrottled, match="for this user"):
         users.login("dana", "correct horse", remote="10.0.0.9")
 
