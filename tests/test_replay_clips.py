@@ -1,0 +1,104 @@
+"""scripts/replay_clips.py: a clip's reads recorded once give back the lane's visits when replayed, and a voting
+change replayed on them changes the visits as the lane would."""
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import replay_clips as rc  # noqa: E402
+
+from gate.lane.voting import PassConfig  # noqa: E402
+
+DEMO = ROOT / "gate" / "demo"
+FRAMES = 100  # the demo entry clip's first three cars (of five): 8 s at 8 fps
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped reader's reads of the start of the demo's entry clip, recorded once into a folder."""
+    clip = tmp_path_factory.mktemp("clip") / "demo"
+    clip.mkdir()
+    cap = cv2.VideoCapture(str(DEMO / "entry.mp4"))
+    out = cv2.VideoWriter(str(clip / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS),
+                          (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))))
+    for _ in range(FRAMES):
+        ok, frame = cap.read()
+        assert ok
+        out.write(frame)
+    out.release()
+    shown = json.loads((DEMO / "entry.json").read_text())["frames"][:FRAMES]
+    cars = list(dict.fromkeys(p["text"] for f in shown for p in f))
+    with open(clip / "truth.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["plate"], *[[c] for c in cars]])
+    folder = tmp_path_factory.mktemp("reads")
+    rc.main(["record", str(clip), "--out", str(folder)])
+    return folder
+
+
+@pytest.fixture
+def recorded(recordings: Path) -> rc.Recording:
+    """That recording loaded from disk afresh (a replay fills the likelihood caches of the reads it votes on)."""
+    (rec,) = rc.load(recordings)
+    return rec
+
+
+@pytest.mark.slow
+def test_replaying_a_recording_as_shipped_opens_the_visits_the_lane_opened(recorded: rc.Recording):
+    assert len(recorded.frames) == FRAMES and recorded.truth
+    assert recorded.score["right"] >= 2, recorded.score  # the shipped reader reads the demo's cars
+    again = rc.replay(recorded, PassConfig())
+    keys = ("right", "right_flagged", "wrong", "wrong_unflagged", "missed", "visits")
+    assert {k: again[k] for k in keys} == {k: recorded.score[k] for k in keys}
+
+
+@pytest.mark.slow
+def test_a_vote_no_pass_can_reach_sends_every_visit_to_review(recorded: rc.Recording):
+    strict = rc.replay(recorded, rc.pass_config(["sure_confidence=1.01"]))
+    assert strict["right"] == recorded.score["right"] and strict["right_flagged"] == strict["right"]
+
+
+@pytest.mark.slow
+def test_a_pass_needing_more_reads_than_a_car_gives_opens_nothing(recorded: rc.Recording):
+    strict = rc.replay(recorded, rc.pass_config(["min_reads=1000", "settle_votes=1000"]))
+    assert strict["visits"] == 0 and strict["missed"] == len(recorded.truth)
+
+
+@pytest.mark.slow
+def test_a_recording_keeps_no_crop_and_no_cached_likelihood(recorded: rc.Recording):
+    reads = [r for _, _, rs in recorded.frames for r in rs]
+    assert reads and all(r.crop is None for r in reads)
+    assert all(r.posterior is not None and not r.posterior.likelihoods for r in reads)
+
+
+def test_settings_convert_to_the_fields_types():
+    c = rc.pass_config(["sure_confidence=0.7", "settle_votes=4", "drop_outvoted=false"])
+    assert (c.sure_confidence, c.settle_votes, c.drop_outvoted) == (0.7, 4, False)
+    assert c.pass_gap_s == PassConfig().pass_gap_s
+
+
+@pytest.mark.parametrize("item, named", [("sure_conf=0.5", "sure_conf"), ("settle_votes=three", "int"),
+                                         ("drop_outvoted=maybe", "bool"), ("min_reads", "KEY=VALUE")])
+def test_a_bad_setting_is_one_line_naming_it(item: str, named: str):
+    with pytest.raises(SystemExit) as err:
+        rc.pass_config([item])
+    assert item in str(err.value) and named in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_folder_without_recordings_is_named(tmp_path: Path):
+    with pytest.raises(SystemExit, match="no recordings"):
+        rc.load(tmp_path)
+
+
+def test_a_file_of_another_format_is_refused(tmp_path: Path):
+    with open(tmp_path / "x.pkl", "wb") as f:
+        pickle.dump(rc.Recording("x", [], format=0), f)
+    with pytest.raises(SystemExit, match="record the clip again"):
+        rc.load(tmp_path)
