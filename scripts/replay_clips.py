@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -56,14 +56,39 @@ class Recording:
     truth: list[str]
     frames: list[tuple[float, int, list[PlateRead]]] = field(default_factory=list)
     score: dict[str, Any] = field(default_factory=dict)
-    format: int = FORMAT
+
+    def save(self, path: Path) -> None:
+        frames = [(t, i, [kept(r) for r in reads]) for t, i, reads in self.frames]
+        data = {"format": FORMAT, "clip": self.clip, "truth": self.truth, "score": self.score, "frames": frames}
+        with open(path, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, path: Path) -> "Recording":
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)  # noqa: S301 - our own recordings (plain values and arrays), written by save
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise SystemExit(f"{path}: not a recording of format {FORMAT}; record the clip again")
+        frames = [(t, i, [restored(r) for r in reads]) for t, i, reads in data["frames"]]
+        return cls(data["clip"], data["truth"], frames, data["score"])
 
 
-def kept(read: PlateRead) -> PlateRead:
-    """A read as a recording keeps it: no crop, and a posterior without the likelihoods a pass cached on it."""
+READ_FIELDS = ("text", "confidence", "char_conf", "corners", "box", "det_score", "timings_ms", "quality")
+
+
+def kept(read: PlateRead) -> dict[str, Any]:
+    """A read as a recording keeps it: plain values (no class of this script in the file, so any script can load
+    it), no crop (evidence only), and the posterior's probabilities without the likelihoods a pass cached."""
+    out: dict[str, Any] = {f: getattr(read, f) for f in READ_FIELDS}
     post = read.posterior
-    return replace(read, crop=None,
-                   posterior=None if post is None else CtcPosterior(post.probs.astype(np.float32), post.alphabet))
+    out["posterior"] = None if post is None else (post.probs.astype(np.float32), post.alphabet)
+    return out
+
+
+def restored(read: dict[str, Any]) -> PlateRead:
+    post = read["posterior"]
+    fields_ = {f: read[f] for f in READ_FIELDS}
+    return PlateRead(**fields_, posterior=None if post is None else CtcPosterior(post[0], post[1]))
 
 
 class _TapSource:
@@ -95,7 +120,7 @@ class _TapReader:
         except Exception:
             self.recording.frames.append((frame.t, frame.index, []))  # the lane goes on with no reads, as here
             raise
-        self.recording.frames.append((frame.t, frame.index, [kept(r) for r in reads]))
+        self.recording.frames.append((frame.t, frame.index, reads))
         return reads
 
 
@@ -193,14 +218,7 @@ def load(folder: Path) -> list[Recording]:
     files = sorted(folder.glob("*.pkl"))
     if not files:
         raise SystemExit(f"{folder}: no recordings (*.pkl), expected the --out folder of `record`")
-    recs = []
-    for f in files:
-        with open(f, "rb") as fh:
-            rec = pickle.load(fh)  # noqa: S301 - our own recordings, written by `record` below
-        if not isinstance(rec, Recording) or rec.format != FORMAT:
-            raise SystemExit(f"{f}: not a recording of format {FORMAT}; record the clip again")
-        recs.append(rec)
-    return recs
+    return [Recording.load(f) for f in files]
 
 
 def _line(name: str, t: dict[str, Any]) -> str:
@@ -228,8 +246,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         for folder in args.clips:
             rec = record(folder, args.threads)
-            with open(args.out / f"{rec.clip}.pkl", "wb") as fh:
-                pickle.dump(rec, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            rec.save(args.out / f"{rec.clip}.pkl")
             print(_line(rec.clip, totals([rec.score])) + f"  [{rec.score['wall_s']} s, {len(rec.frames)} frames]",
                   flush=True)
         return

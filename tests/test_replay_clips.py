@@ -99,6 +99,6 @@ def test_a_folder_without_recordings_is_named(tmp_path: Path):
 
 def test_a_file_of_another_format_is_refused(tmp_path: Path):
     with open(tmp_path / "x.pkl", "wb") as f:
-        pickle.dump(rc.Recording("x", [], format=0), f)
+        pickle.dump({"format": 0, "clip": "x", "truth": [], "frames": [], "score": {}}, f)
     with pytest.raises(SystemExit, match="record the clip again"):
         rc.load(tmp_path)
