@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from lpr.ctc import BLANK, ctc_log_likelihood, decode_pass, labels_for
+from lpr.ctc import BLANK, ctc_log_likelihood, ctc_log_likelihoods, decode_pass, labels_for
 from lpr.types import CtcPosterior
 
 ALPHA = "0123456789-"
@@ -25,6 +25,16 @@ def test_forward_likelihood_equals_the_sum_over_every_alignment(labels):
     brute = sum(np.prod([probs[t, k] for t, k in enumerate(p)])
                 for p in itertools.product(range(C), repeat=T) if _collapse(p) == labels)
     assert ctc_log_likelihood(probs, labels) == pytest.approx(np.log(brute), rel=1e-6)
+
+
+def test_the_batched_likelihoods_equal_one_at_a_time_for_any_lengths_and_repeats():
+    rng = np.random.default_rng(7)
+    probs = rng.dirichlet(np.ones(12) * 0.3, 32)
+    seqs = [list(rng.integers(1, 12, n)) for n in (1, 7, 9, 15)] + [[3] * 20, [5] * 40, [2, 2, 11, 2]]
+    batched = ctc_log_likelihoods(probs, seqs)
+    one = np.array([ctc_log_likelihood(probs, s) for s in seqs])
+    assert np.array_equal(np.isfinite(batched), np.isfinite(one)) and np.isneginf(batched[5])
+    assert batched[np.isfinite(one)] == pytest.approx(one[np.isfinite(one)], rel=1e-9)
 
 
 def _posterior(plate: str, sharpness: float, rng: np.random.Generator, T: int = 32) -> CtcPosterior:
