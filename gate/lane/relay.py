@@ -2,7 +2,10 @@
 
 Why the retry wrapper never raises: the decision is already durable when the
 relay is pulsed; a relay fault must be retried and logged (an attendant can
-open by hand) but can never undo or repeat the ledger's decision.
+open by hand) but can never undo or repeat the ledger's decision. Only a pulse
+that surely did not act is sent again (the connection failed, or the controller
+answered an error); one sent and never answered may have opened the barrier, and
+a second pulse then would open it for the car behind (``PulseUnknown``).
 
 Why pulses run on a worker thread (``RelayWorker``) with a short timeout: a
 relay that accepted the connection but never answered once held every
@@ -14,9 +17,11 @@ whichever car stands there by then.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +35,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 0.5  # a relay controller on the lot's network answers in milliseconds
 DEFAULT_MAX_AGE_S = 5.0  # after this a pulse is given up: the attendant opens by hand
+
+
+class PulseUnknown(Exception):
+    """The controller took the pulse and gave no answer: the barrier may have opened, so it is not sent again."""
 
 
 class Relay(Protocol):
@@ -69,9 +78,14 @@ class HttpRelay:
         req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
         if auth is not None:
             req.add_unredirected_header("Authorization", auth)  # never carried to a redirect's host
-        with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
-            if not 200 <= resp.status < 300:
-                raise OSError(f"relay answered HTTP {resp.status}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
+                if not 200 <= resp.status < 300:
+                    raise OSError(f"relay answered HTTP {resp.status}")
+        except urllib.error.URLError:
+            raise  # not sent (connect failed), or the controller answered that it failed (HTTPError): retried
+        except (OSError, http.client.HTTPException) as exc:  # sent, then a read timeout or a dropped connection
+            raise PulseUnknown(f"no answer after the pulse was sent ({type(exc).__name__})") from None
 
 
 @dataclass
@@ -95,7 +109,12 @@ class RetryingRelay:
             try:
                 self.inner.pulse(lane, info)
                 return True
-            except Exception as exc:  # noqa: BLE001 - any relay fault is retried, never raised
+            except PulseUnknown as exc:
+                # a second pulse could open the barrier again for the car behind: an attendant checks instead
+                log.error("relay %s: %s; the barrier may have opened, not sent again; check it, open by hand if "
+                          "shut (plate=%s visit=%s)", lane, exc, info.get("plate"), info.get("visit_id"))
+                return False
+            except Exception as exc:  # noqa: BLE001 - any other relay fault is retried, never raised
                 log.warning("relay %s: pulse failed (try %d/%d): %s", lane, attempt, self.tries, redact(exc))
                 if attempt < self.tries:
                     self.sleep(delay)

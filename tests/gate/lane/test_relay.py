@@ -50,6 +50,36 @@ def test_a_relay_url_with_a_password_authenticates_and_never_logs_it(relay_serve
     assert "pulse failed" in caplog.text and "cret" not in caplog.text
 
 
+@pytest.fixture
+def silent_relay():
+    """A relay controller that takes each request and hangs up without an answer (it may have opened)."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.close_connection = True  # no status line: the client sees the connection dropped
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/pulse", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_pulse_sent_and_never_answered_is_not_sent_again(silent_relay, caplog):
+    url, seen = silent_relay
+    sleeps: list[float] = []
+    relay = RetryingRelay(HttpRelay(url), tries=3, sleep=sleeps.append)
+    assert relay.pulse("exit", {"plate": "1234567", "visit_id": 7}) is False
+    assert len(seen) == 1 and sleeps == []  # a second pulse could open the barrier for the car behind
+    assert "may have opened, not sent again" in caplog.text and "visit=7" in caplog.text
+
+
 def test_an_unreachable_relay_gives_up_without_raising(caplog):
     sleeps: list[float] = []
     relay = RetryingRelay(HttpRelay("http://127.0.0.1:9/none", timeout_s=0.5), tries=3, sleep=sleeps.append)
