@@ -9,7 +9,8 @@
 all of it the reader; a change to the voting (gate.lane.voting) reads the very same frames again. `record` plays each
 clip through the lane as `gate run --lane entry --threads T` wires it (`build_process`: the shipped Reader, the
 default PassConfig, a fresh SQLite ledger) and keeps every frame's reads: text, confidences, box, quality and the
-OCR's posterior, without the crop (evidence only). `replay` feeds those reads, frame by frame at their stream times,
+OCR's posterior; the crop too with --crops (for a change that reads crops again; ~6 MB of reads a 300-car clip
+without, ~40 MB with). `replay` feeds those reads, frame by frame at their stream times,
 to a GateProcess with the PassConfig asked for, on a fresh ledger: tracker, decisions and score are the product's,
 only the reader is replayed; the working tree's gate.lane.voting runs, so a new voting rule is judged too.
 
@@ -56,10 +57,12 @@ class Recording:
     truth: list[str]
     frames: list[tuple[float, int, list[PlateRead]]] = field(default_factory=list)
     score: dict[str, Any] = field(default_factory=dict)
+    crops: bool = False  # the reads keep their crops
 
     def save(self, path: Path) -> None:
-        frames = [(t, i, [kept(r) for r in reads]) for t, i, reads in self.frames]
-        data = {"format": FORMAT, "clip": self.clip, "truth": self.truth, "score": self.score, "frames": frames}
+        frames = [(t, i, [kept(r, self.crops) for r in reads]) for t, i, reads in self.frames]
+        data = {"format": FORMAT, "clip": self.clip, "truth": self.truth, "score": self.score, "frames": frames,
+                "crops": self.crops}
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -70,16 +73,18 @@ class Recording:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SystemExit(f"{path}: not a recording of format {FORMAT}; record the clip again")
         frames = [(t, i, [restored(r) for r in reads]) for t, i, reads in data["frames"]]
-        return cls(data["clip"], data["truth"], frames, data["score"])
+        return cls(data["clip"], data["truth"], frames, data["score"], bool(data.get("crops")))
 
 
 READ_FIELDS = ("text", "confidence", "char_conf", "corners", "box", "det_score", "timings_ms", "quality")
 
 
-def kept(read: PlateRead) -> dict[str, Any]:
+def kept(read: PlateRead, crops: bool = False) -> dict[str, Any]:
     """A read as a recording keeps it: plain values (no class of this script in the file, so any script can load
-    it), no crop (evidence only), and the posterior's probabilities without the likelihoods a pass cached."""
+    it), the crop only when asked (evidence, or a change that reads crops again: 12 KB a read), and the posterior's
+    probabilities without the likelihoods a pass cached."""
     out: dict[str, Any] = {f: getattr(read, f) for f in READ_FIELDS}
+    out["crop"] = read.crop if crops else None
     post = read.posterior
     out["posterior"] = None if post is None else (post.probs.astype(np.float32), post.alphabet)
     return out
@@ -88,7 +93,8 @@ def kept(read: PlateRead) -> dict[str, Any]:
 def restored(read: dict[str, Any]) -> PlateRead:
     post = read["posterior"]
     fields_ = {f: read[f] for f in READ_FIELDS}
-    return PlateRead(**fields_, posterior=None if post is None else CtcPosterior(post[0], post[1]))
+    return PlateRead(**fields_, crop=read.get("crop"),
+                     posterior=None if post is None else CtcPosterior(post[0], post[1]))
 
 
 class _TapSource:
@@ -169,9 +175,9 @@ def _opened(ledger: Ledger) -> list[tuple[str, bool]]:
     return [(v.plate.replace("-", ""), bool(v.flagged)) for v in ledger.visits()]
 
 
-def record(folder: Path, threads: int = 1) -> Recording:
+def record(folder: Path, threads: int = 1, crops: bool = False) -> Recording:
     """Play one clip through the lane as `gate run --lane entry` does, keeping every frame's reads."""
-    rec = Recording(folder.name, truth_of(folder))
+    rec = Recording(folder.name, truth_of(folder), crops=crops)
     with tempfile.TemporaryDirectory() as tmp, Ledger.open(f"sqlite:///{tmp}/ledger.db") as ledger:
         process = build_process(Lane.ENTRY, str(folder / "clip.mp4"), ledger, evidence_dir=None, threads=threads)
         source = _TapSource(process.source)
@@ -233,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("clips", type=Path, nargs="+", help="folders with clip.mp4 and truth.csv")
     r.add_argument("--out", type=Path, required=True, help="folder for one <clip>.pkl per clip")
     r.add_argument("--threads", type=int, default=1, help="reader threads, as gate run --threads (default 1)")
+    r.add_argument("--crops", action="store_true", help="keep each read's crop too (~3x the file)")
     p = sub.add_parser("replay", help="vote and decide again on recorded reads (seconds)")
     p.add_argument("recordings", type=Path, nargs="+", help="folders written by record")
     p.add_argument("--set", dest="assign", action="append", default=[], metavar="KEY=VALUE",
@@ -245,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.cmd == "record":
         args.out.mkdir(parents=True, exist_ok=True)
         for folder in args.clips:
-            rec = record(folder, args.threads)
+            rec = record(folder, args.threads, args.crops)
             rec.save(args.out / f"{rec.clip}.pkl")
             print(_line(rec.clip, totals([rec.score])) + f"  [{rec.score['wall_s']} s, {len(rec.frames)} frames]",
                   flush=True)

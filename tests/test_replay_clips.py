@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).parents[1]
@@ -16,6 +17,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import replay_clips as rc  # noqa: E402
 
 from gate.lane.voting import PassConfig  # noqa: E402
+from lpr.types import PlateRead  # noqa: E402
 
 DEMO = ROOT / "gate" / "demo"
 FRAMES = 100  # the demo entry clip's first three cars (of five): 8 s at 8 fps
@@ -39,7 +41,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(clip / "truth.csv", "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([["plate"], *[[c] for c in cars]])
     folder = tmp_path_factory.mktemp("reads")
-    rc.main(["record", str(clip), "--out", str(folder)])
+    rc.main(["record", str(clip), "--out", str(folder), "--crops"])
     return folder
 
 
@@ -72,10 +74,18 @@ def test_a_pass_needing_more_reads_than_a_car_gives_opens_nothing(recorded: rc.R
 
 
 @pytest.mark.slow
-def test_a_recording_keeps_no_crop_and_no_cached_likelihood(recorded: rc.Recording):
+def test_a_recording_keeps_the_crops_asked_for_and_no_cached_likelihood(recorded: rc.Recording):
     reads = [r for _, _, rs in recorded.frames for r in rs]
-    assert reads and all(r.crop is None for r in reads)
+    assert reads and recorded.crops and all(r.crop is not None and r.crop.shape == (32, 128, 3) for r in reads)
     assert all(r.posterior is not None and not r.posterior.likelihoods for r in reads)
+
+
+def test_a_read_is_kept_without_its_crop_unless_asked():
+    crop = np.zeros((32, 128, 3), np.uint8)
+    read = PlateRead(text="1234567", confidence=0.9, char_conf=(0.9,) * 7, corners=np.zeros((4, 2), np.float32),
+                     box=(0.0, 0.0, 10.0, 5.0), det_score=0.9, crop=crop)
+    assert rc.kept(read)["crop"] is None and rc.kept(read, crops=True)["crop"] is crop
+    assert rc.restored(rc.kept(read)).text == "1234567" and rc.restored(rc.kept(read)).crop is None
 
 
 def test_settings_convert_to_the_fields_types():
