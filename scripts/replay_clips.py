@@ -4,6 +4,7 @@
     python scripts/replay_clips.py record data/cal/clip_* --out runs/reads/cal      # the reader on every frame
     python scripts/replay_clips.py replay runs/reads/cal                             # the voting as shipped
     python scripts/replay_clips.py replay runs/reads/cal --set sure_confidence=0.65 --sweep settle_votes=3,4,5
+    python scripts/replay_clips.py losses runs/reads/cal     # per car: right, or lost by the voting or the reader
 
 `scripts/evaluate_clips.py` plays a clip through `gate run` and takes ~13 minutes a 500-car clip on this box, almost
 all of it the reader; a change to the voting (gate.lane.voting) reads the very same frames again. `record` plays each
@@ -16,7 +17,10 @@ only the reader is replayed; the working tree's gate.lane.voting runs, so a new 
 
 Both score the visits as `scripts/evaluate_clips.py` does (right, right flagged, wrong, unflagged, missed, cost);
 `record` prints its own score, which `replay` with no --set gives back (a check that the recording is whole).
-A reader change (weights, detector, cuts) still needs `record` again.
+`losses` sorts the cars: right (or right and sent to review); read exactly in some frame yet no visit under the
+plate (the voting's loss); and the reader's losses: valid reads but none of the plate, no valid read, nothing
+detected (plategen clips' truth files give each car's frames). A reader change (weights, detector, cuts) still
+needs `record` again.
 """
 from __future__ import annotations
 
@@ -28,7 +32,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,11 +64,12 @@ class Recording:
     frames: list[tuple[float, int, list[PlateRead]]] = field(default_factory=list)
     score: dict[str, Any] = field(default_factory=dict)
     crops: bool = False  # the reads keep their crops
+    spans: list[tuple[int, int]] | None = None  # each car's first and last frame (plategen clips' truth.csv)
 
     def save(self, path: Path) -> None:
         frames = [(t, i, [kept(r, self.crops) for r in reads]) for t, i, reads in self.frames]
         data = {"format": FORMAT, "clip": self.clip, "truth": self.truth, "score": self.score, "frames": frames,
-                "crops": self.crops}
+                "crops": self.crops, "spans": self.spans}
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -73,7 +80,7 @@ class Recording:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SystemExit(f"{path}: not a recording of format {FORMAT}; record the clip again")
         frames = [(t, i, [restored(r) for r in reads]) for t, i, reads in data["frames"]]
-        return cls(data["clip"], data["truth"], frames, data["score"], bool(data.get("crops")))
+        return cls(data["clip"], data["truth"], frames, data["score"], bool(data.get("crops")), data.get("spans"))
 
 
 READ_FIELDS = ("text", "confidence", "char_conf", "corners", "box", "det_score", "timings_ms", "quality")
@@ -166,9 +173,14 @@ class ReplayReader:
         return self.source.reads
 
 
-def truth_of(folder: Path) -> list[str]:
+def truth_of(folder: Path) -> tuple[list[str], list[tuple[int, int]] | None]:
+    """The cars' plates in order, and their first and last frames where the truth file has them."""
     with open(folder / "truth.csv", newline="", encoding="utf-8") as f:
-        return [r["plate"] for r in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    spans = None
+    if rows and "first_frame" in rows[0] and "last_frame" in rows[0]:
+        spans = [(int(r["first_frame"]), int(r["last_frame"])) for r in rows]
+    return [r["plate"] for r in rows], spans
 
 
 def _opened(ledger: Ledger) -> list[tuple[str, bool]]:
@@ -177,7 +189,8 @@ def _opened(ledger: Ledger) -> list[tuple[str, bool]]:
 
 def record(folder: Path, threads: int = 1, crops: bool = False) -> Recording:
     """Play one clip through the lane as `gate run --lane entry` does, keeping every frame's reads."""
-    rec = Recording(folder.name, truth_of(folder), crops=crops)
+    truth, spans = truth_of(folder)
+    rec = Recording(folder.name, truth, crops=crops, spans=spans)
     with tempfile.TemporaryDirectory() as tmp, Ledger.open(f"sqlite:///{tmp}/ledger.db") as ledger:
         process = build_process(Lane.ENTRY, str(folder / "clip.mp4"), ledger, evidence_dir=None, threads=threads)
         source = _TapSource(process.source)
@@ -189,14 +202,53 @@ def record(folder: Path, threads: int = 1, crops: bool = False) -> Recording:
     return rec
 
 
-def replay(rec: Recording, config: PassConfig) -> dict[str, Any]:
-    """The visits the lane opens from a recording's reads with this voting config, scored."""
+def replay_visits(rec: Recording, config: PassConfig) -> list[tuple[str, bool]]:
+    """The visits (plate, flagged) the lane opens from a recording's reads with this voting config."""
     with tempfile.TemporaryDirectory() as tmp, Ledger.open(f"sqlite:///{tmp}/ledger.db") as ledger:
         source = ReplaySource(rec)
         process = GateProcess(Lane.ENTRY, source, ReplayReader(source), ledger, RetryingRelay(make_relay(None)),
                               PassTracker(config))
         process.run()
-        return {"clip": rec.clip, **score_visits(rec.truth, _opened(ledger))}
+        return _opened(ledger)
+
+
+def replay(rec: Recording, config: PassConfig) -> dict[str, Any]:
+    """The visits the lane opens from a recording's reads with this voting config, scored."""
+    return {"clip": rec.clip, **score_visits(rec.truth, replay_visits(rec, config))}
+
+
+class Loss(StrEnum):
+    """Where a car stands after its pass, from the lane's outcome back to the reader."""
+
+    RIGHT = "right"
+    RIGHT_FLAGGED = "right, sent to review"
+    READ_NOT_OPENED = "read exactly in a frame, but no visit under it"
+    NEVER_EXACT = "valid reads, none of its plate"
+    NO_VALID_READ = "found, but no valid read"
+    NOT_FOUND = "nothing detected"
+
+
+def losses(rec: Recording, config: PassConfig) -> list[Loss]:
+    """Per car, where it was lost: the visits the voting opened, else what the reader made of its frames.
+
+    A car that no frame of its pass reads exactly is lost at the reader, whatever the voting does."""
+    if rec.spans is None:
+        raise SystemExit(f"{rec.clip}: the recording has no frame spans per car; record a plategen clip again")
+    opened = replay_visits(rec, config)
+    right, flagged = {p for p, _ in opened}, {p for p, f in opened if f}
+    out = []
+    for plate, (first, last) in zip(rec.truth, rec.spans):
+        reads = [r for _, i, rs in rec.frames if first <= i <= last for r in rs]
+        valid = [r.text for r in reads if r.valid]
+        if plate in right:
+            out.append(Loss.RIGHT_FLAGGED if plate in flagged else Loss.RIGHT)
+        elif plate in valid:
+            out.append(Loss.READ_NOT_OPENED)
+        elif valid:
+            out.append(Loss.NEVER_EXACT)
+        else:
+            out.append(Loss.NO_VALID_READ if reads else Loss.NOT_FOUND)
+    return out
 
 
 def pass_config(assignments: Sequence[str], base: PassConfig | None = None) -> PassConfig:
@@ -248,6 +300,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--review-cost", type=float, default=REVIEW_COST)
     p.add_argument("--unflagged-cost", type=float, default=UNFLAGGED_COST)
     p.add_argument("--per-clip", action="store_true", help="a line per clip too")
+    w = sub.add_parser("losses", help="per car, where it was lost: voting, or the reader (seconds)")
+    w.add_argument("recordings", type=Path, nargs="+", help="folders written by record (of plategen clips)")
+    w.add_argument("--set", dest="assign", action="append", default=[], metavar="KEY=VALUE",
+                   help="a PassConfig field (repeatable)")
     args = ap.parse_args(argv)
     if args.cmd == "record":
         args.out.mkdir(parents=True, exist_ok=True)
@@ -259,6 +315,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     recs = [rec for folder in args.recordings for rec in load(folder)]
     base = pass_config(args.assign)
+    if args.cmd == "losses":
+        table = {rec.clip: Counter(losses(rec, base)) for rec in recs}
+        table["all"] = sum(table.values(), Counter())
+        print("| cars | " + " | ".join(table) + " |\n|---|" + "---|" * len(table))
+        for loss in Loss:
+            print(f"| {loss} | " + " | ".join(str(c[loss]) for c in table.values()) + " |")
+        return
     runs: list[tuple[str, PassConfig]] = [(" ".join(args.assign) or "as shipped", base)]
     if args.sweep:
         key, _, values = args.sweep.partition("=")

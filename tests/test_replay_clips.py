@@ -38,8 +38,9 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out.release()
     shown = json.loads((DEMO / "entry.json").read_text())["frames"][:FRAMES]
     cars = list(dict.fromkeys(p["text"] for f in shown for p in f))
+    seen = {c: [i for i, f in enumerate(shown) if any(p["text"] == c for p in f)] for c in cars}
     with open(clip / "truth.csv", "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([["plate"], *[[c] for c in cars]])
+        csv.writer(f).writerows([["plate", "first_frame", "last_frame"], *[[c, seen[c][0], seen[c][-1]] for c in cars]])
     folder = tmp_path_factory.mktemp("reads")
     rc.main(["record", str(clip), "--out", str(folder), "--crops"])
     return folder
@@ -86,6 +87,23 @@ def test_a_read_is_kept_without_its_crop_unless_asked():
                      box=(0.0, 0.0, 10.0, 5.0), det_score=0.9, crop=crop)
     assert rc.kept(read)["crop"] is None and rc.kept(read, crops=True)["crop"] is crop
     assert rc.restored(rc.kept(read)).text == "1234567" and rc.restored(rc.kept(read)).crop is None
+
+
+@pytest.mark.slow
+def test_losses_count_the_right_cars_and_blame_the_reader_or_the_voting_for_the_rest(recorded: rc.Recording):
+    assert recorded.spans is not None and len(recorded.spans) == len(recorded.truth)
+    shipped = rc.losses(recorded, PassConfig())
+    assert sum(x in (rc.Loss.RIGHT, rc.Loss.RIGHT_FLAGGED) for x in shipped) == recorded.score["right"]
+    # a voting that opens nothing: every car the reader read exactly is now the voting's loss, the rest unchanged
+    none = rc.losses(recorded, rc.pass_config(["min_reads=1000", "settle_votes=1000"]))
+    assert rc.Loss.RIGHT not in none and rc.Loss.RIGHT_FLAGGED not in none
+    assert [x is rc.Loss.READ_NOT_OPENED for x in none] == [x in (rc.Loss.RIGHT, rc.Loss.RIGHT_FLAGGED,
+                                                                  rc.Loss.READ_NOT_OPENED) for x in shipped]
+
+
+def test_losses_need_each_cars_frames():
+    with pytest.raises(SystemExit, match="no frame spans"):
+        rc.losses(rc.Recording("x", ["1234567"]), PassConfig())
 
 
 def test_settings_convert_to_the_fields_types():
