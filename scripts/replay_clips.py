@@ -231,7 +231,9 @@ class Loss(StrEnum):
 def losses(rec: Recording, config: PassConfig) -> list[Loss]:
     """Per car, where it was lost: the visits the voting opened, else what the reader made of its frames.
 
-    A car that no frame of its pass reads exactly is lost at the reader, whatever the voting does."""
+    A car that no frame of its pass reads exactly is put down to the reader: the voting can still spell its plate from
+    several frames' digits (`lpr.ctc.decode_pass` scores the per-character vote too), but then it is right, and a
+    right car is counted as right first (none of the 900 calibration cars was right that way)."""
     if rec.spans is None:
         raise SystemExit(f"{rec.clip}: the recording has no frame spans per car; record a plategen clip again")
     opened = replay_visits(rec, config)
@@ -291,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("clips", type=Path, nargs="+", help="folders with clip.mp4 and truth.csv")
     r.add_argument("--out", type=Path, required=True, help="folder for one <clip>.pkl per clip")
     r.add_argument("--threads", type=int, default=1, help="reader threads, as gate run --threads (default 1)")
-    r.add_argument("--crops", action="store_true", help="keep each read's crop too (~3x the file)")
+    r.add_argument("--crops", action="store_true", help="keep each read's crop too (~7x the file)")
     p = sub.add_parser("replay", help="vote and decide again on recorded reads (seconds)")
     p.add_argument("recordings", type=Path, nargs="+", help="folders written by record")
     p.add_argument("--set", dest="assign", action="append", default=[], metavar="KEY=VALUE",

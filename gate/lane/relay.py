@@ -80,12 +80,13 @@ class HttpRelay:
             req.add_unredirected_header("Authorization", auth)  # never carried to a redirect's host
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # raises HTTPError on 4xx/5xx
-                if not 200 <= resp.status < 300:
-                    raise OSError(f"relay answered HTTP {resp.status}")
+                status = resp.status
         except urllib.error.URLError:
             raise  # not sent (connect failed), or the controller answered that it failed (HTTPError): retried
         except (OSError, http.client.HTTPException) as exc:  # sent, then a read timeout or a dropped connection
             raise PulseUnknown(f"no answer after the pulse was sent ({type(exc).__name__})") from None
+        if not 200 <= status < 300:  # an answer that is not a success (urllib raises for most): retried
+            raise OSError(f"relay answered HTTP {status}")
 
 
 @dataclass
