@@ -58,7 +58,7 @@ def ctc_constrained(probs: np.ndarray, template: str, alphabet: str = ALPHABET) 
     T, C = probs.shape
     if T < len(template):
         return OcrResult("", ()), -np.inf
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
+    logp = _log(probs)
     digits = np.array([alphabet.index(c) + 1 for c in "0123456789"])
     allowed = np.zeros((2 * len(template) + 1, C), bool)
     allowed[0::2, BLANK] = True
@@ -124,28 +124,17 @@ def labels_for(plate: str, alphabet: str = ALPHABET) -> list[int]:
 
 def ctc_log_likelihood(probs: np.ndarray, labels: Sequence[int]) -> float:
     """log P(labels | probs) summed over every CTC alignment (the forward algorithm, in log space)."""
-    T = probs.shape[0]
-    S = 2 * len(labels) + 1
-    if T < len(labels):
-        return -np.inf
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
-    ext = np.full(S, BLANK)
-    ext[1::2] = labels
-    skip = np.zeros(S, bool)  # a label may follow the label two slots back when they differ
-    skip[3::2] = ext[3::2] != ext[1:-2:2]
-    alpha = np.full(S, -np.inf)
-    alpha[0], alpha[1] = logp[0, BLANK], logp[0, ext[1]]
-    for t in range(1, T):
-        prev1 = np.r_[-np.inf, alpha[:-1]]
-        prev2 = np.where(skip, np.r_[-np.inf, -np.inf, alpha[:-2]], -np.inf)
-        alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + logp[t, ext]
-    return float(np.logaddexp(alpha[-1], alpha[-2]))
+    return float(ctc_log_likelihoods(probs, [labels])[0])
 
 
 def ctc_log_likelihoods(probs: np.ndarray, label_seqs: Sequence[Sequence[int]]) -> np.ndarray:
     """`ctc_log_likelihood` of many label sequences on one frame at once (see `_forward_rows`)."""
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
+    logp = _log(probs)
     return _forward_rows([(logp, seq) for seq in label_seqs])
+
+
+def _log(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probs, 1e-12, 1.0))
 
 
 def _forward_rows(rows: Sequence[tuple[np.ndarray, Sequence[int]]]) -> np.ndarray:
@@ -166,7 +155,8 @@ def _forward_rows(rows: Sequence[tuple[np.ndarray, Sequence[int]]]) -> np.ndarra
         ext = np.full((len(idx), S), BLANK)
         for k, i in enumerate(idx):
             ext[k, 1 : 2 * lens[k] : 2] = rows[i][1]
-        skip = np.zeros_like(ext, bool)  # as in ctc_log_likelihood; slots past a row's end never flow back
+        # a label may follow the label two slots back when they differ; slots past a row's end never flow back
+        skip = np.zeros_like(ext, bool)
         skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
         lp = np.stack([rows[i][0][:, ext[k]] for k, i in enumerate(idx)], 1)  # (T, rows, S)
         alpha = np.full(ext.shape, -np.inf)
@@ -182,19 +172,12 @@ def _forward_rows(rows: Sequence[tuple[np.ndarray, Sequence[int]]]) -> np.ndarra
     return out
 
 
-def plate_log_likelihood(post: CtcPosterior, plate: str) -> float:
-    """log P(plate | frame), computed once per frame and plate (kept on the posterior)."""
-    ll = post.likelihoods.get(plate)
-    if ll is None:
-        ll = post.likelihoods[plate] = ctc_log_likelihood(post.probs, labels_for(plate, post.alphabet))
-    return ll
-
-
 def plate_log_likelihoods(posteriors: Sequence[CtcPosterior], plates: Sequence[str]) -> np.ndarray:
-    """(frames, plates) of `plate_log_likelihood`: the pairs not cached yet computed in one forward recursion."""
+    """log P(plate | frame) for every frame and plate, (frames, plates); each pair is computed once and kept on its
+    posterior (the gate re-decodes a pass at every new frame), the missing pairs in one forward recursion."""
     missing = [(post, p) for post in posteriors for p in dict.fromkeys(plates) if p not in post.likelihoods]
     if missing:
-        logs = {id(post): np.log(np.clip(post.probs, 1e-12, 1.0)) for post, _ in missing}
+        logs = {id(post): _log(post.probs) for post, _ in missing}
         lls = _forward_rows([(logs[id(post)], labels_for(p, post.alphabet)) for post, p in missing])
         for (post, p), ll in zip(missing, lls):
             post.likelihoods[p] = float(ll)

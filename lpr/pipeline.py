@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from lpr.ctc import decode_pass
-from lpr.detector import PlateDetector
+from lpr.detector import DET_CONF, PlateDetector
 from lpr.image_io import load_image, to_bgr8
 from lpr.metrics import box_iou
 from lpr.plate_format import is_valid_plate
@@ -35,10 +35,6 @@ ZOOM_BELOW = 0.5
 # ZOOM_OUT is still large, and the smaller input costs ~40 % of a full look (38 % of synthetic gate frames
 # are unsure and pay it). It read as well or better than 384 there: dev 92.2 vs 90.6 %, dev IR 82.8 % both.
 ZOOM_IMGSZ = 256
-# The detector's score threshold. Plates at dusk and under IR often score 0.15-0.3 (23 of 300 dusk calibration cars
-# gave no detection above 0.3 in any frame of their pass); what such a box holds is still read and voted, and an
-# unsure read goes to review. Candidate judged by rule 11 (model card).
-DET_CONF = 0.15
 
 
 OcrName = Literal["crnn", "easyocr"]

@@ -35,9 +35,18 @@ REVIEW_COST = 0.25
 UNFLAGGED_COST = 1.0
 
 
-def score_clip(folder: Path, extra: list[str]) -> dict:
+def truth_of(folder: Path) -> tuple[list[str], list[tuple[int, int]] | None]:
+    """A clip's cars' plates in order, and their first and last frames where the truth file has them."""
     with open(folder / "truth.csv", newline="", encoding="utf-8") as f:
-        truth = [r["plate"] for r in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    spans = None
+    if rows and "first_frame" in rows[0] and "last_frame" in rows[0]:
+        spans = [(int(r["first_frame"]), int(r["last_frame"])) for r in rows]
+    return [r["plate"] for r in rows], spans
+
+
+def score_clip(folder: Path, extra: list[str]) -> dict:
+    truth, _ = truth_of(folder)
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{tmp}/ledger.db"
         env = {**os.environ, "PLATEGATE_DB": db}

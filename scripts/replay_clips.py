@@ -25,7 +25,6 @@ needs `record` again.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import pickle
 import sys
@@ -41,7 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_clips import REVIEW_COST, UNFLAGGED_COST, score_visits, totals  # noqa: E402
+from evaluate_clips import REVIEW_COST, UNFLAGGED_COST, score_visits, totals, truth_of  # noqa: E402
 
 from gate.lane.process import GateProcess, build_process  # noqa: E402
 from gate.lane.relay import RetryingRelay, make_relay  # noqa: E402
@@ -171,16 +170,6 @@ class ReplayReader:
 
     def read(self, image: np.ndarray) -> Sequence[PlateRead]:
         return self.source.reads
-
-
-def truth_of(folder: Path) -> tuple[list[str], list[tuple[int, int]] | None]:
-    """The cars' plates in order, and their first and last frames where the truth file has them."""
-    with open(folder / "truth.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    spans = None
-    if rows and "first_frame" in rows[0] and "last_frame" in rows[0]:
-        spans = [(int(r["first_frame"]), int(r["last_frame"])) for r in rows]
-    return [r["plate"] for r in rows], spans
 
 
 def _opened(ledger: Ledger) -> list[tuple[str, bool]]:

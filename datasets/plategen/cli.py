@@ -100,13 +100,12 @@ _DETECTOR: PlateDetector | None = None  # one per worker process (`_reader_crops
 def _reader_crops_job(i: int, seed: int, out: Path, car_scenes: str | None, severity: tuple[float, float],
                       passes: float = 0.0) -> list[tuple[str, str, str]]:
     from lpr.detector import PlateDetector
-    from lpr.pipeline import DET_CONF
     from plategen.reader_crops import reader_crops
 
     global _DETECTOR
     cv2.setNumThreads(1)
-    if _DETECTOR is None:  # one detector per worker process, one thread each, at the reader's threshold
-        _DETECTOR = PlateDetector(threads=1, conf=DET_CONF)
+    if _DETECTOR is None:  # one detector per worker process, one thread each
+        _DETECTOR = PlateDetector(threads=1)
     rows = []
     for k, (crop, label, condition) in enumerate(reader_crops(_rng(seed, i), _DETECTOR, car_scenes, severity,
                                                                     passes=passes)):
