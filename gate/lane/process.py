@@ -277,9 +277,9 @@ class GateProcess:
         ready = self.tracker.feed(frame.t, reads, frame.image)
         if frame.origin and not ready:
             log.warning("%s: no plate read in %s", self.lane, redact(frame.origin))
-        return all([self._decide(p, frame.origin) for p in ready])
+        return all([self._decide(p, frame.origin, frame.late) for p in ready])
 
-    def _decide(self, p: PassResult, origin: str = "") -> bool:
+    def _decide(self, p: PassResult, origin: str = "", late: bool = False) -> bool:
         at = self.start_at + timedelta(seconds=p.decided_t)
         plate = p.vote.text
         t0 = time.perf_counter()
@@ -312,7 +312,12 @@ class GateProcess:
         # up and its passes were flushed) is not the car at the barrier now: a pulse would open for whoever
         # stands there. The decision stands; an attendant opens by hand, as for a relay that failed.
         since_last = p.decided_t - p.last_t
-        if decision.opens and (since_last > self.tracker.gap_s + self.relay_max_age_s or self.source.failure):
+        if decision.opens and late:
+            self.stats.relay_failures += 1
+            log.error("relay %s: not pulsed, a still decided late (tried again, or waiting since before the "
+                      "start); decision stands, open by hand (plate=%s visit=%s)", self.lane, format_plate(plate),
+                      decision.visit_id)
+        elif decision.opens and (since_last > self.tracker.gap_s + self.relay_max_age_s or self.source.failure):
             self.stats.relay_failures += 1
             log.error("relay %s: not pulsed, the pass's last read was %.0f s before its decision%s; decision "
                       "stands, open by hand (plate=%s visit=%s)", self.lane, since_last,

@@ -40,6 +40,9 @@ class Frame:
     image: np.ndarray
     index: int
     origin: str = ""  # the file a still came from (stills mode); empty for video frames
+    # decided, but never pulsed: a still tried again after its decision failed, or one waiting since before the
+    # process started; its car is not the one at the barrier now (t is still when the still was first taken)
+    late: bool = False
 
 
 class Capture(Protocol):

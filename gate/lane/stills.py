@@ -14,7 +14,11 @@ mtime is not compared with our clock: FTP servers may keep the camera's).
 After its decision is committed a still is moved to ``done_dir`` if given,
 else left and remembered by name, size and mtime (a camera that writes
 ``latest.jpg`` again is a new car). A still whose decision failed (database
-down) stays and is tried again on the next poll. Watching without
+down) stays and is tried again on the next poll, dated when it was first
+taken and never pulsed: by then its car is not the one at the barrier (a
+retry once pulsed for whoever stood there minutes later). Stills already in
+a watched folder at start (``done_dir`` given) are a backlog: decided, never
+pulsed, for the same reason. Watching without
 ``done_dir``, the images already there at start are left alone: they would
 otherwise be decided again on every restart.
 """
@@ -77,6 +81,8 @@ class StillsSource:
         self._seen: dict[str, _Key] = {}  # decided (or unreadable) and left in the folder
         self._last: dict[str, _Key] = {}  # what the previous poll saw
         self._scans = 0
+        self._taken: dict[str, tuple[_Key, float]] = {}  # a still whose decision failed: when it was first taken
+        self._backlog: dict[str, _Key] = {}  # watching with done_dir: the stills already there at start
 
     @property
     def name(self) -> str:
@@ -111,6 +117,11 @@ class StillsSource:
             if found:
                 log.info("stills %s: %d image(s) already there are left alone (--stills-done processes a "
                          "backlog)", self.name, len(found))
+        elif first and self.config.watch:
+            self._backlog = {n: k for n, (_p, k) in found.items()}
+            if found:
+                log.info("stills %s: %d image(s) already there are decided as a backlog, never pulsed",
+                         self.name, len(found))
         for n, (path, key) in found.items():
             if n in busy or self._seen.get(n) == key:
                 continue
@@ -142,7 +153,12 @@ class StillsSource:
                 log.warning("stills: skipping %s", redact(exc))
                 self._seen[path.name] = key
                 continue
-            frame = Frame(self.clock() - self._t0, image, self._index, origin=str(path))
+            taken = self._taken.get(path.name)
+            retried = taken is not None and taken[0] == key
+            t = taken[1] if taken is not None and retried else self.clock() - self._t0
+            late = retried or self._backlog.get(path.name) == key
+            frame = Frame(t, image, self._index, origin=str(path), late=late)
+            self._taken[path.name] = (key, t)
             self._pending[self._index] = (path, key)
             self._index += 1
             return frame
@@ -152,8 +168,11 @@ class StillsSource:
         """Move (or remember) a decided still; one whose decision failed stays to be tried again."""
         path, key = self._pending.pop(frame.index, (Path(frame.origin), (0, 0)))
         if not ok:
-            log.warning("stills %s: decision not committed; the still stays for another try", redact(path.name))
+            log.warning("stills %s: decision not committed; the still stays for another try (decided then, "
+                        "never pulsed)", redact(path.name))
             return
+        self._taken.pop(path.name, None)
+        self._backlog.pop(path.name, None)
         if self.config.done_dir is None:
             self._seen[path.name] = key
             return

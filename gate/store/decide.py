@@ -161,12 +161,29 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     rec = _Recorder(conn, read)
     subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
     visit = queries.open_visit(conn, plate)
+    window = timedelta(seconds=policy.repeat_window_s)
+    if visit is None:
+        # The plate's own visit closed moments ago: this is the same car read again (a pass split in two),
+        # not a near plate's car. Matched fuzzily first, it closed a neighbour's paid visit and pulsed again.
+        recent = queries.recent_exit(conn, plate, at - window, at)
+        if recent is not None:
+            return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
     match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else _fuzzy(conn, read, policy)
     if subscriber and visit is None:
         # A subscriber leaves free, but only its own visit may close free: a near plate's open visit is
         # another car's (it would be closed at fee 0 and that car's debt lost), so it stays open for review.
         if match is None:
             return rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, note="no open visit")
+        if low_conf:
+            # an unsure read of a subscriber's plate beside a near open visit is as likely that car misread:
+            # the barrier stays shut for an attendant rather than let a car that owes leave free
+            decision = rec.decide(Action.REVIEW, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
+                                  note=f"unsure subscriber read beside open visit {match.visit_id}; "
+                                       "gate stays closed, attendant to check")
+            rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
+                       f"unsure read of subscriber {plate} ({read.unsure_because()}) beside near visit "
+                       f"{format_plate(match.plate)}", decision.decision_id)
+            return decision
         decision = rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
                               note=f"near open visit {match.visit_id} left open")
         # one waiting item per subscriber and near visit: one who leaves daily beside an overstay asked every day
@@ -176,10 +193,6 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
                        decision.decision_id)
         return decision
     if match is None:
-        window = timedelta(seconds=policy.repeat_window_s)
-        recent = queries.recent_exit(conn, plate, at - window, at)
-        if recent is not None:
-            return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
         decision = rec.decide(
             Action.REVIEW, Reason.NO_OPEN_VISIT, None, note="gate stays closed; attendant to check"
         )

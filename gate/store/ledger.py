@@ -280,6 +280,12 @@ class Ledger:
                 raise PaymentConflict(f"payment id {payment_id!r} was already used for plate {typed}")
             if visit_id is not None and visit_id != previous.visit_id:
                 raise PaymentConflict(f"payment id {payment_id!r} was already used for visit {previous.visit_id}")
+            current = queries.open_visit(conn, plate)
+            if current is not None and current.id != previous.visit_id:
+                # a pay station whose ids repeat (a daily counter) paid a later visit of the same car: replaying
+                # the old receipt took the money, recorded nothing, and the exit then refused the car
+                raise PaymentConflict(f"payment id {payment_id!r} paid visit {previous.visit_id}, which has "
+                                      f"closed; open visit {current.id} needs a new payment id")
             return PaymentReceipt(
                 visit_id=previous.visit_id,
                 plate=previous.plate,

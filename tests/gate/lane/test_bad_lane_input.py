@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from gate_support import at
 from lane_fakes import FixedPlateReader, FrameScriptReader, ScriptedCapture, capture_factory, frame, plate_read
 from PIL import Image
 from typer.testing import CliRunner
@@ -485,6 +486,77 @@ def test_12_a_still_whose_decision_failed_stays_and_is_tried_again(ledger, tmp_p
         process.run()
     assert [d["plate"] for d in ledger.decisions()] == ["1234567"]  # decided on the second try, once
     assert (done / "a.png").exists() and "stays for another try" in caplog.text
+
+
+class PulseRecorder:
+    def __init__(self) -> None:
+        self.pulsed: list[str] = []
+
+    def pulse(self, lane: str, info: dict) -> None:
+        self.pulsed.append(info["plate"])
+
+
+def exit_stills(ledger, folder: Path, script: dict, polls) -> tuple[GateProcess, PulseRecorder]:
+    """An exit lane watching ``folder`` (done dir beside it), its relay recorded, a second per clock look."""
+    start = at(60)
+    process = build_process("exit", str(folder), ledger, evidence_dir=None, reader=FrameScriptReader(script),
+                            stills=StillsConfig(watch=True, done_dir=folder.parent / "done", poll_s=0.5),
+                            clock=itertools.count(0.0).__next__, sleep=lambda s: polls(process), start_at=start)
+    relay = PulseRecorder()
+    process.relay = RetryingRelay(relay, sleep=lambda s: None)
+    return process, relay
+
+
+def test_12_a_still_tried_again_after_a_failed_decision_is_dated_when_taken_and_never_pulsed(ledger, tmp_path):
+    """A retry minutes later pulsed the barrier for whichever car stood there then, and billed until then."""
+    ledger.decide("entry", "1234567", at(50))  # inside its free minutes when the still was taken
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    step = itertools.count()
+    tries: list = []
+
+    class DatabaseDownThrice:
+        def decide(self, *args, **kwargs):
+            tries.append(kwargs["at"])
+            if len(tries) <= 3:
+                raise OSError("database is locked")
+            return ledger.decide(*args, **kwargs)
+
+    def polls(process):
+        k = next(step)
+        if k == 0:
+            write_still(folder / "car.png", 1)  # uploaded after the start: not a backlog
+        elif k == 12:
+            process.stop()
+
+    process, relay = exit_stills(DatabaseDownThrice(), folder, {1: [plate_read("1234567")]}, polls)
+    process.run()
+    (decision,) = [d for d in ledger.decisions() if d["lane"] == "exit"]
+    assert decision["action"] == "open" and len(tries) == 4
+    assert relay.pulsed == []  # decided, never pulsed: open by hand
+    assert len(set(tries)) == 1  # every try dated when the still was first taken, not when it was tried again
+
+
+def test_12_stills_waiting_at_start_are_a_backlog_decided_but_never_pulsed(ledger, tmp_path: Path):
+    ledger.decide("entry", "1234567", at(50))
+    ledger.decide("entry", "7654321", at(50))
+    folder = tmp_path / "upload"
+    write_still(folder / "old.png", 1)  # there before the gate started (a restart after a crash)
+    step = itertools.count()
+
+    def polls(process):
+        k = next(step)
+        if k == 1:
+            write_still(folder / "new.png", 2)
+        elif k == 6:
+            process.stop()
+
+    script = {1: [plate_read("1234567")], 2: [plate_read("7654321")]}
+    process, relay = exit_stills(ledger, folder, script, polls)
+    process.run()
+    assert [(d["plate"], d["action"]) for d in ledger.decisions() if d["lane"] == "exit"] == [
+        ("1234567", "open"), ("7654321", "open")]
+    assert relay.pulsed == ["7654321"]  # the fresh still only
 
 
 def test_12_gate_run_stills(gate_run, tmp_path: Path):

@@ -214,6 +214,26 @@ def test_a_payment_id_reused_for_another_car_is_rejected(ledger):
     assert ledger.visits(plate=OTHER)[0].paid_agorot == 0
 
 
+def test_a_payment_id_reused_on_the_same_cars_next_visit_is_rejected_not_replayed(ledger):
+    """A pay station whose ids repeat got the old receipt back: money taken, nothing recorded, exit refused."""
+    ledger.decide("entry", CAR, at(0))
+    ledger.pay(CAR, at(90), payment_id="pos-1-0001")
+    ledger.decide("exit", CAR, at(95))
+    again = ledger.decide("entry", CAR, at(600))
+    with pytest.raises(PaymentConflict, match=f"open visit {again.visit_id} needs a new payment id"):
+        ledger.pay(CAR, at(700), payment_id="pos-1-0001")
+    assert ledger.pay(CAR, at(700), payment_id="pos-1-0002").amount_agorot == 2400
+    assert ledger.decide("exit", CAR, at(705)).action == "open"
+
+
+def test_a_payment_replayed_after_the_car_left_is_still_a_replay(ledger):
+    ledger.decide("entry", CAR, at(0))
+    first = ledger.pay(CAR, at(90), payment_id="pos-1-0001")
+    ledger.decide("exit", CAR, at(95))
+    replay = ledger.pay(CAR, at(96), payment_id="pos-1-0001")  # the pay station's retry of a lost answer
+    assert replay.replayed and replay.visit_id == first.visit_id
+
+
 def test_the_pay_station_can_ask_what_is_owed_without_paying(ledger):
     ledger.decide("entry", CAR, at(0))
     assert ledger.amount_due(CAR, at(61)) == 2400
@@ -305,6 +325,17 @@ def test_a_repeat_read_after_the_car_left_is_denied_without_review_noise(ledger)
     assert ledger.review_queue(now=at(6)) == []
 
 
+def test_a_split_exit_pass_never_matches_a_near_plates_visit_after_the_car_left(ledger):
+    """Matched fuzzily before the repeat check, the second half of a split pass closed the neighbour's visit
+    at fee 0 and pulsed the barrier again."""
+    ledger.decide("entry", "1234567", at(0))
+    neighbour = ledger.decide("entry", "1234568", at(0))
+    assert ledger.decide("exit", "1234567", at(5)).action == "open"
+    again = ledger.decide("exit", "1234567", at(5.2))
+    assert (again.action, again.reason) == ("deny", "already-exited")
+    assert ledger.visit(neighbour.visit_id).state == "open"
+
+
 def test_subscribers_exit_without_paying_and_are_logged(ledger):
     ledger.add_plate(CAR, "allow", note="monthly")
     entry = ledger.decide("entry", CAR, at(0))
@@ -325,6 +356,18 @@ def test_a_subscriber_leaving_never_closes_a_near_plates_unpaid_visit(ledger):
     assert [(i.kind, i.visit_id) for i in ledger.review_queue(now=at(90))] == [("fuzzy-match", other.visit_id)]
     later = ledger.decide("exit", "1234568", at(95))
     assert (later.action, later.reason) == ("deny", "unpaid")
+
+
+def test_an_unsure_subscriber_read_beside_a_near_unpaid_visit_keeps_the_gate_shut(ledger):
+    """Read unsure, the subscriber's plate is as likely the unpaid neighbour misread."""
+    ledger.add_plate("1234567", "allow", note="monthly")
+    other = ledger.decide("entry", "1234568", at(0))
+    d = ledger.decide("exit", "1234567", at(90), confidence=0.2, doubt="1 of 6 reads agree")
+    assert (d.action, d.reason, d.flagged) == ("review", "allow-listed", True)
+    assert ledger.visit(other.visit_id).state == "open"
+    assert [(i.kind, i.visit_id) for i in ledger.review_queue(now=at(90))] == [("fuzzy-match", other.visit_id)]
+    sure = ledger.decide("exit", "1234567", at(91), confidence=0.99)  # read sure: the subscriber leaves
+    assert (sure.action, sure.reason) == ("open", "allow-listed")
 
 
 def test_a_subscriber_leaving_daily_beside_the_same_near_visit_asks_for_review_once(ledger):
