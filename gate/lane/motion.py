@@ -7,9 +7,10 @@ greyscale difference (64 px wide: area averaging divides sensor noise by
 ~20) against the last frame the reader looked at, not the previous frame,
 so a slow change still adds up to a read.
 
-Only an empty lane is skipped: while the last read frame had a plate every
-frame is read, so a car standing at the barrier keeps voting and its pass
-ends only when the plate is gone. A skipped frame counts as a frame without
+Only an empty lane is skipped: while one of the last KEEP_READING frames read
+had a plate every frame is read, so a car standing at the barrier keeps
+voting (through a frame that missed its plate) and its pass ends only when
+the plate is gone. A skipped frame counts as a frame without
 plates (it is fed to the pass tracker as such), so passes end on time.
 
 Thresholds, measured on the demo clips and the dev/synthetic test clips
@@ -30,6 +31,10 @@ import numpy as np
 SMALL_WIDTH = 64  # pixels across the small frame (1280x720 -> 64x36)
 PIXEL_DELTA = 12  # grey levels a small-frame pixel must change by to count as changed
 MOVED_FRACTION = 0.002  # share of changed pixels that makes a frame "moved"
+# Frames read after the last one with a plate, moved or not: a car standing still whose plate one frame
+# missed (glare, a passer-by) was otherwise never read again, since its frames no longer change. A car that
+# left costs these few reads of the empty lane.
+KEEP_READING = 3
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,11 @@ class MotionGate:
         self.config = config
         self.skipped = 0
         self._reference: np.ndarray | None = None  # the last frame the reader looked at, small
-        self._had_plates = True  # until the reader has looked once, look
+        self._without_plates = KEEP_READING  # frames read in a row without a plate (the first is read anyway)
 
     def should_read(self, image: np.ndarray) -> bool:
         small = small_grey(image, self.config.small_width)
-        if (self._reference is None or self._had_plates
+        if (self._reference is None or self._without_plates < KEEP_READING
                 or changed_fraction(small, self._reference, self.config.pixel_delta) > self.config.moved_fraction):
             self._reference = small
             return True
@@ -84,4 +89,4 @@ class MotionGate:
 
     def saw(self, plates: bool) -> None:
         """What the reader found on the frame it was let look at."""
-        self._had_plates = plates
+        self._without_plates = 0 if plates else self._without_plates + 1

@@ -244,6 +244,8 @@ class Users:
     ) -> NewSession:
         """Check the password and start a session; LoginThrottled after too many failures, else LoginFailed."""
         name = username.strip().lower()[:100] if isinstance(username, str) else ""
+        if not name.isprintable():  # a NUL reached PostgreSQL, which refused it: a 503 and an error line a try
+            raise LoginFailed("wrong username or password")
         now = self.clock()
         remote = None if remote is None else address_key(remote[:64])
         since = now - FAILURE_WINDOW

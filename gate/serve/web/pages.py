@@ -179,8 +179,11 @@ def _plate(digits: str | None) -> str:
 
 def _error(request: Request, who: WebSession | None, status: int, message: str | Exception) -> HTMLResponse:
     """The error page. A busy or unreachable database is a 503 with Retry-After whatever the form was doing: the
-    form was fine and sending it again will do (a waive that met a locked ledger is not a 409 conflict)."""
+    form was fine and sending it again will do (a waive that met a locked ledger is not a 409 conflict). Bad input
+    caught with the conflicts (an id out of range, a blank name) is still a 422."""
     busy = isinstance(message, LedgerUnavailable)
+    if status == 409 and isinstance(message, InvalidInput):  # a refused operation is 409; a bad value, 422
+        status = 422
     referer = urlsplit(request.headers.get("referer", ""))
     back = referer.path + (f"?{referer.query}" if referer.query else "") if referer.netloc == request.url.netloc else ""
     page = _render(request, "error.html", who, status=503 if busy else status, message=str(message),

@@ -232,6 +232,43 @@ def test_motion_skip_decides_the_same_with_fewer_reads(ledger, motion):
         assert reader.calls == 60 and stats.skipped == 0
 
 
+class StandingCarCapture(SceneCapture):
+    """The car drives in at ``car_frames.start`` and stands still at the barrier for the rest of them."""
+
+    def read(self):
+        if self.pos >= len(self.ids):
+            return False, None
+        i = self.ids[self.pos]
+        self.pos += 1
+        return True, scene(0 if i in self.car_frames else None)
+
+
+class OneMissReader(DarkBlockReader):
+    """Misses the plate once, on the third frame it sees the car."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[bool] = []
+
+    def read(self, image):
+        found = super().read(image)
+        if found:
+            self.seen.append(True)
+            if len(self.seen) == 3:
+                return []
+        return found
+
+
+def test_motion_skip_reads_on_a_standing_car_after_one_missed_frame(ledger):
+    """Skipping resumed after the one miss: a car standing still never changed the frame, so it was never read
+    again and its pass ended with three reads."""
+    reader = OneMissReader()
+    process = make_process(ledger, [StandingCarCapture(60, range(20, 40))], reader, motion=MotionGate())
+    process.run()
+    assert len(reader.seen) == 20  # every frame of the standing car was read, the missed one included
+    assert [o.decision.plate for o in process.outcomes] == ["1234567"]
+
+
 # --- --loop --------------------------------------------------------------------------------------------------
 
 def test_a_looped_recording_plays_again_its_clock_going_on(ledger):

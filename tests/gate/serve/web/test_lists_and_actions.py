@@ -150,6 +150,16 @@ def test_an_api_token_is_shown_once_and_revoked_from_settings(site: Site, operat
     assert TestClient(client.app).get("/api/whoami", headers=headers).status_code == 401
 
 
+def test_a_bad_value_in_an_action_form_is_422_and_a_refused_action_409(site: Site, operator):
+    client, csrf = operator
+    blank = client.post("/settings/tokens/revoke", data={"name": "", "csrf": csrf})
+    assert blank.status_code == 422 and "a token name is required" in blank.text
+    huge = client.post("/visits/99999999999999999999/waive", data={"reason": "goodwill", "csrf": csrf})
+    assert huge.status_code == 422
+    unknown = client.post("/settings/tokens/revoke", data={"name": "no-such-token", "csrf": csrf})
+    assert unknown.status_code == 409
+
+
 def test_a_camera_token_made_on_the_page_is_bound_to_its_gate(site: Site, operator):
     client, csrf = operator
     created = client.post("/settings/tokens", data={"name": "cam-n", "role": "camera", "gate": "north-exit",

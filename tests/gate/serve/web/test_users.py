@@ -108,6 +108,14 @@ def test_disabling_a_user_ends_its_sessions_and_refuses_its_logins(users: Users)
         users.login("dana", "correct horse")
 
 
+def test_a_username_with_a_nul_is_a_failed_login_not_a_database_error(users: Users):
+    """PostgreSQL refuses NUL in text: the login page answered 503 and logged an error per try."""
+    for name in ("dana\x00", "da\x00na", "da\tna"):
+        with pytest.raises(LoginFailed, match="wrong username or password"):
+            users.login(name, "correct horse")
+    assert users.login("dana", "correct horse").secret
+
+
 def test_failed_logins_are_recorded_without_the_password_and_throttled(users: Users, ledger: Ledger, clock: Clock):
     for _ in range(FAILURE_LIMIT):
         with pytest.raises(LoginFailed, match="wrong username or password"):
