@@ -28,6 +28,14 @@ def number(key: str, value: Any, low: float, high: float, *, above_low: bool = F
     return float(value)
 
 
+def shekels(key: str, value: Any, high: float) -> float:
+    """An amount of money from 0 to ``high`` in whole agorot: 0.004 was rounded to a daily maximum of 0 (free)."""
+    amount = number(key, value, 0, high)
+    if round(amount * 100, 6) != round(amount * 100):
+        raise _bad(key, value, f"an amount in whole agorot (at most 2 decimals) from 0 to {high:g}")
+    return amount
+
+
 def integer(key: str, value: Any, low: int, high: int) -> int:
     """A whole number in [low, high]; 15.0 is 15, 15.5 and "15" are refused."""
     expected = f"a whole number from {low} to {high}"

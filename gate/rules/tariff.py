@@ -75,12 +75,12 @@ class Tariff:
             if key in data:
                 kwargs[key] = data[key]
         if "hourly_rate" in data:
-            kwargs["hourly_rate_agorot"] = to_agorot(checks.number("tariff.hourly_rate", data["hourly_rate"], 0,
-                                                                   MAX_HOURLY_RATE))
+            kwargs["hourly_rate_agorot"] = to_agorot(checks.shekels("tariff.hourly_rate", data["hourly_rate"],
+                                                                    MAX_HOURLY_RATE))
         if "daily_max" in data:
             daily = data["daily_max"]  # 0 or null (JSON): no daily maximum
             if daily is not None:
-                daily = checks.number("tariff.daily_max", daily, 0, MAX_DAILY_MAX)
+                daily = checks.shekels("tariff.daily_max", daily, MAX_DAILY_MAX)
             kwargs["daily_max_agorot"] = None if not daily else to_agorot(daily)
         return cls(**kwargs)
 

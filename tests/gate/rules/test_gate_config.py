@@ -55,6 +55,18 @@ def test_json_infinity_and_nan_are_refused_like_toml(tmp_path):
         load_config(path)
 
 
+@pytest.mark.parametrize("setting", ["daily_max = 0.004", "hourly_rate = 12.345"])
+def test_money_finer_than_an_agora_is_refused_not_rounded(tmp_path, setting):
+    """daily_max = 0.004 was rounded to a daily maximum of 0 agorot: every stay free, and no error."""
+    path = tmp_path / "c.toml"
+    path.write_text(f"[tariff]\n{setting}\n")
+    with pytest.raises(ConfigError, match="expected an amount in whole agorot"):
+        load_config(path)
+    path.write_text("[tariff]\ndaily_max = 80.5\nhourly_rate = 12.35\n")
+    tariff, _ = load_config(path)
+    assert (tariff.daily_max_agorot, tariff.hourly_rate_agorot) == (8050, 1235)
+
+
 def test_a_file_not_in_utf8_is_one_line(tmp_path):
     path = tmp_path / "c.toml"
     path.write_bytes(b"[tariff]\ncurrency = '\xff\xfe'\n")
