@@ -282,6 +282,8 @@ class GateProcess:
     def _decide(self, p: PassResult, origin: str = "", late: bool = False) -> bool:
         at = self.start_at + timedelta(seconds=p.decided_t)
         plate = p.vote.text
+        # the pulse's max age runs from here: a remote ledger's retries once took 13 s and the pulse still went
+        due = self._pulses.clock()
         t0 = time.perf_counter()
         saved: list[EvidenceFile] = []
         if self.evidence is not None:  # save_pass warns about an image it cannot write, never raises
@@ -325,7 +327,7 @@ class GateProcess:
                       decision.visit_id)
         elif decision.opens:
             pulse = self._pulses.submit(self.lane, {"plate": plate, "visit_id": decision.visit_id,
-                                                    "decision_id": decision.decision_id})
+                                                    "decision_id": decision.decision_id}, due)
             pulse.add_done_callback(lambda f: self._pulsed(f, t2))
         # the full frame is in the evidence folder by now: kept here, 1000 of them held 2.7 GB (the soak test
         # saw RSS grow 45 MB a minute on a looped clip)

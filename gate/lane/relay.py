@@ -135,9 +135,14 @@ class RelayWorker:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay"), init=False
     )
 
-    def submit(self, lane: Lane, info: dict[str, Any]) -> Future[bool]:
-        """Hand a pulse over; the future says whether the barrier got it."""
-        deadline = self.relay.clock() + self.max_age_s
+    def clock(self) -> float:
+        """The relay's clock: what ``due`` of ``submit`` is read on."""
+        return self.relay.clock()
+
+    def submit(self, lane: Lane, info: dict[str, Any], due: float | None = None) -> Future[bool]:
+        """Hand a pulse over; the future says whether the barrier got it. ``due`` (this worker's ``clock()``,
+        default now) is when the car was decided on: a slow decision eats into the pulse's max age."""
+        deadline = (self.relay.clock() if due is None else due) + self.max_age_s
         return self._pool.submit(self.relay.pulse, lane, info, deadline)
 
     def close(self) -> None:

@@ -116,6 +116,33 @@ def test_a_pass_decided_long_after_its_last_read_never_pulses(ledger, caplog):
     assert "not pulsed" in caplog.text and "open by hand" in caplog.text
 
 
+def test_a_decision_slower_than_the_pulses_max_age_never_pulses(ledger, caplog):
+    """The max age ran from the hand-over, after the decision: a remote ledger's retries once took 13 s and
+    the barrier still opened, for whichever car stood there by then."""
+    now = [100.0]
+    relay = SimulatedRelay()
+
+    class SlowLedger:
+        def __init__(self, took_s: float) -> None:
+            self.took_s = took_s
+
+        def decide(self, *args, **kwargs):
+            now[0] += self.took_s  # the ledger's answer came this much later
+            return ledger.decide(*args, **kwargs)
+
+    for plate, took_s in [("1234567", 1.0), ("7654321", 13.0)]:
+        process = make_process(SlowLedger(took_s), [], {})
+        process.relay = RetryingRelay(relay, sleep=lambda s: None, clock=lambda: now[0])
+        process._pulses = RelayWorker(process.relay, process.relay_max_age_s)  # as run() makes it
+        with caplog.at_level(logging.WARNING):
+            reads = [process.tracker.feed(t, [plate_read(plate)]) for t in (0.0, 0.1, 0.2)]
+            for p in [p for ready in reads for p in ready] + process.tracker.flush():
+                process._decide(p)
+        process._pulses.close()
+    assert [d["action"] for d in ledger.decisions()] == ["open", "open"]
+    assert relay.pulses == 1  # the first car only: the second's pulse was 13 s old before it was sent
+
+
 def test_deny_and_review_never_pulse_the_relay(ledger):
     relay = SimulatedRelay()
     script = {i: [plate_read("1234567")] for i in range(10)}
