@@ -36,7 +36,9 @@ is moved to ``deferred/`` beside the queue, and retried from there every
 ``deferred_every_s`` when the queue is empty (its exit or entry may then be
 decided after newer reads: an attendant sees it in the review queue). While
 ``/health`` fails too (the database or the server is down, a proxy answers
-502), nothing is deferred: order is kept.
+502), nothing is deferred: order is kept; nor on a 503, the server's answer
+when its ledger cannot be written (a full disk, a held lock), which /health,
+only reading, does not see.
 """
 from __future__ import annotations
 
@@ -431,6 +433,8 @@ class RemoteLedger:
             detail = redact(_detail(exc).replace(self._token, "***"))
             if exc.code in _REFUSED_CONTENT:
                 raise Refused(f"HTTP {exc.code}: {detail}") from None
+            if exc.code == 503:  # the server says its ledger is busy or down (/health only reads): keep the order
+                raise Unreachable(f"HTTP {exc.code}: {detail}") from None
             if exc.code >= 500:
                 raise ServerError(f"HTTP {exc.code}: {detail}") from None
             if 400 <= exc.code < 500:

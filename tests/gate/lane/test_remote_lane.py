@@ -303,6 +303,7 @@ class FakeServer:
         import threading
 
         self.failing: set[str] = set()
+        self.failing_code = 500
         self.health = 200
         self.posted: list[str] = []
         self.old = False  # a server from before read ids: it refuses the field
@@ -329,7 +330,8 @@ class FakeServer:
                 if fake.old and "read_id" in read:
                     self.answer(422, {"detail": "read_id: Extra inputs are not permitted"})
                 elif read["plate"] in fake.failing:
-                    self.answer(500, {"detail": "Internal Server Error"})
+                    self.answer(fake.failing_code, {"detail": "Internal Server Error" if fake.failing_code == 500
+                                                    else "database: disk full"})
                 else:
                     self.answer(200, {"action": "open", "reason": "entered", "lane": read["lane"],
                                       "plate": read["plate"], "gate_id": read["gate_id"], "at": read["at"],
@@ -377,6 +379,19 @@ def test_a_server_that_is_down_behind_a_proxy_defers_nothing(fake_server, tmp_pa
     lane.decide("entry", "2222222", at=at(1))
     assert [lane.flush() for _ in range(5)] == [0] * 5
     assert len(lane.queue) == 2 and lane.queue.deferred() == []
+
+
+def test_a_ledger_that_cannot_write_while_health_answers_defers_nothing(fake_server, tmp_path: Path):
+    """/health only reads: a full disk or a held lock answers reads with 503 while it says 200. Counted against
+    the read, both reads went to deferred/ and an exit could be decided before its entry."""
+    lane = remote(tmp_path, fake_server.url, defer_after_tries=2)
+    fake_server.failing, fake_server.failing_code = {"1111111", "2222222"}, 503
+    lane.decide("entry", "1111111", at=at(0))
+    lane.decide("exit", "2222222", at=at(1))
+    assert [lane.flush() for _ in range(5)] == [0] * 5
+    assert len(lane.queue) == 2 and lane.queue.deferred() == []
+    fake_server.failing = set()  # the disk has room again: sent in order
+    assert lane.flush() == 2 and fake_server.posted[-2:] == ["1111111", "2222222"]
 
 
 @pytest.mark.slow
