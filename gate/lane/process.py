@@ -146,6 +146,7 @@ class GateProcess:
         ready_at_first_frame: bool = True,
         reloader: ConfigReloader | None = None,
         motion: MotionGate | None = None,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         try:
             self.lane = Lane(lane)
@@ -160,6 +161,10 @@ class GateProcess:
         self.gate = gate_id(gate or self.lane.value)  # the barrier's id in the ledger (--gate)
         self.commands = commands  # claims this gate's manual opens (gate.lane.commands); None: not polled
         self.start_at = start_at or now_utc()
+        # a live camera or stills: each frame re-anchors stream time to this wall clock, so a step of the box's
+        # clock (NTP syncing a box that booted without one) dates the next decision right; anchored once at
+        # start, exits were dated an hour early until a restart. Recordings keep start_at + media time.
+        self.wall = wall
         self.max_fps = max_fps
         self.retention_days = retention_days
         self.retention_every_s = retention_every_s
@@ -218,6 +223,8 @@ class GateProcess:
                     ended = not self.stop_event.is_set()
                     break
                 ready = ready or self._ready()
+                if self.wall is not None and not frame.late:  # a late still keeps the anchor of its time
+                    self.start_at = self.wall() - timedelta(seconds=frame.t)
                 self._reload_if_asked()
                 self.source.done(frame, self._frame(frame))
                 self._purge_if_due()
@@ -395,7 +402,8 @@ def build_process(
     camera's reconnect attempts in a row before the process ends as SOURCE_FAILED (None: forever).
     Without ``reader`` the real lpr.Reader loads here (ONNX Runtime, OpenCV); tests and the demo's
     ``--fake-reader`` pass their own. ``loop``: a recording starts again at its end (soak tests, benchmarks;
-    each start counts as a reconnect). ``motion_skip``: see gate.lane.motion.
+    each start counts as a reconnect). ``motion_skip``: see gate.lane.motion. A live camera or stills are dated
+    by the wall clock as each frame comes (GateProcess ``wall``), unless ``start_at`` fixes the timeline.
     """
     try:
         lane = Lane(lane)
@@ -433,7 +441,8 @@ def build_process(
     return GateProcess(lane, frames, reader, ledger, pulses, passes, evidence, start_at=start_at, max_fps=max_fps,
                        retention_days=retention_days, stop=stop, clock=clock, notifier=notifier,
                        ready_at_first_frame=stills is None, reloader=reloader,
-                       motion=MotionGate() if motion_skip else None, gate=gate, commands=commands)
+                       motion=MotionGate() if motion_skip else None, gate=gate, commands=commands,
+                       wall=now_utc if start_at is None and (spec.live or stills is not None) else None)
 
 
 def _evidence_store(

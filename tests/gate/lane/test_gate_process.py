@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from lane_fakes import FrameScriptReader, ScriptedCapture, capture_factory, frame, plate_read
@@ -141,6 +141,26 @@ def test_a_decision_slower_than_the_pulses_max_age_never_pulses(ledger, caplog):
         process._pulses.close()
     assert [d["action"] for d in ledger.decisions()] == ["open", "open"]
     assert relay.pulses == 1  # the first car only: the second's pulse was 13 s old before it was sent
+
+
+def test_a_live_lane_dates_decisions_by_the_wall_clock_as_it_steps(ledger):
+    """Anchored once at start, a box that booted an hour slow dated exits an hour early until a restart
+    (a paid car's grace stretched, an unpaid one let out); each frame now re-anchors to the wall clock."""
+    wall = [START]
+    script = {i: [plate_read("1234567" if i < 10 else "7654321")] for i in range(20)}
+    process = make_process(ledger, [ScriptedCapture(list(range(20)))], script, wall=lambda: wall[0])
+
+    class Stepping(FrameScriptReader):
+        def read(self, image):
+            if int(image[0, 0, 0]) == 10:  # NTP steps the clock an hour forward before the second car
+                wall[0] = START + timedelta(hours=1)
+            return super().read(image)
+
+    process.reader = Stepping(script)
+    process.run()
+    first, second = [o.decision.at for o in process.outcomes]
+    assert abs((first - START).total_seconds()) < 5
+    assert abs((second - START - timedelta(hours=1)).total_seconds()) < 5
 
 
 def test_deny_and_review_never_pulse_the_relay(ledger):
