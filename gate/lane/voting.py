@@ -257,7 +257,13 @@ class PassTracker:
         """
         ready = self._expire(t)
         taken: set[int] = set()
-        for read in (r for r in reads if r.valid):
+        # one read per plate text: two reads of one plate in a frame (the zoomed-out look, a sticker with the
+        # number) opened a second pass of the same car, which at the entry opened the barrier twice
+        surest: dict[str, ReadLike] = {}
+        for r in reads:
+            if r.valid and (r.text not in surest or r.confidence > surest[r.text].confidence):
+                surest[r.text] = r
+        for read in (r for r in reads if r.valid and surest[r.text] is r):
             track = self._match(read, taken)
             if track is None:
                 track = _Track(next(self._ids), t, t)

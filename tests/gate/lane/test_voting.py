@@ -22,6 +22,15 @@ def test_a_car_standing_for_60_frames_is_one_decision():
     assert [p.vote.text for p in decided] == ["1234567"]
 
 
+def test_one_plate_read_twice_in_a_frame_is_one_pass():
+    """Two reads of one plate in each frame (far apart boxes: the zoomed-out look, a sticker) made two passes of
+    the same car, and the entry opened twice."""
+    frames = [[plate_read("1234567", 0.9, box=(100, 100, 200, 140)), plate_read("1234567", 0.7, box=(600, 400,
+                                                                                                     700, 440))]] * 8
+    decided = feed_all(PassTracker(), frames)
+    assert [p.vote.text for p in decided] == ["1234567"]
+
+
 def test_voting_fixes_a_single_frame_misread():
     reads = [plate_read("1234567")] * 2 + [plate_read("1234587")] + [plate_read("1234567")] * 3
     assert vote(reads).text == "1234567"
