@@ -140,9 +140,12 @@ class RelayWorker:
         return self.relay.clock()
 
     def submit(self, lane: Lane, info: dict[str, Any], due: float | None = None) -> Future[bool]:
-        """Hand a pulse over; the future says whether the barrier got it. ``due`` (this worker's ``clock()``,
-        default now) is when the car was decided on: a slow decision eats into the pulse's max age."""
-        deadline = (self.relay.clock() if due is None else due) + self.max_age_s
+        """Hand a pulse over; the future says whether the barrier got it. It is given up ``max_age_s`` after the
+        hand-over, or twice that after ``due`` (this worker's ``clock()`` when its decision started), whichever
+        comes first: a remote ledger's retries once took 13 s and the barrier still opened, yet a decision may
+        itself take up to 5 s (a lock wait, a backlog sent first) and its car is still there."""
+        now = self.relay.clock()
+        deadline = now + self.max_age_s if due is None else min(now + self.max_age_s, due + 2 * self.max_age_s)
         return self._pool.submit(self.relay.pulse, lane, info, deadline)
 
     def close(self) -> None:

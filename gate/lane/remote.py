@@ -36,9 +36,11 @@ is moved to ``deferred/`` beside the queue, and retried from there every
 ``deferred_every_s`` when the queue is empty (its exit or entry may then be
 decided after newer reads: an attendant sees it in the review queue). While
 ``/health`` fails too (the database or the server is down, a proxy answers
-502), nothing is deferred: order is kept; nor on a 503, the server's answer
-when its ledger cannot be written (a full disk, a held lock), which /health,
-only reading, does not see.
+502), nothing is deferred: order is kept. A 503 is the server's answer when
+its ledger cannot be written (a full disk, a held lock), which /health, only
+reading, does not see: order is kept for ``defer_busy_after_s`` (30 min)
+before the head read is set aside, so a read the database can never take
+does not shut every later exit for good.
 """
 from __future__ import annotations
 
@@ -73,6 +75,9 @@ RETRY_EVERY_S = 2.0
 DEFER_AFTER_TRIES = 5  # 5xx answers to the same queued read while the server is up ...
 DEFER_AFTER_S = 300.0  # ... or this long: it is set aside in deferred/
 DEFERRED_EVERY_S = 300.0  # how often deferred reads are tried again (only when the queue is empty)
+# A 503 (the server's ledger busy or unwritable) keeps the order this long before the head read is set aside: a
+# full disk is an outage to wait out, but a read the database can never take must not shut every later exit
+DEFER_BUSY_AFTER_S = 1800.0
 # the server refused this read's content (bad input, a conflict): the read, not the lane, is at fault
 _REFUSED_CONTENT = {400, 409, 422}
 
@@ -91,6 +96,10 @@ class Held(Unreachable):
 
 class ServerError(Unreachable):
     """The server answered 5xx: its fault, or this read's; counted against the read at the head of the queue."""
+
+
+class ServerBusy(ServerError):
+    """The server answered 503: its ledger is busy or cannot be written (a full disk, a held lock)."""
 
 
 class Refused(GateError):
@@ -192,6 +201,7 @@ class RemoteLedger:
         defer_after_tries: int = DEFER_AFTER_TRIES,
         defer_after_s: float = DEFER_AFTER_S,
         deferred_every_s: float = DEFERRED_EVERY_S,
+        defer_busy_after_s: float = DEFER_BUSY_AFTER_S,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"ledger URL {redact(repr(url))}: expected http(s)://host:port")
@@ -211,6 +221,7 @@ class RemoteLedger:
         self._held: str | None = None  # why the server does not take this lane's reads now (logged once)
         self.defer_after_tries, self.defer_after_s = defer_after_tries, defer_after_s
         self.deferred_every_s = deferred_every_s
+        self.defer_busy_after_s = defer_busy_after_s
         self._failing: tuple[str, int, float] | None = None  # the head read's name, its 5xx answers, since when
         self._deferred_at = time.monotonic()  # when deferred reads were last tried
 
@@ -300,7 +311,7 @@ class RemoteLedger:
             try:
                 decision = self._send_read(body)
             except ServerError as exc:
-                if not self._keeps_failing(path) or not self._server_up():
+                if not self._keeps_failing(path, isinstance(exc, ServerBusy)) or not self._server_up():
                     return sent
                 log.error("queued %s read %s at %s: the server answered %s %d times; moved to deferred/, retried "
                           "later: newer reads go first", body.get("lane"), format_plate(str(body.get("plate"))),
@@ -329,11 +340,14 @@ class RemoteLedger:
                   format_plate(str(body.get("plate"))), exc)
         self.queue.reject(path)
 
-    def _keeps_failing(self, path: Path) -> bool:
-        """Count a 5xx against the head read; True once it has had enough tries or time to be set aside."""
+    def _keeps_failing(self, path: Path, busy: bool = False) -> bool:
+        """Count a 5xx against the head read; True once it has had enough tries or time to be set aside (a 503,
+        ``busy``: only after ``defer_busy_after_s``)."""
         now = time.monotonic()
         name, tries, since = self._failing if self._failing and self._failing[0] == path.name else (path.name, 0, now)
         self._failing = (name, tries + 1, since)
+        if busy:
+            return now - since >= self.defer_busy_after_s
         return tries + 1 >= self.defer_after_tries or now - since >= self.defer_after_s
 
     def _server_up(self) -> bool:
@@ -434,7 +448,7 @@ class RemoteLedger:
             if exc.code in _REFUSED_CONTENT:
                 raise Refused(f"HTTP {exc.code}: {detail}") from None
             if exc.code == 503:  # the server says its ledger is busy or down (/health only reads): keep the order
-                raise Unreachable(f"HTTP {exc.code}: {detail}") from None
+                raise ServerBusy(f"HTTP {exc.code}: {detail}") from None
             if exc.code >= 500:
                 raise ServerError(f"HTTP {exc.code}: {detail}") from None
             if 400 <= exc.code < 500:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from typing import Any
 
 from gate.rules.errors import ConfigError
@@ -31,7 +32,7 @@ def number(key: str, value: Any, low: float, high: float, *, above_low: bool = F
 def shekels(key: str, value: Any, high: float) -> float:
     """An amount of money from 0 to ``high`` in whole agorot: 0.004 was rounded to a daily maximum of 0 (free)."""
     amount = number(key, value, 0, high)
-    if round(amount * 100, 6) != round(amount * 100):
+    if (Decimal(str(amount)) * 100) % 1:
         raise _bad(key, value, f"an amount in whole agorot (at most 2 decimals) from 0 to {high:g}")
     return amount
 

@@ -162,13 +162,22 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
     visit = queries.open_visit(conn, plate)
     window = timedelta(seconds=policy.repeat_window_s)
-    if visit is None:
-        # The plate's own visit closed moments ago: this is the same car read again (a pass split in two),
-        # not a near plate's car. Matched fuzzily first, it closed a neighbour's paid visit and pulsed again.
-        recent = queries.recent_exit(conn, plate, at - window, at)
-        if recent is not None:
-            return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
     match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else _fuzzy(conn, read, policy)
+    if visit is None:
+        # The plate's own visit closed moments ago: read sure, this is the same car read again (a pass split in
+        # two), never a near plate's car (matched fuzzily, it closed a neighbour's paid visit and pulsed again).
+        # Read unsure beside a near open visit, it may be that neighbour misread: an attendant decides.
+        recent = queries.recent_exit(conn, plate, at - window, at)
+        if recent is not None and (match is None or not low_conf):
+            return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
+        if recent is not None and match is not None:
+            decision = rec.decide(Action.REVIEW, Reason.ALREADY_EXITED, recent, flagged=True, matched=match.plate,
+                                  note=f"unsure read of a plate that just left, beside open visit {match.visit_id}; "
+                                       "gate stays closed, attendant to check")
+            rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
+                       f"unsure read {plate} ({read.unsure_because()}) just after its own exit, beside near visit "
+                       f"{format_plate(match.plate)}", decision.decision_id)
+            return decision
     if subscriber and visit is None:
         # A subscriber leaves free, but only its own visit may close free: a near plate's open visit is
         # another car's (it would be closed at fee 0 and that car's debt lost), so it stays open for review.

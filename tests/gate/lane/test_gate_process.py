@@ -130,7 +130,7 @@ def test_a_decision_slower_than_the_pulses_max_age_never_pulses(ledger, caplog):
             now[0] += self.took_s  # the ledger's answer came this much later
             return ledger.decide(*args, **kwargs)
 
-    for plate, took_s in [("1234567", 1.0), ("7654321", 13.0)]:
+    for plate, took_s in [("1234567", 1.0), ("2345678", 5.5), ("7654321", 13.0)]:
         process = make_process(SlowLedger(took_s), [], {})
         process.relay = RetryingRelay(relay, sleep=lambda s: None, clock=lambda: now[0])
         process._pulses = RelayWorker(process.relay, process.relay_max_age_s)  # as run() makes it
@@ -139,8 +139,8 @@ def test_a_decision_slower_than_the_pulses_max_age_never_pulses(ledger, caplog):
             for p in [p for ready in reads for p in ready] + process.tracker.flush():
                 process._decide(p)
         process._pulses.close()
-    assert [d["action"] for d in ledger.decisions()] == ["open", "open"]
-    assert relay.pulses == 1  # the first car only: the second's pulse was 13 s old before it was sent
+    assert [d["action"] for d in ledger.decisions()] == ["open", "open", "open"]
+    assert relay.pulses == 2  # not the last: its pulse was 13 s old before it was sent (a lock wait of 5.5 s is)
 
 
 def test_a_live_lane_dates_decisions_by_the_wall_clock_as_it_steps(ledger):

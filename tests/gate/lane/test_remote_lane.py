@@ -394,6 +394,15 @@ def test_a_ledger_that_cannot_write_while_health_answers_defers_nothing(fake_ser
     assert lane.flush() == 2 and fake_server.posted[-2:] == ["1111111", "2222222"]
 
 
+def test_a_read_the_ledger_never_takes_is_set_aside_after_the_busy_wait(fake_server, tmp_path: Path):
+    """Every database error is a 503: a read the database can never take would otherwise shut later exits for good."""
+    lane = remote(tmp_path, fake_server.url, defer_after_tries=2, defer_busy_after_s=0, deferred_every_s=3600)
+    fake_server.failing, fake_server.failing_code = {"1111111"}, 503
+    lane.decide("entry", "1111111", at=at(0))  # queued: the server answered 503
+    assert lane.decide("exit", "2222222", at=at(1)).action == "open"  # the stuck read set aside, this one decided
+    assert len(lane.queue) == 0 and [body["plate"] for _p, body in lane.queue.deferred()] == ["1111111"]
+
+
 @pytest.mark.slow
 def test_a_read_whose_answer_was_lost_is_resent_with_its_id_and_decided_once(server, tmp_path: Path, monkeypatch):
     """The server committed the paid car's exit but the answer timed out: the resend must not deny the car."""

@@ -55,7 +55,7 @@ def test_json_infinity_and_nan_are_refused_like_toml(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("setting", ["daily_max = 0.004", "hourly_rate = 12.345"])
+@pytest.mark.parametrize("setting", ["daily_max = 0.004", "hourly_rate = 12.345", "daily_max = 1e-9"])
 def test_money_finer_than_an_agora_is_refused_not_rounded(tmp_path, setting):
     """daily_max = 0.004 was rounded to a daily maximum of 0 agorot: every stay free, and no error."""
     path = tmp_path / "c.toml"

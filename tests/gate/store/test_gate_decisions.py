@@ -336,6 +336,17 @@ def test_a_split_exit_pass_never_matches_a_near_plates_visit_after_the_car_left(
     assert ledger.visit(neighbour.visit_id).state == "open"
 
 
+def test_an_unsure_read_of_a_plate_that_just_left_beside_a_near_visit_goes_to_review(ledger):
+    """It may be the neighbour misread: not denied silently, not opened."""
+    ledger.decide("entry", "1234567", at(0))
+    neighbour = ledger.decide("entry", "1234568", at(0))
+    ledger.decide("exit", "1234567", at(5))
+    d = ledger.decide("exit", "1234567", at(5.5), char_conf=[0.99] * 6 + [0.3], confidence=0.3)
+    assert (d.action, d.flagged) == ("review", True)
+    assert ledger.visit(neighbour.visit_id).state == "open"
+    assert [(i.kind, i.visit_id) for i in ledger.review_queue(now=at(6))] == [("fuzzy-match", neighbour.visit_id)]
+
+
 def test_subscribers_exit_without_paying_and_are_logged(ledger):
     ledger.add_plate(CAR, "allow", note="monthly")
     entry = ledger.decide("entry", CAR, at(0))
