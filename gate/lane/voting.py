@@ -88,7 +88,9 @@ class PassConfig:
     # 0.60 since the width-48 OCR (2026-11-28): on 5,400 cars of clips its unflagged wrong visits were 30 at 0.55,
     # 24 at 0.60, 6 at 0.75, and the right visits sent to review 454, 470, 586; 0.60 is the highest that keeps
     # review within 5 % of the reader before it (rule 5 in the model card; on new clips: 3 unflagged vs its 8).
-    sure_confidence: float = 0.60
+    # 0.65 with the approach-frame OCR (2026-11-29): chosen on the 900 calibration cars (cost 332.0 at 0.65 and
+    # 0.70, 334.25 at 0.60; unflagged wrong visits 2 against 5) before rule 12 judged the pair on fresh11.
+    sure_confidence: float = 0.65
     # A pass in which no two reads agree on its plate is dropped when it ends if another pass at the same time
     # has 2 or more reads that agree (and more than it): one car at a time comes to a barrier, and such a
     # scatter beside a car's own pass is a sign or a sticker on that car. Seen on the six test clips (16 of 33

@@ -174,13 +174,14 @@ def test_a_pass_seen_only_in_small_blurred_frames_is_in_doubt():
 
 def test_a_pass_voted_at_a_coin_flip_confidence_is_in_doubt():
     # sure passes voted at 0.50-0.55 were half of them wrong on the calibration clips, and with the width-48 OCR
-    # those at 0.55-0.60 held a fifth of its unflagged wrong visits (PassConfig.sure_confidence)
-    for conf in (0.52, 0.57):
+    # those at 0.55-0.60 held a fifth of its unflagged wrong visits (PassConfig.sure_confidence; 0.65 since the
+    # approach-frame OCR)
+    for conf in (0.52, 0.57, 0.62):
         tracker = PassTracker()
         decided = feed_all(tracker, [[plate_read("1234567", conf=conf)]] * 4) + tracker.flush()
         assert len(decided) == 1 and decided[0].doubt is not None and f"vote confidence {conf}" in decided[0].doubt
     tracker = PassTracker()
-    decided = feed_all(tracker, [[plate_read("1234567", conf=0.65)]] * 4) + tracker.flush()
+    decided = feed_all(tracker, [[plate_read("1234567", conf=0.7)]] * 4) + tracker.flush()
     assert [(p.vote.text, p.doubt) for p in decided] == [("1234567", None)]
 
 
