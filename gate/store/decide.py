@@ -171,28 +171,14 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         if recent is not None and (match is None or not low_conf):
             return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
         if recent is not None and match is not None:
-            decision = rec.decide(Action.REVIEW, Reason.ALREADY_EXITED, recent, flagged=True, matched=match.plate,
-                                  note=f"unsure read of a plate that just left, beside open visit {match.visit_id}; "
-                                       "gate stays closed, attendant to check")
-            rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
-                       f"unsure read {plate} ({read.unsure_because()}) just after its own exit, beside near visit "
-                       f"{format_plate(match.plate)}", decision.decision_id)
-            return decision
+            return _review_beside(rec, match, Reason.ALREADY_EXITED, recent, f"unsure read {plate} just after its exit")
     if subscriber and visit is None:
         # A subscriber leaves free, but only its own visit may close free: a near plate's open visit is
         # another car's (it would be closed at fee 0 and that car's debt lost), so it stays open for review.
         if match is None:
             return rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, note="no open visit")
-        if low_conf:
-            # an unsure read of a subscriber's plate beside a near open visit is as likely that car misread:
-            # the barrier stays shut for an attendant rather than let a car that owes leave free
-            decision = rec.decide(Action.REVIEW, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
-                                  note=f"unsure subscriber read beside open visit {match.visit_id}; "
-                                       "gate stays closed, attendant to check")
-            rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
-                       f"unsure read of subscriber {plate} ({read.unsure_because()}) beside near visit "
-                       f"{format_plate(match.plate)}", decision.decision_id)
-            return decision
+        if low_conf:  # as likely that car misread: it must not leave free on a subscriber's plate
+            return _review_beside(rec, match, Reason.ALLOW_LISTED, None, f"unsure read of subscriber {plate}")
         decision = rec.decide(Action.OPEN, Reason.ALLOW_LISTED, None, flagged=True, matched=match.plate,
                               note=f"near open visit {match.visit_id} left open")
         # one waiting item per subscriber and near visit: one who leaves daily beside an overstay asked every day
@@ -247,6 +233,17 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         kind = ReviewKind.FUZZY_MATCH if match.flagged else ReviewKind.LOW_CONFIDENCE
         rec.review(kind, visit.id, flag_reason, decision.decision_id)
     return decision
+
+def _review_beside(rec: _Recorder, match: Match, reason: Reason, visit_id: int | None, what: str) -> Decision:
+    """An unsure read beside a near plate's open visit may be that car misread: the barrier stays shut and an
+    attendant is asked (one fuzzy-match item on the near visit)."""
+    decision = rec.decide(Action.REVIEW, reason, visit_id, flagged=True, matched=match.plate,
+                          note=f"{what} beside open visit {match.visit_id}; gate stays closed, attendant to check")
+    rec.review(ReviewKind.FUZZY_MATCH, match.visit_id,
+               f"{what} ({rec.read.unsure_because()}) beside near visit {format_plate(match.plate)}",
+               decision.decision_id)
+    return decision
+
 
 def _fuzzy(conn: Connection, read: Read, policy: Policy) -> Match | None:
     """No open visit has exactly this plate: the one the driver paid for under it, else the near ones.
