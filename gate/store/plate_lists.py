@@ -10,7 +10,7 @@ written in one transaction. Plates are normalised here, for every caller.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, Final, Sequence
@@ -40,6 +40,9 @@ class ListEntry:
     note: str | None = None
     expires_at: datetime | None = None
     added_at: datetime | None = None
+    # the optional columns a CSV import did not have: an entry already stored keeps its own there (a plate,kind
+    # file once wiped every holder, note and expiry, and an expired subscriber left free again)
+    keep: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON's view: times ISO 8601 in UTC."""
@@ -201,7 +204,11 @@ def _put(conn: Connection, entry: ListEntry, actor: str | None, at: datetime, wh
     """Insert or update one entry (its added_at kept on an edit) and audit it; True when it is new."""
     values = {"holder": entry.holder, "note": entry.note, "expires_at": entry.expires_at}
     where = (_lists.c.plate == entry.plate, _lists.c.kind == entry.kind.value)
-    created = conn.execute(update(_lists).where(*where).values(values)).rowcount == 0
+    changed = {k: v for k, v in values.items() if k not in entry.keep}
+    if changed:
+        created = conn.execute(update(_lists).where(*where).values(changed)).rowcount == 0
+    else:  # nothing to change: whether it is there decides
+        created = conn.execute(select(_lists.c.plate).where(*where)).first() is None
     if created:
         conn.execute(insert(_lists).values(plate=entry.plate, kind=entry.kind.value, added_at=at, **values))
     if actor is not None:

@@ -1,10 +1,11 @@
 """The plate lists' one CSV format, read and written for the API, the CLI and the web page.
 
 Header ``plate,kind,holder,note,expires_at``; ``plate`` and ``kind`` are
-required, the others may be left out or blank. The web page's first header
+required, the others may be left out (an entry already stored keeps its own
+there) or blank (cleared). The web page's first header
 (``list`` for kind, ``expires`` for expires_at) is still read. ``expires_at``
 is ISO 8601: with an offset it is that instant; without one, the lot's local
-time; a bare day (``2026-11-27``) applies through that whole local day (it
+time; a bare day (``2026-11-27`` or ``20261127``) applies through that whole local day (it
 ends as the next begins), as the web page's form reads it. An export writes
 the plate's digits and the expiry in local time with its offset, so it reads
 back as the same entries.
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, tzinfo
+from dataclasses import replace
+from datetime import date, datetime, tzinfo
 from typing import Iterable
 
 from gate.report import from_spreadsheet, spreadsheet_safe
@@ -57,6 +59,7 @@ def read_csv(text: str, tz: tzinfo) -> list[ListEntry]:
     if header is None:
         raise CsvRowError(1, "header", "", f"the file is empty: expected the header {','.join(HEADER)}")
     columns = _columns(header)
+    absent = frozenset(c for c in HEADER if c not in columns)  # kept as stored for entries already there
     names = {ALIASES.get(h.strip().lower(), h.strip().lower()): h.strip() for h in header}  # as the file names them
     entries: list[ListEntry] = []
     seen: dict[tuple[str, ListKind], int] = {}
@@ -77,7 +80,7 @@ def read_csv(text: str, tz: tzinfo) -> list[ListEntry]:
                               f"{len(cells)} fields, the header has {len(columns)}")
         row = dict(zip(columns, cells))
         try:
-            entry = _entry(number, row, tz)
+            entry = replace(_entry(number, row, tz), keep=absent)
         except CsvRowError as exc:  # the column as the file's header names it ('list' in an old file)
             raise CsvRowError(exc.line, names.get(exc.column, exc.column), exc.value, exc.why) from None
         key = (entry.plate, entry.kind)
@@ -105,10 +108,11 @@ def parse_expiry(text: str, tz: tzinfo) -> datetime | None:
     raw = text.strip()
     if not raw:
         return None
-    moment = parse_iso(raw)
-    if len(raw) == 10:  # YYYY-MM-DD: through that local day
-        return day_end(moment.date(), tz)
-    return to_utc(moment, tz)
+    try:  # a day alone (2026-11-27, or 20261127 compact): through that local day
+        return day_end(date.fromisoformat(raw), tz)
+    except ValueError:  # a time: 20261127 read as one was midnight UTC, a day early in Israel
+        pass
+    return to_utc(parse_iso(raw), tz)
 
 
 def _columns(header: list[str]) -> list[str]:

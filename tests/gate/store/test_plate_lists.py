@@ -88,6 +88,25 @@ def test_an_import_writes_all_entries_or_none(ledger: Ledger):
     assert len(lists.entries()) == 2
 
 
+def test_an_import_without_a_column_keeps_what_is_stored_there(ledger: Ledger):
+    """A plate,kind file wiped every holder, note and expiry: an expired subscriber was let out free again."""
+    lists = PlateLists(ledger)
+    expired = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    lists.put(list_entry("1234567", "allow", holder="Noa", note="monthly", expires_at=expired), "op")
+    assert lists.import_entries(read_csv("plate,kind\n1234567,allow\n7654321,deny\n", TZ), "op") == 2
+    kept = {e.plate: e for e in lists.entries()}
+    assert (kept["1234567"].holder, kept["1234567"].note, kept["1234567"].expires_at) == ("Noa", "monthly", expired)
+    assert kept["7654321"].holder is None  # a new entry has nothing to keep
+    lists.import_entries(read_csv("plate,kind,note\n1234567,allow,\n", TZ), "op")  # a column given blank clears
+    assert [(e.holder, e.note) for e in lists.entries() if e.plate == "1234567"] == [("Noa", None)]
+
+
+def test_a_compact_day_as_expiry_is_that_whole_local_day():
+    (entry,) = read_csv("plate,kind,expires_at\n1234567,allow,20301231\n", TZ)
+    (dashed,) = read_csv("plate,kind,expires_at\n1234567,allow,2030-12-31\n", TZ)
+    assert entry.expires_at == dashed.expires_at == datetime(2030, 12, 31, 22, 0, tzinfo=timezone.utc)
+
+
 def test_the_csv_reads_days_local_times_offsets_and_the_web_pages_first_header():
     text = ("\ufeffplate,list,holder,note,expires\n"
             "12-345-67,allow,Noa,,2030-01-31\n"
