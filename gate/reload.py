@@ -81,8 +81,9 @@ class ConfigReloader:
         """Load the file; on success swap its settings in, else keep the old ones. Logs one line either way."""
         try:
             loaded = self.load(self.path)
-        except GateError as exc:
-            result = ReloadResult(False, f"config reload failed, keeping the previous config: {exc}")
+        except Exception as exc:  # noqa: BLE001 - whatever the file does, a reload never takes the lane down
+            why = exc if isinstance(exc, GateError) else f"{type(exc).__name__}: {exc}"
+            result = ReloadResult(False, f"config reload failed, keeping the previous config: {why}")
             log.error("%s", result.message)
             return result
         names = [n for n in SETTINGS if hasattr(loaded, n) and hasattr(self.target, n)]

@@ -26,7 +26,7 @@ def zone(name: object) -> ZoneInfo:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(name)
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # "Asia" is a folder of zones: IsADirectoryError
         raise ConfigError(f"timezone = {name!r}: expected an IANA time zone such as {DEFAULT_TIMEZONE}") from None
 
 

@@ -132,6 +132,20 @@ def test_a_bad_file_keeps_the_old_config_and_logs_one_line(ledger, tmp_path: Pat
     assert reloader.apply_if_requested() is None  # one SIGHUP, one reload
 
 
+@pytest.mark.parametrize("zone", ["Asia", "Europe"])
+def test_a_time_zone_that_names_a_region_is_refused_on_reload_not_fatal(ledger, tmp_path: Path, caplog, zone):
+    """"Asia" is a folder of zones: IsADirectoryError went past the reloader and killed the running lane."""
+    config = tmp_path / "plategate.toml"
+    config.write_text("[policy]\nmin_confidence = 0.95\n")
+    reloader = ConfigReloader(ledger, str(config))
+    assert reloader.reload().ok
+    config.write_text(f'timezone = "{zone}"\n')
+    with caplog.at_level(logging.ERROR, logger="gate.reload"):
+        result = reloader.reload()
+    assert not result.ok and f"timezone = '{zone}': expected an IANA time zone" in result.message
+    assert ledger.policy.min_confidence == 0.95 and "\n" not in result.message
+
+
 def test_a_reload_that_changes_nothing_says_so(ledger, tmp_path: Path):
     config = tmp_path / "plategate.toml"
     config.write_text("[tariff]\nhourly_rate = 20.0\n")
