@@ -72,28 +72,45 @@ class EvidenceStore:
         return str(path)
 
     def purge(self, days: float, now: float | None = None) -> int:
-        """Delete the gate's own evidence files older than ``days`` (by mtime), tell ``expire``; returns how many."""
+        """Delete the gate's own evidence files older than ``days`` (by mtime), marked expired first; how many went.
+
+        Marked first: deleted first, a database that was busy or down left rows pointing at files that were gone
+        and that no later purge would see again. A row marked whose file then stays (no permission) is deleted by
+        the next purge; each such file is one warning line.
+        """
         cutoff = (time.time() if now is None else now) - days * 86400.0
-        removed: list[str] = []
+        due: list[tuple[str, Path]] = []
         for lane in Lane:
             folder = self.root / lane
-            if not folder.is_dir() or folder.is_symlink():
+            try:
+                if not folder.is_dir() or folder.is_symlink():
+                    continue
+                paths = list(folder.iterdir())
+            except OSError as exc:
+                log.warning("evidence: cannot list %s: %s", folder, exc.strerror or exc)
                 continue
-            for path in folder.iterdir():
+            for path in paths:
                 if not EVIDENCE_NAME.match(path.name) or path.is_symlink():
                     continue
                 try:
                     if path.is_file() and path.stat().st_mtime < cutoff:
-                        path.unlink()
-                        removed.append(f"{lane.value}/{path.name}")
-                except FileNotFoundError:
-                    continue
+                        due.append((f"{lane.value}/{path.name}", path))
+                except OSError:
+                    continue  # gone between the listing and the look, or not ours to read
+        if due and self.expire is not None:
+            self.expire([name for name, _ in due])  # raises (busy, down): nothing deleted, the next purge tries again
+        removed = 0
+        for _name, path in due:
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("evidence: could not delete %s: %s", path, exc.strerror or exc)
         if removed:
-            log.info("evidence: retention removed %d image(s) older than %g day(s) from %s",
-                     len(removed), days, self.root)
-            if self.expire is not None:
-                self.expire(removed)  # a failure here is logged by the caller; the files are gone either way
-        return len(removed)
+            log.info("evidence: retention removed %d image(s) older than %g day(s) from %s", removed, days, self.root)
+        return removed
 
 
 def downscale(image: np.ndarray, max_side: int) -> np.ndarray:

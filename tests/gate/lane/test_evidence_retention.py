@@ -45,6 +45,40 @@ def test_retention_never_deletes_photos_the_gate_did_not_write(tmp_path: Path):
     assert not ours.exists() and all(p.exists() for p in theirs)
 
 
+def test_a_ledger_that_cannot_mark_them_expired_keeps_the_files_for_the_next_purge(tmp_path: Path):
+    """Deleted first, a busy ledger left rows pointing at files that were gone, which no later purge saw again."""
+    root = tmp_path / "evidence"
+    old = touch(root / "entry" / "20250101T080000_000000Z_1234567.jpg", 40)
+    marked: list[list[str]] = []
+
+    def busy(names: list[str]) -> None:
+        raise RuntimeError("database is locked")
+
+    try:
+        EvidenceStore(root, expire=busy).purge(days=30)
+    except RuntimeError:
+        pass
+    assert old.exists()  # nothing deleted that is not marked
+    assert EvidenceStore(root, expire=marked.append).purge(days=30) == 1
+    assert marked == [["entry/20250101T080000_000000Z_1234567.jpg"]] and not old.exists()
+
+
+def test_a_file_that_cannot_be_deleted_is_one_warning_and_the_rest_go(tmp_path: Path, monkeypatch, caplog):
+    root = tmp_path / "evidence"
+    stuck = touch(root / "entry" / "20250101T080000_000000Z_1234567.jpg", 40)
+    other = touch(root / "exit" / "20250101T080000_000000Z_7654321.jpg", 40)
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == stuck:
+            raise PermissionError(13, "Permission denied")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert EvidenceStore(root).purge(days=30) == 1
+    assert stuck.exists() and not other.exists() and "could not delete" in caplog.text
+
+
 def test_retention_on_a_missing_folder_is_a_no_op(tmp_path: Path):
     assert EvidenceStore(tmp_path / "none").purge(days=1) == 0
 
