@@ -400,8 +400,9 @@ def doctor(
     ] = None,
     evidence_dir: Annotated[str, typer.Option("--evidence-dir", help="the lanes' evidence folder")] = "evidence",
     lane_env: Annotated[
-        Optional[str], typer.Option("--lane-env", help="take PLATEGATE_SOURCE and PLATEGATE_RELAY from a lane's "
-                                    "env file (/etc/plategate/lane-entry.env)")
+        Optional[str], typer.Option("--lane-env", help="take PLATEGATE_SOURCE and PLATEGATE_RELAY (and PLATEGATE_DB, "
+                                    "PLATEGATE_CONFIG where it sets them) from a lane's env file "
+                                    "(/etc/plategate/lane-entry.env)")
     ] = None,
     camera_timeout: Annotated[
         float, typer.Option("--camera-timeout", min=0.1, help="seconds to wait for the camera's first frame")
@@ -424,6 +425,7 @@ def doctor(
             _fail(f"lane env {lane_env}: cannot read ({getattr(exc, 'strerror', None) or exc})", 2)
         source, relay = source or env.get("PLATEGATE_SOURCE") or env.get("SOURCE"), (
             relay or env.get("PLATEGATE_RELAY") or env.get("RELAY"))
+        db, config = db or env.get("PLATEGATE_DB"), config or env.get("PLATEGATE_CONFIG")  # where a file sets them
     options = dr.DoctorOptions(db=db, config=config, source=source, relay=relay, evidence_dir=evidence_dir,
                                models=models, camera_timeout_s=camera_timeout)
     checks = dr.run_checks(options)
@@ -795,7 +797,7 @@ def run(
                                     loop=loop, motion_skip=motion_skip,
                                     reloader=None if local is None else ConfigReloader(local, config),
                                     gate=gate, commands=commands, threads=threads)
-        except (FileNotFoundError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # a source or folder missing, or not ours to read
             raise _BadInput(redact(exc)) from None
         process.install_signal_handlers()
         if local is None:  # a remote lane's tariff and policy are the server's: SIGHUP must not end it

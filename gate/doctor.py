@@ -325,12 +325,21 @@ def run_checks(options: DoctorOptions, *, camera_factory: Callable[[Any], Captur
     """Every check, in the order a lane needs them."""
     checks = [check_config(options.config)]
     checks += check_database(options.db, now, options.max_clock_skew_s)
-    checks.append(check_evidence(options.evidence_dir))
+    checks.append(_guarded("evidence", lambda: check_evidence(options.evidence_dir)))
     checks.append(check_models(reader_factory) if options.models else Check("models", Status.SKIP, "--no-models"))
-    checks.append(check_camera(options.source, options.camera_timeout_s, camera_factory))
+    checks.append(_guarded("camera", lambda: check_camera(options.source, options.camera_timeout_s, camera_factory)))
     checks.append(check_relay(options.relay, options.relay_timeout_s))
-    checks.append(check_disk(_disk_paths(options), options.min_free_bytes))
+    checks.append(_guarded("disk", lambda: check_disk(_disk_paths(options), options.min_free_bytes)))
     return checks
+
+
+def _guarded(name: str, check: Callable[[], Check]) -> Check:
+    """A check whose files the caller may not even look at (a folder of another user's): a fail, not a traceback."""
+    try:
+        return check()
+    except OSError as exc:
+        where = f"{redact(str(exc.filename))}: " if exc.filename else ""
+        return Check(name, Status.FAIL, f"{where}{exc.strerror or exc}")
 
 
 def _disk_paths(options: DoctorOptions) -> list[Path]:

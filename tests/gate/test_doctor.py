@@ -101,6 +101,35 @@ def test_the_lane_env_file_names_the_camera_and_relay(ledger_file: Path, tmp_pat
     assert checks["camera"]["status"] == "ok" and "1280x720" in checks["camera"]["detail"]
 
 
+def test_a_config_named_in_the_lane_env_file_is_checked(ledger_file: Path, tmp_path: Path):
+    """Doctor said "ok config: no file" for a lane whose file named a config it would refuse."""
+    bad = tmp_path / "plategate.toml"
+    bad.write_text('[policy]\nmin_confidence = "high"\n')
+    env = tmp_path / "lane-entry.env"
+    env.write_text(f"LANE=entry\nPLATEGATE_SOURCE={DEMO}\nPLATEGATE_CONFIG={bad}\nPLATEGATE_DB={ledger_file}\n")
+    result = CliRunner().invoke(app, ["doctor", "--no-models", "--lane-env", str(env), "--evidence-dir",
+                                      str(tmp_path / "ev"), "--format", "json"])
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert result.exit_code == 1 and checks["config"]["status"] == "fail" and "min_confidence" in checks["config"]["detail"]
+
+
+def test_a_folder_the_caller_may_not_look_into_is_a_fail_not_a_traceback(tmp_path: Path, monkeypatch):
+    from gate import doctor as dr
+
+    hidden = tmp_path / "root-only" / "evidence"
+    real_exists = Path.exists
+
+    def exists(self: Path, *args, **kwargs) -> bool:
+        if self == hidden:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    checks = {c.name: c for c in dr.run_checks(dr.DoctorOptions(db=str(tmp_path / "l.db"), config=None, source=None, relay=None,
+                                                                   evidence_dir=str(hidden), models=False))}
+    assert checks["evidence"].status is dr.Status.FAIL and "Permission denied" in checks["evidence"].detail
+
+
 # --- camera -------------------------------------------------------------------------------------------------
 
 def test_a_camera_that_hangs_fails_after_the_timeout_with_its_password_masked():
