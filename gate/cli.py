@@ -894,7 +894,10 @@ def user_create(
 ) -> None:
     """Create a web page account; the password is asked for (or read from stdin), kept as a scrypt hash."""
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:  # bytes, decoded here: a non-UTF-8 line was a traceback from the hash (exit 1) instead of one line
+            password = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            _fail(f"the password on stdin: not UTF-8 text (byte {exc.start})", 2)
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with _ledger(db, config) as ledger:

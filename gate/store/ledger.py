@@ -985,9 +985,10 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
 
 
 def _require_who_why(operator: str, reason: str) -> None:
+    """Bad input (exit 2, HTTP 422) like any other missing value, not a refused operation."""
     if not operator or not operator.strip():
-        raise GateError("an operator name is required")
+        raise InvalidInput("an operator name is required")
     if not reason or not reason.strip():
-        raise GateError("a reason is required")
+        raise InvalidInput("a reason is required")
     _text(models.overrides.c.operator, operator.strip())
     _text(models.overrides.c.reason, reason.strip())

@@ -94,7 +94,7 @@ def test_override_review_and_plate_lists_from_the_cli(db_url):
     code, waived, _ = gate("override", "waive", "--plate", "1234567", "--operator", "dana", "--reason", "vip", "--db", db_url)
     assert code == 0 and waived["waived"] is True
     code, _, err = gate("override", "close", "--plate", "1234567", "--operator", "dana", "--reason", "", "--db", db_url)
-    assert (code, err) == (1, "error: a reason is required\n")
+    assert (code, err) == (2, "error: a reason is required\n")  # bad input, as the README's table says
     gate("read", "--lane", "exit", "--plate", "9999999", "--db", db_url)
     _, queue, _ = gate("review", "--db", db_url)
     assert [i["kind"] for i in queue] == ["no-open-visit"]

@@ -319,6 +319,9 @@ def test_gate_user_create_list_disable_on_the_command_line(tmp_path):
     assert short.exit_code == 2 and "8 to 1024" in short.output
     assert runner.invoke(app, ["user", "create", "--username", "cam", "--role", "camera", "--password-stdin",
                                "--db", db], input="long enough\n").exit_code == 2
+    latin1 = runner.invoke(app, ["user", "create", "--username", "bob", "--role", "viewer", "--password-stdin",
+                                 "--db", db], input=b"pass\xffword1\n")
+    assert latin1.exit_code == 2 and "not UTF-8 text" in latin1.output and "Traceback" not in latin1.output
     listed = runner.invoke(app, ["user", "list", "--db", db])
     assert '"username": "dana"' in listed.output and "scrypt" not in listed.output
     disabled = runner.invoke(app, ["user", "disable", "--username", "dana", "--db", db])
