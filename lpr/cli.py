@@ -92,7 +92,11 @@ def read_cmd(
         err.print(f"error: cannot start engine {engine.value!r}: {e}")
         raise typer.Exit(2) from None
     if save_crops is not None:
-        save_crops.mkdir(parents=True, exist_ok=True)
+        try:
+            save_crops.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file of that name, no permission: one line, not a traceback
+            err.print(f"error: --save-crops {str(save_crops)!r}: {e.strerror or e}, expected a folder to write to")
+            raise typer.Exit(2) from None
     failed = 0
     for path in images:
         name = str(path)
@@ -108,8 +112,10 @@ def read_cmd(
             continue
         if save_crops is not None:
             for i, r in enumerate(reads):
-                if r.crop is not None and r.crop.size:
-                    cv2.imwrite(str(save_crops / f"{path.stem}_{i}.png"), r.crop)
+                if r.crop is not None and r.crop.size and not cv2.imwrite(str(save_crops / f"{path.stem}_{i}.png"),
+                                                                           r.crop):
+                    failed += 1
+                    typer.echo(f"{name}: error: could not write its crop to {save_crops}", err=True)
         if as_json:
             typer.echo(json.dumps({"image": name, "plates": [r.to_dict() for r in reads]}))
         else:

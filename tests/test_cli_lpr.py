@@ -74,6 +74,14 @@ def test_read_save_crops_writes_rectified_plates(files, tmp_path):
     assert cv2.imread(str(out / "car_0.png")).shape == (32, 128, 3)
 
 
+def test_save_crops_onto_a_file_is_one_line_not_a_traceback(files, tmp_path):
+    taken = tmp_path / "crops"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(cli.app, ["read", "--save-crops", str(taken), str(files["plate"])])
+    assert result.exit_code == 2 and "expected a folder to write to" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_crop_mode_reads_each_image_as_a_plate_crop(files, monkeypatch):
     calls = []
     fake = FakeReader()
