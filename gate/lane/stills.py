@@ -81,7 +81,7 @@ class StillsSource:
         self._seen: dict[str, _Key] = {}  # decided (or unreadable) and left in the folder
         self._last: dict[str, _Key] = {}  # what the previous poll saw
         self._scans = 0
-        self._taken: dict[str, tuple[_Key, float]] = {}  # a still whose decision failed: when it was first taken
+        self._taken: dict[str, tuple[_Key, float]] = {}  # a still read, until its decision commits: when first taken
         self._backlog: dict[str, _Key] = {}  # watching with done_dir: the stills already there at start
 
     @property
@@ -154,9 +154,10 @@ class StillsSource:
                 self._seen[path.name] = key
                 continue
             taken = self._taken.get(path.name)
-            retried = taken is not None and taken[0] == key
-            t = taken[1] if taken is not None and retried else self.clock() - self._t0
-            late = retried or self._backlog.get(path.name) == key
+            if taken is not None and taken[0] == key:  # tried before: its decision failed
+                t, late = taken[1], True
+            else:
+                t, late = self.clock() - self._t0, self._backlog.get(path.name) == key
             frame = Frame(t, image, self._index, origin=str(path), late=late)
             self._taken[path.name] = (key, t)
             self._pending[self._index] = (path, key)

@@ -161,17 +161,17 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     rec = _Recorder(conn, read)
     subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
     visit = queries.open_visit(conn, plate)
-    window = timedelta(seconds=policy.repeat_window_s)
     match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else _fuzzy(conn, read, policy)
     if visit is None:
         # The plate's own visit closed moments ago: read sure, this is the same car read again (a pass split in
         # two), never a near plate's car (matched fuzzily, it closed a neighbour's paid visit and pulsed again).
         # Read unsure beside a near open visit, it may be that neighbour misread: an attendant decides.
-        recent = queries.recent_exit(conn, plate, at - window, at)
-        if recent is not None and (match is None or not low_conf):
+        recent = queries.recent_exit(conn, plate, at - timedelta(seconds=policy.repeat_window_s), at)
+        if recent is not None:
+            if match is not None and low_conf:
+                return _review_beside(rec, match, Reason.ALREADY_EXITED, recent, f"unsure read {plate} just after "
+                                      "its exit")
             return rec.decide(Action.DENY, Reason.ALREADY_EXITED, recent)
-        if recent is not None and match is not None:
-            return _review_beside(rec, match, Reason.ALREADY_EXITED, recent, f"unsure read {plate} just after its exit")
     if subscriber and visit is None:
         # A subscriber leaves free, but only its own visit may close free: a near plate's open visit is
         # another car's (it would be closed at fee 0 and that car's debt lost), so it stays open for review.
@@ -233,6 +233,7 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         kind = ReviewKind.FUZZY_MATCH if match.flagged else ReviewKind.LOW_CONFIDENCE
         rec.review(kind, visit.id, flag_reason, decision.decision_id)
     return decision
+
 
 def _review_beside(rec: _Recorder, match: Match, reason: Reason, visit_id: int | None, what: str) -> Decision:
     """An unsure read beside a near plate's open visit may be that car misread: the barrier stays shut and an
