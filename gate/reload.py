@@ -5,7 +5,9 @@ far) and reloads the reader, a car at the barrier would wait. Why the handler
 only sets a flag: the file is read and applied by the frame loop between two
 frames, never in the middle of a decision, so a decision is made wholly under
 the old config or wholly under the new one, and the pass being tracked keeps
-its reads. A file that does not load (bad value, unreadable, not UTF-8)
+its reads. Under gate serve the reload runs on the event loop while requests
+decide in worker threads: there the ledger takes the new settings in one step
+and each operation keeps the ones it began with (Ledger.settings). A file that does not load (bad value, unreadable, not UTF-8)
 changes nothing: one error line, the old config stays.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from types import FrameType, SimpleNamespace
 from typing import Callable, Protocol
+from zoneinfo import ZoneInfo
 
 from gate.rules import config
 from gate.rules.errors import GateError
@@ -27,10 +30,16 @@ SETTINGS = ("tariff", "policy", "timezone")  # what a reload swaps, where both t
 
 
 class Configurable(Protocol):
-    """What a reload changes: gate.store.ledger.Ledger's tariff and policy (read at each decision)."""
+    """What a reload changes: gate.store.ledger.Ledger's settings, swapped in one step (read once per operation)."""
 
-    tariff: Tariff
-    policy: Policy
+    @property
+    def tariff(self) -> Tariff: ...
+
+    @property
+    def policy(self) -> Policy: ...
+
+    def reconfigure(self, *, tariff: Tariff | None = None, policy: Policy | None = None,
+                    timezone: ZoneInfo | None = None) -> None: ...
 
 
 def load_settings(path: str | None) -> object:
@@ -88,8 +97,7 @@ class ConfigReloader:
             return result
         names = [n for n in SETTINGS if hasattr(loaded, n) and hasattr(self.target, n)]
         changed = [n for n in names if getattr(self.target, n) != getattr(loaded, n)]
-        for name in names:
-            setattr(self.target, name, getattr(loaded, name))
+        self.target.reconfigure(**{name: getattr(loaded, name) for name in names})
         result = ReloadResult(True, "config reloaded: " + (", ".join(changed) + " changed" if changed
                                                            else "no change"))
         log.info("%s", result.message)

@@ -21,6 +21,7 @@ line; the transaction is rolled back.
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
 import math
 import re
@@ -31,7 +32,7 @@ import unicodedata
 import uuid
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, overload
+from typing import Any, Callable, Concatenate, Iterator, Mapping, ParamSpec, Sequence, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Connection, Engine, String, select
@@ -47,7 +48,7 @@ from gate.rules.codes import (
     ReviewKind,
     VisitState,
 )
-from gate.rules.config import load_settings
+from gate.rules.config import Settings, load_settings
 from gate.rules.decision import Decision
 from gate.rules.errors import (
     ClockError,
@@ -78,9 +79,26 @@ from lpr.plate_format import ascii_digits, format_plate, normalize_plate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _MAX_ATTEMPTS = 8
 MAX_ID = 2**31 - 1  # INTEGER ids on PostgreSQL; larger ones overflowed SQLite's driver
+
+
+def _pinned(method: Callable[Concatenate[Ledger, P], T]) -> Callable[Concatenate[Ledger, P], T]:
+    """Run a Ledger operation under the config current when it began (Ledger.settings), nested calls included."""
+
+    @functools.wraps(method)
+    def run(ledger: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if getattr(ledger._pin, "settings", None) is not None:
+            return method(ledger, *args, **kwargs)
+        ledger._pin.settings = ledger._settings
+        try:
+            return method(ledger, *args, **kwargs)
+        finally:
+            ledger._pin.settings = None
+
+    return run
 
 
 class Ledger:
@@ -94,13 +112,45 @@ class Ledger:
         timezone: ZoneInfo | None = None,
     ) -> None:
         self.engine = engine
-        self.tariff = tariff or Tariff()
-        self.policy = policy or Policy()
-        self.timezone = timezone or zone(DEFAULT_TIMEZONE)  # the lot's: naive input, local days of reports
+        # the lot's timezone: naive input, local days of reports
+        self._settings = Settings(tariff or Tariff(), policy or Policy(), timezone or zone(DEFAULT_TIMEZONE))
+        self._pin = threading.local()
         # SQLite takes one writer at a time; threads of this process (the API's pool) queue here and are
         # handed the lock at once, instead of in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms
         # (re-entrant: a transaction started inside another one waits on SQLite as it always did, not here)
         self._writer: threading.RLock | _NoLock = threading.RLock() if engine.dialect.name == "sqlite" else _NoLock()
+
+    # ------------------------------------------------------------------ config
+
+    @property
+    def settings(self) -> Settings:
+        """The config this call works under: the one current when this thread's operation began.
+
+        A reload swaps the config while other threads decide (gate serve applies SIGHUP on its event loop,
+        its requests run in worker threads), so an operation pins the config once and reads only that:
+        a decision is made wholly under the old config or wholly under the new one."""
+        pinned: Settings | None = getattr(self._pin, "settings", None)
+        return self._settings if pinned is None else pinned
+
+    @property
+    def tariff(self) -> Tariff:
+        return self.settings.tariff
+
+    @property
+    def policy(self) -> Policy:
+        return self.settings.policy
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self.settings.timezone
+
+    def reconfigure(
+        self, *, tariff: Tariff | None = None, policy: Policy | None = None, timezone: ZoneInfo | None = None
+    ) -> None:
+        """Swap in new settings in one step (gate.reload): an operation begun after sees all, one begun before none."""
+        now = self._settings
+        self._settings = Settings(now.tariff if tariff is None else tariff, now.policy if policy is None else policy,
+                                  now.timezone if timezone is None else timezone)
 
     @classmethod
     def open(
@@ -152,6 +202,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ decisions
 
+    @_pinned
     def decide(
         self,
         lane: Lane,
@@ -239,6 +290,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ payments
 
+    @_pinned
     def pay(
         self,
         plate: str,
@@ -363,6 +415,7 @@ class Ledger:
             )
         return visit
 
+    @_pinned
     def quote(self, plate: str, at: datetime | None = None) -> Quote:
         """What ``plate`` owes at an exit at ``at`` (no write, no lock).
 
@@ -404,6 +457,7 @@ class Ledger:
         free_until = visit.entry_at + timedelta(minutes=self.tariff.free_minutes)
         return free_until if at <= free_until and visit.paid_agorot == 0 else None
 
+    @_pinned
     def amount_due(self, plate: str, at: datetime | None = None) -> int:
         """Agorot the open visit for ``plate`` would owe at an exit at ``at`` (no write)."""
         digits = normalize_plate(plate)
@@ -419,6 +473,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ operator overrides
 
+    @_pinned
     def override_open(self, plate: str, operator: str, reason: str, at: datetime | None = None) -> VisitRecord:
         """Open a visit by hand (e.g. the car came in while the camera was down)."""
         digits, when = normalize_plate(plate), self._when(at)
@@ -435,6 +490,7 @@ class Ledger:
 
         return self.visit(self._transaction(run))
 
+    @_pinned
     def override_close(
         self,
         operator: str,
@@ -455,6 +511,7 @@ class Ledger:
 
         return self._override_visit(OverrideAction.CLOSE_VISIT, close, operator, reason, visit_id, plate, at)
 
+    @_pinned
     def waive(
         self,
         operator: str,
@@ -507,6 +564,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ plate lists
 
+    @_pinned
     def add_plate(
         self,
         plate: str,
@@ -530,6 +588,7 @@ class Ledger:
 
         self._transaction(run)
 
+    @_pinned
     def remove_plate(self, plate: str, kind: ListKind) -> bool:
         """Take a plate off a list; False if it was not on it."""
         digits, kind = normalize_plate(plate), _list_kind(kind)
@@ -545,6 +604,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ queries
 
+    @_pinned
     def visits(
         self,
         plate: str | None = None,
@@ -565,6 +625,7 @@ class Ledger:
         with self._reader() as conn:
             return listing.visits_all(conn, found)
 
+    @_pinned
     def visit_filter(
         self,
         *,
@@ -599,6 +660,7 @@ class Ledger:
         with self._reader() as conn:
             return listing.visit_page(conn, found, limit, offset)
 
+    @_pinned
     def payments(
         self, since: datetime | None = None, until: datetime | None = None, limit: int = 100, offset: int = 0
     ) -> PaymentPage:
@@ -609,6 +671,7 @@ class Ledger:
         with self._reader() as conn:
             return listing.payment_page(conn, start, end, limit, offset)
 
+    @_pinned
     def revenue(self, first: date, last: date, by: str = "day") -> list[RevenueRow]:
         """Payments per local day (or month) from ``first`` to ``last`` inclusive: the lot's days, not UTC's.
         A month row is labelled by its first day but counts only the days of it in the range.
@@ -640,6 +703,7 @@ class Ledger:
                 rows.append(RevenueRow(period, count, amount))
         return rows
 
+    @_pinned
     def report_range(self, first: date | None, last: date | None, by: str = "day") -> tuple[date, date]:
         """A report's days as asked, defaults filled: by day today (from `first` to itself); by month this
         month (from `first` to the end of its month), so `--by month --from 2025-11-01` is all of November."""
@@ -649,6 +713,7 @@ class Ledger:
         first = first or self.today()
         return first, last or first
 
+    @_pinned
     def today(self, at: datetime | None = None) -> date:
         """The lot's local date now (or at ``at``): the default day of a report."""
         return local_day(at or now_utc(), self.timezone)
@@ -664,6 +729,7 @@ class Ledger:
             raise UnknownVisit(f"no visit {visit_id}")
         return VisitRecord.from_row(row)
 
+    @_pinned
     def overstays(self, now: datetime | None = None) -> list[VisitRecord]:
         """Open visits longer than the policy's maximum stay."""
         limit = self._when(now, "now") - timedelta(hours=self.policy.max_stay_hours)
@@ -672,6 +738,7 @@ class Ledger:
         with self._reader() as conn:
             return [VisitRecord.from_row(r) for r in conn.execute(query)]
 
+    @_pinned
     def review_queue(self, now: datetime | None = None, include_resolved: bool = False) -> list[ReviewEntry]:
         """Unresolved review items, then open visits over the maximum stay."""
         query = select(models.review_items).order_by(models.review_items.c.id)
@@ -703,6 +770,7 @@ class Ledger:
             raise UnknownEvidence(f"no evidence {evidence_id}")
         return found
 
+    @_pinned
     def expire_evidence(self, files: Sequence[str], at: datetime | None = None) -> int:
         """Retention deleted these files (names relative to the evidence folder): mark their rows expired."""
         when = now_utc() if at is None else to_utc(at)
@@ -716,6 +784,7 @@ class Ledger:
         with self._reader() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    @_pinned
     def resolve_review(self, item_id: int, operator: str, resolution: str) -> None:
         """Mark a review item handled, with who and how."""
         _require_who_why(operator, resolution)
