@@ -7,8 +7,9 @@ frames, never in the middle of a decision, so a decision is made wholly under
 the old config or wholly under the new one, and the pass being tracked keeps
 its reads. Under gate serve the reload runs on the event loop while requests
 decide in worker threads: there the ledger takes the new settings in one step
-and each operation keeps the ones it began with (Ledger.settings). A file that does not load (bad value, unreadable, not UTF-8)
-changes nothing: one error line, the old config stays.
+and each operation keeps the ones it began with (Ledger.settings). A file
+that does not load (bad value, unreadable, not UTF-8) changes nothing: one
+error line, the old config stays.
 """
 from __future__ import annotations
 
