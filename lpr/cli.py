@@ -155,7 +155,7 @@ def _summary_table(summaries: dict[str, dict]) -> Table:
             lambda s, st=stage: f"{_fmt(s['stages_ms'][st]['p50'])} / {_fmt(s['stages_ms'][st]['p95'])} ms")
     t.add_section()
     row("split: plate / char / det", lambda s: "")
-    for group, label in (("by_kind", "kind"), ("by_length", "digits"), ("by_source", "source")):
+    for group, label in (("by_kind", "kind"), ("by_length", "digits"), ("by_cover", "plate"), ("by_source", "source")):
         keys = sorted({k for s in summaries.values() for k in s.get(group, {})})
         for k in keys:
             def cell(s, g=group, k=k) -> str:

@@ -63,6 +63,7 @@ class LabelRow:
     source: str = ""
     corners: np.ndarray | None = None  # (4, 2) TL TR BR BL in pixels, when labelled
     row: int = 0
+    covered: float | None = None  # share of the plate's width under a cover (plategen evalset); None: not labelled
 
     @property
     def length_key(self) -> str:
@@ -145,7 +146,15 @@ def load_labels(folder: str | Path) -> list[LabelRow]:
                     corners = None
                 if corners is None or not np.isfinite(corners).all():
                     raise LabelsError(f"{where}: corners x1..y4 must be 8 finite numbers (pixels, TL TR BR BL)")
-            rows.append(LabelRow(image, plate, kind, rec.get("source", ""), corners, n))
+            covered = None
+            if rec.get("covered"):
+                try:
+                    covered = float(rec["covered"])
+                except ValueError:
+                    covered = None
+                if covered is None or not 0 <= covered <= 1:
+                    raise LabelsError(f"{where}: covered {rec['covered']!r} must be a share from 0 to 1")
+            rows.append(LabelRow(image, plate, kind, rec.get("source", ""), corners, n, covered))
     return rows
 
 
@@ -167,6 +176,11 @@ class ImageResult:
     error: str | None = None  # the image could not be used (decode failure etc.)
     region: np.ndarray | None = None  # failure thumbnail (BGR) with truth/read corners drawn, for the report
     crop: np.ndarray | None = None  # rectified plate of the best read, failures only
+    covered: float | None = None  # the label's: part of the plate hidden, so an exact read is out of reach
+
+    @property
+    def cover_key(self) -> str | None:
+        return None if self.covered is None else ("partly covered" if self.covered > 0 else "whole plate")
 
     @property
     def correct(self) -> bool:
@@ -198,7 +212,7 @@ def best_read(reads: Iterable[PlateRead]) -> PlateRead | None:
 
 
 def _new_result(label: LabelRow) -> ImageResult:
-    res = ImageResult(label.image, label.kind, label.source, label.plate)
+    res = ImageResult(label.image, label.kind, label.source, label.plate, covered=label.covered)
     if label.kind == "scene" and label.corners is not None:
         res.plate_width_px = plate_width(label.corners)
     return res
@@ -346,6 +360,10 @@ def summarize(results: list[ImageResult], with_failures: bool = True, with_break
     if with_breakdown:
         out["by_kind"] = {k: summarize(g, False, False) for k, g in _group(results, lambda r: r.kind).items()}
         out["by_length"] = {k: summarize(g, False, False) for k, g in _group(results, lambda r: r.length_key).items()}
+        if any(r.cover_key for r in results):  # synthetic scenes: what a reader can get exactly vs what it cannot
+            out["by_cover"] = {
+                k: summarize(g, False, False) for k, g in _group(results, lambda r: r.cover_key or "(none)").items()
+            }
         if any(r.source for r in results):
             out["by_source"] = {
                 k: summarize(g, False, False) for k, g in _group(results, lambda r: r.source or "(none)").items()

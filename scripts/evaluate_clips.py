@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 BIN = Path(sys.executable).parent
 REVIEW_COST = 0.25
@@ -43,6 +44,12 @@ def truth_of(folder: Path) -> tuple[list[str], list[tuple[int, int]] | None]:
     if rows and "first_frame" in rows[0] and "last_frame" in rows[0]:
         spans = [(int(r["first_frame"]), int(r["last_frame"])) for r in rows]
     return [r["plate"] for r in rows], spans
+
+
+def covered_plates(folder: Path) -> list[str]:
+    """The cars whose plate the generator partly covered (truth.csv `covered` > 0): no reader gets them exactly."""
+    with open(folder / "truth.csv", newline="", encoding="utf-8") as f:
+        return [r["plate"] for r in csv.DictReader(f) if float(r.get("covered") or 0) > 0]
 
 
 def score_clip(folder: Path, extra: list[str]) -> dict:
@@ -62,14 +69,16 @@ def score_clip(folder: Path, extra: list[str]) -> dict:
         if visits.returncode != 0:
             raise SystemExit(f"{folder}: gate visits exited {visits.returncode}: {visits.stderr.strip()[-400:]}")
     opened = [(v["plate"].replace("-", ""), bool(v["flagged"])) for v in json.loads(visits.stdout)]
-    return {"clip": folder.name, **score_visits(truth, opened), "wall_s": round(wall, 1)}
+    return {"clip": folder.name, **score_visits(truth, opened, covered_plates(folder)), "wall_s": round(wall, 1)}
 
 
-def score_visits(truth: list[str], opened: list[tuple[str, bool]]) -> dict:
+def score_visits(truth: list[str], opened: list[tuple[str, bool]], covered: Sequence[str] = ()) -> dict:
     """Score the visits a clip opened, (plate, flagged) each, against the plates of its cars.
 
     right_flagged counts right visits that went to review: at an exit such a car waits for an attendant,
-    so a change that flags many more of them costs the operator even when it opens no wrong visit."""
+    so a change that flags many more of them costs the operator even when it opens no wrong visit.
+    `covered` are the cars whose plate is partly hidden (`covered_plates`): counted, and right_whole is the
+    right cars among the others, what a reader can reach."""
     cars = set(truth)
     plates = [p for p, _ in opened]
     right = sorted(cars & set(plates))
@@ -80,13 +89,15 @@ def score_visits(truth: list[str], opened: list[tuple[str, bool]]) -> dict:
     return {"cars": len(truth), "right": len(right), "right_flagged": len(right_flagged), "wrong": len(wrong),
             "wrong_unflagged": len(wrong_unflagged), "missed": len(missed),
             "per_car": round(len(right) / max(1, len(truth)), 4), "wrong_plates": wrong,
-            "wrong_unflagged_plates": wrong_unflagged, "missed_plates": missed, "visits": len(plates)}
+            "wrong_unflagged_plates": wrong_unflagged, "missed_plates": missed, "visits": len(plates),
+            "covered": len(cars & set(covered)), "right_whole": len(set(right) - set(covered))}
 
 
 def totals(results: list[dict], review_cost: float = REVIEW_COST, unflagged_cost: float = UNFLAGGED_COST) -> dict:
     """Cars, right, wrong visits (not flagged), missed over all clips, and the cost in attendant interventions."""
     t = {k: sum(r[k] for r in results) for k in ("cars", "right", "wrong", "wrong_unflagged", "missed")}
-    t["right_flagged"] = sum(r.get("right_flagged", 0) for r in results)
+    for k in ("right_flagged", "covered", "right_whole"):  # absent from results of before 2026-11-29
+        t[k] = sum(r.get(k, 0) for r in results)
     flagged = t["wrong"] - t["wrong_unflagged"]
     t["cost"] = round((t["cars"] - t["right"]) + review_cost * flagged + unflagged_cost * t["wrong_unflagged"], 2)
     return t
@@ -111,6 +122,9 @@ def main() -> None:
     t = totals(results, args.review_cost, args.unflagged_cost)
     print(f"total        {t['right']}/{t['cars']} cars right ({t['right_flagged']} flagged), wrong visits {t['wrong']} "
           f"({t['wrong_unflagged']} not flagged), missed {t['missed']}; cost {t['cost']} attendant interventions")
+    if t["covered"]:
+        print(f"             {t['right_whole']}/{t['cars'] - t['covered']} of the cars whose plate is not partly "
+              f"covered ({t['covered']} are: truth.csv covered)")
     if args.json:
         args.json.write_text(json.dumps({"clips": results, "total": t}, indent=2) + "\n")
 

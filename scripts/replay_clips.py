@@ -40,7 +40,14 @@ from typing import Any, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_clips import REVIEW_COST, UNFLAGGED_COST, score_visits, totals, truth_of  # noqa: E402
+from evaluate_clips import (  # noqa: E402
+    REVIEW_COST,
+    UNFLAGGED_COST,
+    covered_plates,
+    score_visits,
+    totals,
+    truth_of,
+)
 
 from gate.lane.process import GateProcess, build_process  # noqa: E402
 from gate.lane.relay import RetryingRelay, make_relay  # noqa: E402
@@ -64,11 +71,12 @@ class Recording:
     score: dict[str, Any] = field(default_factory=dict)
     crops: bool = False  # the reads keep their crops
     spans: list[tuple[int, int]] | None = None  # each car's first and last frame (plategen clips' truth.csv)
+    covered: list[str] = field(default_factory=list)  # cars whose plate is partly covered (truth.csv covered)
 
     def save(self, path: Path) -> None:
         frames = [(t, i, [kept(r, self.crops) for r in reads]) for t, i, reads in self.frames]
         data = {"format": FORMAT, "clip": self.clip, "truth": self.truth, "score": self.score, "frames": frames,
-                "crops": self.crops, "spans": self.spans}
+                "crops": self.crops, "spans": self.spans, "covered": self.covered}
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -79,7 +87,8 @@ class Recording:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SystemExit(f"{path}: not a recording of format {FORMAT}; record the clip again")
         frames = [(t, i, [restored(r) for r in reads]) for t, i, reads in data["frames"]]
-        return cls(data["clip"], data["truth"], frames, data["score"], bool(data.get("crops")), data.get("spans"))
+        return cls(data["clip"], data["truth"], frames, data["score"], bool(data.get("crops")), data.get("spans"),
+                   list(data.get("covered") or []))
 
 
 READ_FIELDS = ("text", "confidence", "char_conf", "corners", "box", "det_score", "timings_ms", "quality")
@@ -179,14 +188,14 @@ def _opened(ledger: Ledger) -> list[tuple[str, bool]]:
 def record(folder: Path, threads: int = 1, crops: bool = False) -> Recording:
     """Play one clip through the lane as `gate run --lane entry` does, keeping every frame's reads."""
     truth, spans = truth_of(folder)
-    rec = Recording(folder.name, truth, crops=crops, spans=spans)
+    rec = Recording(folder.name, truth, crops=crops, spans=spans, covered=covered_plates(folder))
     with tempfile.TemporaryDirectory() as tmp, Ledger.open(f"sqlite:///{tmp}/ledger.db") as ledger:
         process = build_process(Lane.ENTRY, str(folder / "clip.mp4"), ledger, evidence_dir=None, threads=threads)
         source = _TapSource(process.source)
         process.source, process.reader = source, _TapReader(process.reader, source, rec)
         t0 = time.perf_counter()
         process.run()
-        rec.score = {"clip": rec.clip, **score_visits(rec.truth, _opened(ledger)),
+        rec.score = {"clip": rec.clip, **score_visits(rec.truth, _opened(ledger), rec.covered),
                      "wall_s": round(time.perf_counter() - t0, 1)}
     return rec
 
@@ -203,7 +212,7 @@ def replay_visits(rec: Recording, config: PassConfig) -> list[tuple[str, bool]]:
 
 def replay(rec: Recording, config: PassConfig) -> dict[str, Any]:
     """The visits the lane opens from a recording's reads with this voting config, scored."""
-    return {"clip": rec.clip, **score_visits(rec.truth, replay_visits(rec, config))}
+    return {"clip": rec.clip, **score_visits(rec.truth, replay_visits(rec, config), rec.covered)}
 
 
 class Loss(StrEnum):
@@ -215,6 +224,7 @@ class Loss(StrEnum):
     NEVER_EXACT = "valid reads, none of its plate"
     NO_VALID_READ = "found, but no valid read"
     NOT_FOUND = "nothing detected"
+    COVERED = "plate partly covered (its label keeps every digit)"
 
 
 def losses(rec: Recording, config: PassConfig) -> list[Loss]:
@@ -233,6 +243,8 @@ def losses(rec: Recording, config: PassConfig) -> list[Loss]:
         valid = [r.text for r in reads if r.valid]
         if plate in right:
             out.append(Loss.RIGHT_FLAGGED if plate in flagged else Loss.RIGHT)
+        elif plate in rec.covered:
+            out.append(Loss.COVERED)
         elif plate in valid:
             out.append(Loss.READ_NOT_OPENED)
         elif valid:
@@ -271,8 +283,9 @@ def load(folder: Path) -> list[Recording]:
 
 
 def _line(name: str, t: dict[str, Any]) -> str:
+    whole = (f"; {t['right_whole']}/{t['cars'] - t['covered']} of plates not covered" if t.get("covered") else "")
     return (f"{name:<28} {t['right']}/{t['cars']} right ({t['right_flagged']} flagged), wrong visits {t['wrong']} "
-            f"({t['wrong_unflagged']} not flagged), missed {t['missed']}; cost {t['cost']}")
+            f"({t['wrong_unflagged']} not flagged), missed {t['missed']}; cost {t['cost']}{whole}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

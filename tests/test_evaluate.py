@@ -215,3 +215,19 @@ def test_a_crash_on_a_wide_plate_counts_as_a_miss_in_the_wide_plate_recall(datas
     s = ev.summarize(run.results["crashing"])
     assert s["n_errors"] == 5 and s["detection_recall"] == 0.0
     assert s["detection_recall_60px"] == 0.0  # good.png and far.png label 100-px plates
+
+
+def test_scenes_with_a_partly_covered_plate_are_scored_apart(dataset):
+    labels = (dataset / "labels.csv").read_text().splitlines()
+    rows = [labels[0] + ",covered"] + [line + (",0.25" if line.startswith("far.png") else ",0.00") for line in labels[1:]]
+    (dataset / "labels.csv").write_text("\n".join(rows) + "\n")
+    summary = ev.summarize(ev.run_evaluation(dataset, {"fake": FakeEngine()}).results["fake"])
+    assert summary["by_cover"]["partly covered"]["n"] == 1
+    assert summary["by_cover"]["whole plate"]["n"] == 4
+
+
+def test_a_covered_share_that_is_not_one_is_one_line_naming_it(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels.csv").write_text("image,plate,covered\na.png,1234567,lots\n")
+    with pytest.raises(ev.LabelsError, match="row 2: covered 'lots' must be a share from 0 to 1"):
+        ev.load_labels(tmp_path)

@@ -45,3 +45,18 @@ def test_a_right_visit_sent_to_review_is_right_and_counted_as_flagged():
 def test_totals_add_up_right_visits_flagged_and_older_results_without_them():
     t = evaluate_clips.totals([{**_clip(10, 8, 1, 0), "right_flagged": 3}, _clip(10, 9, 0, 0)])
     assert t["right_flagged"] == 3 and t["right"] == 17
+
+
+def test_cars_with_a_covered_plate_are_counted_and_the_rest_scored_apart():
+    s = evaluate_clips.score_visits(["1234567", "12345678", "7654321"], [("1234567", False), ("12345678", False)],
+                                    covered=["12345678", "7654321"])
+    assert (s["right"], s["covered"], s["right_whole"]) == (2, 2, 1)
+    t = evaluate_clips.totals([s, _clip(10, 8, 0, 0)])  # a result of before the column adds none
+    assert (t["cars"], t["covered"], t["right_whole"]) == (13, 2, 1)
+
+
+def test_covered_plates_are_read_from_the_truth_file_and_blank_means_not_covered(tmp_path: Path):
+    (tmp_path / "truth.csv").write_text("car,image,plate,first_frame,last_frame,fps,covered\n"
+                                        "0,a.png,1234567,3,7,10.0,0.00\n1,b.png,12345678,11,15,10.0,0.21\n"
+                                        "2,c.png,7654321,19,23,10.0,\n")
+    assert evaluate_clips.covered_plates(tmp_path) == ["12345678"]

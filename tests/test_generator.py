@@ -130,3 +130,14 @@ def test_asking_for_negatives_leaves_the_plate_crops_as_they_were(tmp_path):
         if mixed_text:
             assert mixed_text == text
             assert (tmp_path / "a" / "images" / name).read_bytes() == (tmp_path / "b" / "images" / name).read_bytes()
+
+
+def test_a_covered_plate_says_how_much_of_its_width_is_hidden_and_others_say_none():
+    shares = []
+    for i in range(12):
+        _, plates = make_scene(np.random.default_rng([7, i]), size=(640, 360), p_empty=0.0, p_occlude=1.0)
+        shares.append(max(p.covered for p in plates))
+        assert sum(p.covered > 0 for p in plates) == 1  # one plate of the scene is covered
+    assert all(0.08 <= s <= 0.3 for s in shares)
+    _, plates = make_scene(np.random.default_rng([7, 0]), size=(640, 360), p_empty=0.0, p_occlude=0.0)
+    assert all(p.covered == 0 for p in plates)

@@ -101,6 +101,15 @@ def test_losses_count_the_right_cars_and_blame_the_reader_or_the_voting_for_the_
                                                                   rc.Loss.READ_NOT_OPENED) for x in shipped]
 
 
+def test_a_car_lost_with_its_plate_partly_covered_is_put_down_to_the_cover(recorded: rc.Recording):
+    nothing_opens = rc.pass_config(["min_reads=1000", "settle_votes=1000"])
+    before = rc.losses(recorded, nothing_opens)
+    recorded.covered = [recorded.truth[0]]
+    after = rc.losses(recorded, nothing_opens)
+    assert after[0] is rc.Loss.COVERED and after[1:] == before[1:]
+    assert rc.replay(recorded, PassConfig())["covered"] == 1
+
+
 def test_losses_need_each_cars_frames():
     with pytest.raises(SystemExit, match="no frame spans"):
         rc.losses(rc.Recording("x", ["1234567"]), PassConfig())

@@ -147,7 +147,8 @@ def _evalset_job(i: int, seed: int, out: Path, car_scenes: str | None) -> list[s
             break
     name = f"{i:06d}.jpg"
     cv2.imwrite(str(out / "images" / name), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    return [name, plates[0].text, "scene", "synthetic"] + [f"{v:.1f}" for v in plates[0].corners.reshape(-1)]
+    return ([name, plates[0].text, "scene", "synthetic"] + [f"{v:.1f}" for v in plates[0].corners.reshape(-1)]
+            + [f"{plates[0].covered:.2f}"])
 
 
 @app.command()
@@ -159,7 +160,9 @@ def evalset(out: Path = typer.Option(...), n: int = 200, seed: int = 999, car_sc
                 workers, "eval scenes")
     with open(out / "labels.csv", "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["image", "plate", "kind", "source", "x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4"])
+        # covered: the share of the plate's width the generator hid under a cover (0.1 of the scenes; the label
+        # keeps every digit, so no reader can get those plates exactly: the evaluation reports them apart)
+        wr.writerow(["image", "plate", "kind", "source", "x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4", "covered"])
         wr.writerows(rows)
     typer.echo(f"wrote {n} evaluation scenes to {out}")
 

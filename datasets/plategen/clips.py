@@ -36,6 +36,7 @@ class CarPass:
     plate: str
     first_frame: int
     last_frame: int
+    covered: str = ""  # the source label's covered share (plategen evalset), blank where it has none
 
 
 def empty_lane(rng: np.random.Generator, like: np.ndarray) -> np.ndarray:
@@ -123,7 +124,7 @@ def render_clip(src: Path, out: Path, seed: int = 3, spec: ClipSpec = ClipSpec()
             for frame in pass_frames(photo, lane, rng, spec):
                 writer.write(frame)
                 frame_no += 1
-            passes.append(CarPass(i, r["image"], r["plate"], first, frame_no - 1))
+            passes.append(CarPass(i, r["image"], r["plate"], first, frame_no - 1, r.get("covered") or ""))
         for _ in range(spec.gap_frames):  # the last car leaves too
             writer.write(_video_codec(lane, rng, (40, 80)))
             frame_no += 1
@@ -131,6 +132,6 @@ def render_clip(src: Path, out: Path, seed: int = 3, spec: ClipSpec = ClipSpec()
         writer.release()
     with open(out / "truth.csv", "w", newline="", encoding="utf-8") as f:
         wr = csv.writer(f)
-        wr.writerow(["car", "image", "plate", "first_frame", "last_frame", "fps"])
-        wr.writerows([p.car, p.image, p.plate, p.first_frame, p.last_frame, spec.fps] for p in passes)
+        wr.writerow(["car", "image", "plate", "first_frame", "last_frame", "fps", "covered"])
+        wr.writerows([p.car, p.image, p.plate, p.first_frame, p.last_frame, spec.fps, p.covered] for p in passes)
     return out / "clip.mp4"

@@ -8,7 +8,7 @@ Procedural scenes (no folder needed) add stronger perspective, distractors and f
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +29,7 @@ SIZES = [(1280, 720), (1280, 720), (1920, 1080), (1024, 768), (1080, 1080), (720
 class PlacedPlate:
     text: str
     corners: np.ndarray  # (4, 2) float32, TL TR BR BL in image pixels (may lie outside the image)
+    covered: float = 0.0  # share of the plate's width under a cover (_occlude): its digits there cannot be read
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -250,8 +251,8 @@ def procedural_scene(rng: np.random.Generator, w: int, h: int, n_plates: int):
     return img, plates
 
 
-def _occlude(img: np.ndarray, rng: np.random.Generator, plate: PlacedPlate) -> None:
-    """Cover part of a plate (pole, hand, another car's edge), never most of it."""
+def _occlude(img: np.ndarray, rng: np.random.Generator, plate: PlacedPlate) -> float:
+    """Cover part of a plate (pole, hand, another car's edge), never most of it; returns the share of its width."""
     c = plate.corners
     x0, y0 = c.min(0)
     x1, y1 = c.max(0)
@@ -259,6 +260,7 @@ def _occlude(img: np.ndarray, rng: np.random.Generator, plate: PlacedPlate) -> N
     ow = bw * rng.uniform(0.08, 0.3)
     ox = x0 + rng.choice([0, bw - ow]) if rng.random() < 0.7 else rng.uniform(x0, x1 - ow)
     cv2.rectangle(img, (int(ox), int(y0 - bh)), (int(ox + ow), int(y1 + bh)), rng.uniform(0, 255, 3).tolist(), -1)
+    return float(ow / bw)
 
 
 # ----------------------------------------------------------------------------- the scene
@@ -269,7 +271,7 @@ def make_scene(rng: np.random.Generator, size: tuple[int, int] | None = None, ca
     `p_gate` is the share of frames through a gate condition; the held-out set uses 0 (daytime camera only)
     and gets its condition variants from `plategen conditions`, as any labelled folder does. `p_occlude` is the
     share with a plate partly covered, whose label still holds every digit (right for the detector's corners, not
-    for an OCR label).
+    for an OCR label): `PlacedPlate.covered` says so, and the evaluation sets carry it (labels.csv `covered`).
     """
     w, h = size or SIZES[int(rng.integers(len(SIZES)))]
     if rng.random() < p_empty:
@@ -293,7 +295,8 @@ def make_scene(rng: np.random.Generator, size: tuple[int, int] | None = None, ca
         n = 2 if rng.random() < 0.15 else 1
         img, plates = procedural_scene(rng, w, h, n)
     if plates and rng.random() < p_occlude:
-        _occlude(img, rng, plates[int(rng.integers(len(plates)))])
+        k = int(rng.integers(len(plates)))
+        plates[k] = replace(plates[k], covered=_occlude(img, rng, plates[k]))
     return camera_or_condition(img, rng, [p.corners for p in plates], p_gate=p_gate), plates
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -89,6 +90,7 @@ def test_clips_command_writes_one_pass_per_car_with_gaps_and_a_truth_file(frame,
     truth = list(csv.DictReader(open(out / "truth.csv")))
     assert [(t["plate"], int(t["first_frame"]), int(t["last_frame"])) for t in truth] == [
         ("1234567", 3, 7), ("12345678", 11, 15)]
+    assert [t["covered"] for t in truth] == ["", ""]  # the source labels do not say
     cap = cv2.VideoCapture(str(out / "clip.mp4"))
     n = 0
     while cap.read()[0]:
@@ -109,3 +111,23 @@ def test_a_tight_crop_is_degraded_as_a_crop_and_never_shrunk(tmp_path):
     assert r.exit_code == 0, r.output
     assert len(list(csv.DictReader(open(tmp_path / "o" / "small" / "labels.csv")))) == 0
     assert len(list(csv.DictReader(open(tmp_path / "o" / "dusk" / "labels.csv")))) == 1
+
+
+def test_evaluation_scenes_carry_the_covered_share_into_conditions_and_clips(tmp_path):
+    src, cond = tmp_path / "syn", tmp_path / "cond"
+    r = CliRunner().invoke(plategen_cli.app, ["evalset", "--out", str(src), "--n", "24", "--seed", "3", "--workers",
+                                              "1"])
+    assert r.exit_code == 0, r.output
+    labels = list(csv.DictReader(open(src / "labels.csv")))
+    covered = {row["image"]: float(row["covered"]) for row in labels}
+    assert any(v > 0 for v in covered.values()) and any(v == 0 for v in covered.values())
+    r = CliRunner().invoke(plategen_cli.app, ["conditions", str(src), "--out", str(cond), "--only", "dusk",
+                                              "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    dusk = {Path(row["image"]).stem: float(row["covered"]) for row in csv.DictReader(open(cond / "dusk" / "labels.csv"))}
+    assert dusk == {Path(k).stem: v for k, v in covered.items()}
+    r = CliRunner().invoke(plategen_cli.app, ["clips", str(cond / "dusk"), "--out", str(tmp_path / "clip"),
+                                              "--pass-frames", "2", "--gap-frames", "1", "--limit", "6"])
+    assert r.exit_code == 0, r.output
+    truth = list(csv.DictReader(open(tmp_path / "clip" / "truth.csv")))
+    assert [float(t["covered"]) for t in truth] == [dusk[Path(t["image"]).stem] for t in truth]
