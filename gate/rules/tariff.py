@@ -120,6 +120,25 @@ def fee_agorot(tariff: Tariff, entry_at: datetime, until: datetime) -> int:
     return full_days * per_day + min(part, tariff.daily_max_agorot)
 
 
+def covered_until(tariff: Tariff, entry_at: datetime, paid_agorot: int, at: datetime) -> datetime:
+    """The end of the stay ``paid_agorot`` pays for, from ``at`` on (at most a day ahead); ``at`` when it pays for
+    no more. The fee only grows with the stay and steps on whole minutes of it, so a search over whole seconds of
+    the stay finds the step exactly."""
+    if fee_agorot(tariff, entry_at, at) > paid_agorot:
+        return at
+    lo = int((at - entry_at).total_seconds())  # a stay no longer than at's: covered too
+    hi = lo + int(_DAY.total_seconds())
+    if fee_agorot(tariff, entry_at, entry_at + timedelta(seconds=hi)) <= paid_agorot:
+        return entry_at + timedelta(seconds=hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fee_agorot(tariff, entry_at, entry_at + timedelta(seconds=mid)) <= paid_agorot:
+            lo = mid
+        else:
+            hi = mid
+    return max(at, entry_at + timedelta(seconds=lo))
+
+
 def billed_until(tariff: Tariff, at: datetime, last_paid_at: datetime | None) -> datetime:
     """The time the stay is charged up to for an exit at ``at``.
 

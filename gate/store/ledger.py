@@ -64,7 +64,7 @@ from gate.rules.errors import (
 from gate.rules.matching import near_plates
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
-from gate.rules.tariff import Tariff, amount_due_agorot, fee_agorot
+from gate.rules.tariff import Tariff, amount_due_agorot, billed_until, covered_until, fee_agorot
 from gate.rules.votes import PlateVote, gate_id, parse_votes
 from gate.store import db, listing, models, queries, schema
 from gate.store import evidence as evidence_queries
@@ -346,7 +346,7 @@ class Ledger:
                 paid_agorot=queries.paid_of(conn, previous.visit_id),
                 amount_agorot=previous.amount_agorot,
                 paid_at=previous.paid_at,
-                leave_by=previous.paid_at + self.tariff.grace,
+                leave_by=self._leave_by(conn, previous.visit_id, previous.fee_agorot, previous.paid_at),
                 replayed=True,
                 typed_plate=previous.typed_plate,
             )
@@ -362,8 +362,13 @@ class Ledger:
                 f"payment time {at.isoformat()} is before the previous payment at {visit.last_paid_at.isoformat()}"
             )
         free = visit.waived or any(ListKind.ALLOW in queries.lists_of(conn, p) for p in {plate, visit.plate})
-        fee = 0 if free else fee_agorot(self.tariff, visit.entry_at, at)
+        # charged as the exit would charge now: inside the grace after a payment the stay is billed up to it
+        fee = 0 if free else fee_agorot(self.tariff, visit.entry_at, billed_until(self.tariff, at, visit.last_paid_at))
         amount = max(0, fee - visit.paid_agorot)
+        # the grace runs from the last payment that took money (or the first payment of all, which may be 0 in
+        # the free minutes): a payment of nothing after that does not move it, or paying 0 every 14 minutes
+        # would park for free
+        paid_at = visit.last_paid_at if amount == 0 and visit.last_paid_at is not None else at
         queries.insert_row(
             conn,
             models.payments,
@@ -377,7 +382,7 @@ class Ledger:
                 "paid_at": at,
             },
         )
-        queries.add_payment(conn, visit.id, amount, at)
+        queries.add_payment(conn, visit.id, amount, paid_at)
         if typed_plate is not None:
             # the entry (or the driver) got a digit wrong: an operator confirms or reassigns
             why = f"paid as {format_plate(plate)} for visit {visit.id} entered as {format_plate(visit.plate)}"
@@ -393,9 +398,17 @@ class Ledger:
             paid_agorot=visit.paid_agorot + amount,
             amount_agorot=amount,
             paid_at=at,
-            leave_by=at + self.tariff.grace,
+            leave_by=max(paid_at + self.tariff.grace,
+                         covered_until(self.tariff, visit.entry_at, visit.paid_agorot + amount, at)),
             typed_plate=typed_plate,
         )
+
+    def _leave_by(self, conn: Connection, visit_id: int, fee: int, paid_at: datetime) -> datetime:
+        """A replayed receipt's time to leave, from its payment row: the grace after it, or the end of the stay its
+        fee paid for when that is later (as the first receipt said, for a payment that took money)."""
+        visit = queries.visit_by_id(conn, visit_id)
+        grace_end = paid_at + self.tariff.grace
+        return grace_end if visit is None else max(grace_end, covered_until(self.tariff, visit.entry_at, fee, paid_at))
 
     def _candidate(self, conn: Connection, plate: str, visit_id: int) -> VisitRecord:
         """The visit the driver chose: open, and the typed plate's own or one of its quote's candidates."""
@@ -452,8 +465,9 @@ class Ledger:
         """Up to when an exit owes nothing: the grace after the last payment, or the free minutes."""
         if due or visit.waived:
             return None
-        if visit.last_paid_at is not None:
-            return visit.last_paid_at + self.tariff.grace
+        if visit.last_paid_at is not None:  # the grace, or later while the money paid still covers the stay
+            return max(visit.last_paid_at + self.tariff.grace,
+                       covered_until(self.tariff, visit.entry_at, visit.paid_agorot, at))
         free_until = visit.entry_at + timedelta(minutes=self.tariff.free_minutes)
         return free_until if at <= free_until and visit.paid_agorot == 0 else None
 

@@ -63,6 +63,21 @@ _RECENT_EXIT = (
     .order_by(visits.c.exit_at.desc())
     .limit(1)
 )
+# a visit an exit opened the barrier for on a read of this plate, whatever the visit's own plate (a paid-as or
+# fuzzy match): the plate read again moments later is that car, not a neighbour (ix_decisions_at: a short range)
+_RECENT_EXIT_READ = (
+    select(decisions.c.visit_id)
+    .where(
+        decisions.c.at >= bindparam("since"),
+        decisions.c.at <= bindparam("until"),
+        decisions.c.lane == "exit",
+        decisions.c.action == "open",
+        decisions.c.plate == bindparam("plate"),
+        decisions.c.visit_id.is_not(None),
+    )
+    .order_by(decisions.c.at.desc())
+    .limit(1)
+)
 # the SET clause is made of the keys given besides "visit_key"
 _UPDATE_OPEN_VISIT = update(visits).where(visits.c.id == bindparam("visit_key"), _IS_OPEN)
 _ADD_PAYMENT = (
@@ -137,8 +152,11 @@ def count_open(conn: Connection) -> int:
 
 
 def recent_exit(conn: Connection, plate: str, since: datetime, until: datetime) -> int | None:
-    """The id of the plate's visit closed in [since, until], latest first."""
+    """The id of the visit this plate left by in [since, until], latest first: the plate's own visit closed
+    then, else a visit an exit read of this plate opened the barrier for (matched paid-as or fuzzily)."""
     found = conn.execute(_RECENT_EXIT, {"plate": plate, "since": since, "until": until}).scalar()
+    if found is None:
+        found = conn.execute(_RECENT_EXIT_READ, {"plate": plate, "since": since, "until": until}).scalar()
     return None if found is None else int(found)
 
 

@@ -28,10 +28,10 @@ def test_a_quote_is_the_amount_due_at_an_exit_then_and_the_visit(api, as_role):
 
 def test_after_paying_the_quote_is_zero_until_the_grace_period_ends(api, as_role):
     enter(api)
-    pay = {"plate": PLATE, "payment_id": "ps1-0001", "at": z(90)}
+    pay = {"plate": PLATE, "payment_id": "ps1-0001", "at": z(110)}  # two hours' fee, paid near their end
     assert api.post("/api/payments", json=pay, headers=as_role[Role.PAY_STATION]).status_code == 200
-    quote = api.get("/api/quote", params={"plate": PLATE, "at": z(100)}, headers=as_role[Role.PAY_STATION]).json()
-    assert (quote["amount_due"], quote["paid_until"], quote["visit"]["paid"]) == (0.0, z(105), 24.0)
+    quote = api.get("/api/quote", params={"plate": PLATE, "at": z(112)}, headers=as_role[Role.PAY_STATION]).json()
+    assert (quote["amount_due"], quote["paid_until"], quote["visit"]["paid"]) == (0.0, z(125), 24.0)
 
 
 def test_a_replayed_payment_returns_the_first_receipt_and_pays_nothing_more(api, as_role):
@@ -42,7 +42,7 @@ def test_a_replayed_payment_returns_the_first_receipt_and_pays_nothing_more(api,
     assert first.status_code == replay.status_code == 200
     assert first.json()["replayed"] is False and replay.json()["replayed"] is True
     assert {**replay.json(), "replayed": False} == first.json()
-    assert first.json()["paid_at"] == z(90) and first.json()["leave_by"] == z(105)
+    assert first.json()["paid_at"] == z(90) and first.json()["leave_by"] == z(120)  # two hours paid for
 
 
 def test_a_payment_id_replayed_for_another_plate_is_a_409(api, as_role):

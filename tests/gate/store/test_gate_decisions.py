@@ -494,3 +494,25 @@ def test_a_review_item_can_be_resolved_once(ledger):
     assert (done.resolved_by, done.resolution) == ("dana", "car reversed out")
     with pytest.raises(GateError):
         ledger.resolve_review(item.item_id, "dana", "again")
+
+
+def test_the_car_read_again_after_leaving_on_its_paid_as_visit_is_already_exited_and_its_neighbour_stays_inside(
+    ledger,
+):
+    misread = ledger.decide("entry", "1234568", at(0)).visit_id  # car 12-345-67, entry misread
+    ledger.pay("1234567", at(60), visit_id=misread)  # the driver types the real plate and picks the visit
+    neighbour = ledger.decide("entry", "1234560", at(58)).visit_id  # one digit from it, in its free minutes
+    assert ledger.decide("exit", "1234567", at(65)).visit_id == misread
+    again = ledger.decide("exit", "1234567", at(65.1))  # the same pass, split in two
+    assert (again.action, again.reason) == ("deny", "already-exited")
+    assert ledger.visit(neighbour).is_open and ledger.amount_due("1234560", at(358)) > 0
+
+
+def test_a_subscriber_read_one_digit_off_leaves_free_flagged_for_review(ledger):
+    ledger.add_plate("1234567", "allow")
+    visit = ledger.decide("entry", "1234567", at(0)).visit_id
+    d = ledger.decide("exit", "1234568", at(120), confidence=0.99)
+    assert (d.action, d.reason, d.visit_id, d.amount_due, d.flagged) == ("open", "allow-listed", visit, Decimal("0.00"),
+                                                                         True)
+    assert not ledger.visit(visit).is_open
+    assert [item.kind for item in ledger.review_queue()] == ["fuzzy-match"]

@@ -32,8 +32,25 @@ def test_the_exact_visit_is_quoted_with_what_it_owes_and_no_candidates(ledger):
 def test_paid_up_until_the_grace_ends_or_the_free_minutes(ledger):
     enter(ledger, TYPED)
     assert ledger.quote(TYPED, at=at(5)).paid_until == at(15)  # free minutes
-    ledger.pay(TYPED, at=at(90))
-    assert (ledger.quote(TYPED, at=at(100)).amount_due_agorot, ledger.quote(TYPED, at=at(100)).paid_until) == (0, at(105))
+    ledger.pay(TYPED, at=at(110))  # two hours' fee
+    assert (ledger.quote(TYPED, at=at(112)).amount_due_agorot, ledger.quote(TYPED, at=at(112)).paid_until) == (0, at(125))
+
+
+def test_paid_up_until_the_end_of_the_time_paid_for_when_that_is_after_the_grace(ledger):
+    enter(ledger, TYPED)
+    ledger.pay(TYPED, at=at(20))  # 12.00: the first hour
+    quote = ledger.quote(TYPED, at=at(40))  # the grace ended at 35; the exit owes nothing until 60
+    assert quote.amount_due_agorot == 0 and at(59) < quote.paid_until <= at(60)
+    assert ledger.decide("exit", TYPED, quote.paid_until).action == "open"
+
+
+def test_paying_again_inside_the_grace_takes_what_the_quote_says_and_keeps_the_grace_where_it_was(ledger):
+    enter(ledger, TYPED)
+    assert ledger.pay(TYPED, at(55)).amount_agorot == 1200
+    quote = ledger.quote(TYPED, at(65))
+    again = ledger.pay(TYPED, at(65))  # a second pay station, a new payment id
+    assert (quote.amount_due_agorot, again.amount_agorot, again.leave_by) == (0, 0, at(70))
+    assert ledger.decide("exit", TYPED, at(71)).action == "deny"  # paying nothing did not start a new grace
 
 
 def test_a_misread_entry_is_offered_as_a_candidate_with_its_entry_time_and_image(ledger):
