@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import swagger_ui_bundle
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gate.rules.errors import (
@@ -49,6 +48,8 @@ from lpr.plate_format import PlateFormatError
 log = logging.getLogger(__name__)
 
 # the first class that matches decides the status
+DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
+UNAVAILABLE = "database unavailable: nothing was recorded; try again shortly (the server's log has the cause)"
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (LedgerUnavailable, 503),  # LedgerBusy included
     (SchemaMismatch, 503),
@@ -130,8 +131,14 @@ def create_app(open_ledger: Callable[[], Ledger], evidence_dir: str | Path | Non
     def openapi() -> dict[str, Any]:
         return app.openapi()
 
-    # Swagger UI's files come from the swagger-ui-bundle package, never from a CDN (a gate box is offline)
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    # Swagger UI's files come from the swagger-ui-bundle package, never from a CDN (a gate box is offline); only
+    # the three /docs uses: the package's folder also holds a demo page that loads a petstore from the internet
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(404, f"no asset {name!r}")
+        path = Path(swagger_ui_bundle.swagger_ui_path) / name
+        return FileResponse(path, headers={"X-Content-Type-Options": "nosniff"})
 
     @app.get("/docs", include_in_schema=False, dependencies=any_token)
     def docs() -> HTMLResponse:
@@ -149,6 +156,8 @@ async def _ledger_error(request: Request, exc: Exception) -> Response:
     headers = {"Retry-After": "1"} if isinstance(exc, LedgerBusy) else None
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc)
+        if not isinstance(exc, LedgerBusy):  # the driver's line names the host, port and user: the log has it
+            exc = LedgerUnavailable(UNAVAILABLE)
     if web_pages.is_page(request):  # the page decides a busy database's 503 and Retry-After itself
         return web_pages.error_page(request, status, exc)
     return JSONResponse(error_body(str(exc)), status_code=status, headers=headers)

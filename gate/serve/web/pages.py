@@ -13,12 +13,13 @@ import secrets
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from gate.rules.clock import day_end, day_start, now_utc
@@ -52,6 +53,8 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
+    # plates, holders and payments: nothing of a logged-in page stays in a shared booth PC's cache after logout
+    "Cache-Control": "no-store",
 }
 
 
@@ -82,7 +85,8 @@ async def _to_login(request: Request, _exc: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    return _error(request, session.web_session(request), exc.status, str(exc))
+    # the session lookup and the page's counts are database queries: never on the event loop
+    return await run_in_threadpool(lambda: _error(request, session.web_session(request), exc.status, str(exc)))
 
 
 def is_page(request: Request) -> bool:
@@ -118,7 +122,7 @@ def logged_in(request: Request) -> WebSession:
 
 async def _checked_form(request: Request) -> WebSession:
     """A POST of a logged-in user carrying the session's CSRF token; 403 without it."""
-    who = logged_in(request)
+    who = await run_in_threadpool(logged_in, request)  # a database query: a busy ledger must not stall the loop
     form = await request.form()
     token = form.get(CSRF_FIELD)
     if not session.csrf_ok(who, token if isinstance(token, str) else None):
@@ -152,6 +156,7 @@ def _render(request: Request, name: str, who: WebSession | None, status: int = 2
     tz = local_zone(ledger)
     counts = data.counts(ledger) if who is not None else {}
     base = {
+        "done": _done(request),
         "who": who,
         "csrf": who.csrf_token if who else "",
         "operator": who is not None and who.user.role is Role.OPERATOR,
@@ -166,6 +171,14 @@ def _render(request: Request, name: str, who: WebSession | None, status: int = 2
     response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
     response.headers.update(PAGE_HEADERS)
     return response
+
+
+def _done(request: Request) -> str:
+    """The status banner of a form's redirect (?done=...), only when a page of this site led here: a link from
+    elsewhere could otherwise put any text in it ("session expired, call ... and give your password")."""
+    text = request.query_params.get("done", "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    return text if text and referer.netloc == request.url.netloc else ""
 
 
 def _plate(digits: str | None) -> str:
@@ -254,8 +267,12 @@ def _https(request: Request) -> bool:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path of this site: never an open redirect to another host."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/live"
+    """Only a path of this site (never an open redirect to another host), without a status banner's text."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/live"
+    parts = urlsplit(target)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "done"])
+    return parts.path + (f"?{query}" if query else "")
 
 
 # ---------------------------------------------------------------------- live lanes
@@ -359,7 +376,7 @@ def visits_csv(
     name = f"visits-{ledger.today().isoformat()}.csv"
     return StreamingResponse(
         data.visits_csv(ledger, found, CSV_COLUMNS), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 
@@ -409,12 +426,14 @@ def evidence_image(request: Request, evidence_id: int, _who: User_, ledger: Ledg
     try:
         found = ledger.evidence(evidence_id)
     except UnknownEvidence:
-        raise HTTPException(404, f"no evidence {evidence_id}") from None
+        raise Refused(404, f"no evidence {evidence_id}") from None
+    if found.expired_at is not None:
+        raise Refused(410, f"evidence {evidence_id} has expired (removed by the retention policy)")
     root = evidence_root(request)
     path = None if root is None else path_of(root, found.file)
-    if found.expired_at is not None or path is None or not path.is_file():
-        raise HTTPException(410, f"evidence {evidence_id} has expired (removed by the retention policy)")
-    return FileResponse(path, media_type=found.content_type, headers={"Cache-Control": "private, max-age=3600"})
+    if path is None or not path.is_file():
+        raise Refused(404, f"evidence {evidence_id}: its image is not on this server")
+    return FileResponse(path, media_type=found.content_type, headers=PAGE_HEADERS)
 
 
 def evidence_root(request: Request) -> Path | None:
@@ -559,6 +578,11 @@ async def list_import(request: Request, who: Operator_) -> Response:
     content = await upload.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         return _error(request, who, 413, f"the file is over {MAX_UPLOAD // 1024} KB")
+    # in a worker thread as the API's import: a ledger busy for seconds must not stall every lane and pay station
+    return await run_in_threadpool(_import, request, who, content)
+
+
+def _import(request: Request, who: WebSession, content: bytes) -> Response:
     ledger = _ledger(request)
     try:
         count = import_csv(ledger, content.decode("utf-8-sig"), local_zone(ledger), actor=who.user.username)

@@ -256,3 +256,109 @@ def test_a_form_that_meets_a_busy_database_is_told_to_retry_not_that_it_conflict
     answer = client.post("/lists/save", data=add)
     assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
     assert "another gate holds the write lock" in answer.text
+
+
+def test_evidence_is_a_page_sent_with_nosniff_and_a_missing_file_is_not_called_expired(site: Site, operator):
+    client, _ = operator
+    image = client.get(f"/evidence/{site.lot.entry_frame}")
+    assert image.headers["x-content-type-options"] == "nosniff" and image.headers["cache-control"] == "no-store"
+    unknown = client.get("/evidence/999999")
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    site.client.app.state.evidence_dir = None  # a server started without --evidence-dir
+    elsewhere = client.get(f"/evidence/{site.lot.entry_frame}")
+    assert elsewhere.status_code == 404 and "not on this server" in elsewhere.text and "retention" not in elsewhere.text
+
+
+def test_logged_in_pages_and_the_csv_are_never_kept_by_the_browser(site: Site, operator):
+    client, _ = operator
+    for url in ("/live", f"/visits/{site.lot.inside_visit}", "/lists", "/visits.csv"):
+        assert client.get(url).headers.get("cache-control") == "no-store", url
+
+
+def test_only_the_api_docs_own_assets_are_served_not_the_bundles_demo_page(site: Site):
+    anon = site.app_client()
+    assert anon.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    for name in ("index.html", "swagger-initializer.js", "oauth2-redirect.html"):
+        assert anon.get(f"/docs-assets/{name}").status_code == 404, name
+
+
+def test_the_status_banner_shows_a_forms_outcome_never_text_from_a_link(site: Site, operator):
+    client, _ = operator
+    planted = "Session expired. Call IT on 03-555-0100 and give your password"
+    assert planted not in client.get("/live", params={"done": planted}).text  # a link from a mail or another site
+    assert planted not in client.get("/live", params={"done": planted},
+                                     headers={"referer": "https://evil.example/x"}).text
+    own = client.get("/lists", params={"done": "removed 12-345-67"}, headers={"referer": "http://testserver/lists"})
+    assert "removed 12-345-67" in own.text  # the redirect after this site's own form
+    assert pages._safe_next("/live?done=" + planted.replace(" ", "+") + "&plate=12") == "/live?plate=12"
+
+
+def test_a_database_that_went_down_is_a_503_without_its_address_or_user(db_url: str):
+    from gate.serve.app import create_app
+    from gate.store import db
+    from gate.store.ledger import Ledger
+
+    app = create_app(lambda: Ledger.open(db_url, migrate=False))
+    with TestClient(app, follow_redirects=False) as anon:
+        page = anon.get("/login")  # served while the database was up
+        app.state.ledger.engine = db.make_engine("postgresql+psycopg://plategate:s3cret@127.0.0.1:1/ledger")  # down
+        login_page = anon.post("/login", data={"username": "x", "password": "y" * 8, "csrf": csrf_of(page.text)})
+        api = anon.get("/api/whoami", headers={"Authorization": "Bearer pgt_guess"})
+    assert login_page.status_code == api.status_code == 503
+    for answer in (login_page, api):
+        assert "127.0.0.1" not in answer.text and "database unavailable" in answer.text
+
+
+def test_a_list_import_waiting_for_the_ledger_leaves_the_server_answering(db_url: str):
+    """Another process holds SQLite's write lock while an operator imports a CSV: /health (and every lane and pay
+    station) still answers, because the import waits in a worker thread, not on the event loop. The lock is let
+    go once /health has answered, or after 5 s: with the import on the loop, /health answers only after it."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    import httpx
+    import pytest
+    from web_support import make_users
+
+    from gate.serve.app import create_app
+    from gate.store.ledger import Ledger
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("holds SQLite's write lock")
+    with Ledger.open(db_url, migrate=False) as ledger:
+        make_users(ledger)
+    app = create_app(lambda: Ledger.open(db_url, migrate=False))
+    app.state.ledger = Ledger.open(db_url, migrate=False)  # what the lifespan does
+    locked, answered = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        con = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        locked.set()
+        answered.wait(5.0)
+        con.execute("ROLLBACK")
+        con.close()
+
+    async def scenario() -> tuple[bool, int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+            page = await c.get("/login")
+            await c.post("/login", data={"username": OPERATOR[0], "password": OPERATOR[1], "csrf": csrf_of(page.text)})
+            token = csrf_of((await c.get("/live")).text)
+            threading.Thread(target=hold_the_lock, daemon=True).start()
+            await asyncio.to_thread(locked.wait)
+            upload = asyncio.create_task(c.post("/lists/import", data={"csrf": token},
+                                                files={"file": ("l.csv", "plate,kind\n1234567,allow\n", "text/csv")}))
+            while not upload.done() and app.state.ledger._writer.acquire(timeout=0):  # until the import holds it
+                app.state.ledger._writer.release()
+                await asyncio.sleep(0.01)
+            health = await c.get("/health")
+            before = not upload.done()
+            answered.set()
+            return before and health.status_code == 200, (await upload).status_code
+
+    try:
+        health_first, imported = asyncio.run(scenario())
+    finally:
+        app.state.ledger.close()
+    assert health_first and imported == 303
