@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Connection, Select, func, literal_column, select, text
+from sqlalchemy import Connection, Select, case, func, literal_column, select, text, true
 
 from gate.report import csv_text
 from gate.rules.clock import day_end, day_start
-from gate.rules.codes import Action, EvidenceKind, Lane, VisitState
+from gate.rules.codes import Action, EvidenceKind, Lane, ListKind, VisitState
 from gate.store import evidence as evidence_queries
 from gate.store import listing, models
 from gate.store.billing import PaymentRecord
@@ -264,11 +264,27 @@ def audit_log(ledger: Ledger, limit: int = 50) -> list[dict[str, Any]]:
     return rows[:limit]
 
 
-def plate_lists(ledger: Ledger) -> list[dict[str, Any]]:
-    """Both lists with holder, note and expiry (kind, then plate)."""
+LIST_PAGE = 5000  # rows of the lists page; one import may add 10,000
+
+
+def plate_lists(ledger: Ledger, digits: str = "", limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Entries of both lists whose plate holds ``digits`` (all when empty), bans first, then by plate; at most
+    ``limit`` (LIST_PAGE) of them, and how many there are: a page of 5,000 subscribers never hides a ban."""
+    pl = models.plate_lists
+    where = pl.c.plate.contains(digits, autoescape=True) if digits else true()
+    bans_first = case((pl.c.kind == ListKind.DENY.value, 0), else_=1)
+    with ledger._reader() as conn:
+        total = conn.execute(select(func.count()).select_from(pl).where(where)).scalar_one()
+        rows = conn.execute(select(pl).where(where).order_by(bans_first, pl.c.plate).limit(limit or LIST_PAGE))
+        return [dict(r._mapping) for r in rows], int(total)
+
+
+def plate_entry(ledger: Ledger, plate: str, kind: str) -> dict[str, Any] | None:
+    """One entry (the page's edit form), wherever it falls in the list."""
     pl = models.plate_lists
     with ledger._reader() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(pl).order_by(pl.c.kind, pl.c.plate).limit(5000))]
+        row = conn.execute(select(pl).where(pl.c.plate == plate, pl.c.kind == kind)).first()
+    return None if row is None else dict(row._mapping)
 
 
 def counts(ledger: Ledger) -> dict[str, int]:

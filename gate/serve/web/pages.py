@@ -36,7 +36,7 @@ from gate.store.ledger import Ledger
 from gate.store.review import Operations
 from gate.store.tokens import NewToken, Tokens
 from gate.store.users import LoginFailed, LoginThrottled, WebSession
-from lpr.plate_format import PlateFormatError, format_plate, normalize_plate
+from lpr.plate_format import PlateFormatError, ascii_digits, format_plate, normalize_plate
 
 log = logging.getLogger(__name__)
 
@@ -521,15 +521,18 @@ def payments(
 
 
 @router.get("/lists")
-def lists(request: Request, who: User_, ledger: Ledger_, edit: str = "", kind: str = "") -> HTMLResponse:
-    rows = data.plate_lists(ledger)
-    editing = next((r for r in rows if r["plate"] == edit and r["kind"] == kind), None)
+def lists(request: Request, who: User_, ledger: Ledger_, edit: str = "", kind: str = "",
+          plate: Annotated[str, Query(max_length=20)] = "") -> HTMLResponse:
+    digits = "".join(c for c in ascii_digits(plate) if c.isdigit())  # part of a plate: dashes, spaces ignored
+    rows, total = data.plate_lists(ledger, digits)
+    editing = data.plate_entry(ledger, edit, kind) if edit else None
     tz = local_zone(ledger)
 
     def through(expires_at: datetime | None) -> str:  # the last day it applies: the day typed, not the day after
         return "" if expires_at is None else str(last_day(expires_at, tz))
 
-    return _render(request, "lists.html", who, rows=rows, editing=editing, now=now_utc(), through=through)
+    return _render(request, "lists.html", who, rows=rows, total=total, filter=digits, editing=editing, now=now_utc(),
+                   through=through)
 
 
 @router.post("/lists/save")

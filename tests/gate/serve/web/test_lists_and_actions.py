@@ -200,3 +200,19 @@ def test_an_expiry_stored_before_the_range_check_still_shows_and_exports(site: S
     assert page.status_code == 200 and "Far Future" in page.text and "9999-12-31" in page.text
     exported = client.get("/api/lists/export")
     assert exported.status_code == 200 and "1234567,allow,Far Future,,9999-12-31 23:59:00+00:00" in exported.text
+
+
+def test_a_ban_is_shown_first_and_found_however_many_subscribers_there_are(site, operator, monkeypatch):
+    client, _ = operator
+    from gate.serve.web import data
+
+    monkeypatch.setattr(data, "LIST_PAGE", 3)
+    for n in range(5):
+        site.ledger.add_plate(f"100000{n}", "allow")
+    site.ledger.add_plate("9999999", "deny")
+    page = client.get("/lists").text
+    assert page.index("99-999-99") < page.index("10-000-00") and "Showing 3 of 6 entries" in page
+    found = client.get("/lists", params={"plate": "000-04"}).text
+    assert "10-000-04" in found and "10-000-01" not in found and "Showing" not in found
+    edit = client.get("/lists", params={"edit": "1000004", "kind": "allow"}).text  # not on the first page
+    assert "Edit 10-000-04" in edit
