@@ -259,7 +259,7 @@ web_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
-    # where the login came from (`users.address_key`): for 30 days, guesses from elsewhere do not lock the user out
+    # where the login came from (`users.exact_address`): for 30 days, guesses from elsewhere do not lock the user out
     # of there (0008)
     Column("remote", String(64)),
     Index("ix_web_sessions_user_remote", "user_id", "remote"),

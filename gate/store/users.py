@@ -247,7 +247,8 @@ class Users:
         if not name.isprintable():  # a NUL reached PostgreSQL, which refused it: a 503 and an error line a try
             raise LoginFailed("wrong username or password")
         now = self.clock()
-        remote = None if remote is None else address_key(remote[:64])
+        exact = None if remote is None else exact_address(remote[:64])
+        network = None if remote is None else address_key(remote[:64])
         since = now - FAILURE_WINDOW
 
         def record_attempt(conn: Connection) -> tuple[int, Row[Any] | None] | LoginThrottled:
@@ -256,22 +257,26 @@ class Users:
                 conn.execute(select(func.pg_advisory_xact_lock(LOGIN_LOCK_KEY)))
             conn.execute(delete(models.login_failures).where(models.login_failures.c.at < now - RECORDS_KEPT))
             failures = _recent_failures(conn, name, since)
-            here = [at for at, where in failures if remote is None or where == remote]
+            # the user's own terminal (a session started from this very address lately) counts only its own
+            # failures: another host of the lot's IPv6 /64 must not lock the booth out; elsewhere the whole /64 counts
+            known = exact is not None and _logged_in_from(conn, name, exact, now - RECORDS_KEPT)
+            here = [at for at, where in failures
+                    if exact is None or (where == exact if known else _in_network(where, network))]
             if len(here) >= FAILURE_LIMIT:
-                log.warning("login refused for %r from %s: %d failures from there in %s", name, remote, len(here),
+                log.warning("login refused for %r from %s: %d failures from there in %s", name, exact, len(here),
                             FAILURE_WINDOW)
                 return _throttled("for this user", here[-FAILURE_LIMIT], now)
-            if len(failures) >= FAILURE_LIMIT_PER_USER and not _logged_in_from(conn, name, remote, now - RECORDS_KEPT):
-                log.warning("login refused for %r from %s: %d failures in %s", name, remote, len(failures),
+            if len(failures) >= FAILURE_LIMIT_PER_USER and not known:
+                log.warning("login refused for %r from %s: %d failures in %s", name, exact, len(failures),
                             FAILURE_WINDOW)
                 return _throttled("for this user", failures[-FAILURE_LIMIT_PER_USER][0], now)
-            if remote is not None:
-                from_address = _recent_failures_from(conn, remote, since)
+            if exact is not None and network is not None:
+                from_address = _recent_failures_from(conn, exact if known else network, since)
                 if len(from_address) >= FAILURE_LIMIT_PER_ADDRESS:
-                    log.warning("login refused for %r from %s: %d failures from that address in %s", name, remote,
+                    log.warning("login refused for %r from %s: %d failures from that address in %s", name, exact,
                                 len(from_address), FAILURE_WINDOW)
                     return _throttled("from this address", from_address[-FAILURE_LIMIT_PER_ADDRESS], now)
-            values = {"username": name or "?", "remote": remote, "at": now}
+            values = {"username": name or "?", "remote": exact, "at": now}
             attempt = conn.execute(insert(models.login_failures).values(values)).inserted_primary_key
             assert attempt is not None
             return int(attempt[0]), _user_row(conn, name) if name else None
@@ -281,7 +286,7 @@ class Users:
             raise recorded
         attempt_id, row = recorded
         if not _checks.acquire(timeout=CHECK_WAIT_S):  # the attempt stays recorded as a failure
-            log.warning("login of %r from %s refused: %d password checks busy for %g s", name, remote,
+            log.warning("login of %r from %s refused: %d password checks busy for %g s", name, exact,
                         CONCURRENT_CHECKS, CHECK_WAIT_S)
             raise LoginThrottled("the server is busy checking other logins: try again in a few seconds", 5)
         try:
@@ -290,13 +295,13 @@ class Users:
         finally:
             _checks.release()
         if row is None or not ok or row.disabled_at is not None:
-            log.warning("failed login for %r from %s", name, remote)  # never the password
+            log.warning("failed login for %r from %s", name, exact)  # never the password
             raise LoginFailed("wrong username or password")
         user = User.from_row(row)
         secret = secrets.token_urlsafe(32)
         expires = now + timedelta(hours=hours)
         values = {"token_hash": session_hash(secret), "user_id": user.id, "created_at": now, "expires_at": expires,
-                  "remote": remote}
+                  "remote": exact}
         attempts = models.login_failures
 
         def start(conn: Connection) -> None:  # the attempt was no failure: off the record, with the session in
@@ -306,7 +311,7 @@ class Users:
             conn.execute(insert(sessions).values(values))
 
         self.ledger._transaction(start)
-        log.info("login of %r (%s) from %s", user.username, user.role, remote)
+        log.info("login of %r (%s) from %s", user.username, user.role, exact)
         return NewSession(secret, WebSession(user, expires, csrf_token(secret)))
 
     def session(self, secret: str) -> WebSession | None:
@@ -352,6 +357,23 @@ def address_key(remote: str) -> str:
     return str(ip)
 
 
+def exact_address(remote: str) -> str:
+    """Where a login came from, as recorded: an IPv6 address written out in full (its /64 is then its first 20
+    characters), anything else as `address_key` gives it."""
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return ip.exploded
+    return str(ip)
+
+
+def _in_network(recorded: str | None, network: str | None) -> bool:
+    """Whether a recorded address (`exact_address`) lies in ``network`` (an `address_key`)."""
+    return recorded is not None and network is not None and address_key(recorded) == network
+
+
 def _recent_failures(conn: Connection, username: str, since: datetime) -> list[tuple[datetime, str | None]]:
     """(time, address) of the username's failures since ``since``, oldest first."""
     f = models.login_failures
@@ -360,7 +382,7 @@ def _recent_failures(conn: Connection, username: str, since: datetime) -> list[t
 
 
 def _logged_in_from(conn: Connection, username: str, remote: str | None, since: datetime) -> bool:
-    """Whether a session of this user was started from ``remote`` (an `address_key`) after ``since``. Bounded in time
+    """Whether a session of this user was started from ``remote`` (an `exact_address`) after ``since``. Bounded in time
     because sessions are deleted only by a successful login: an address the user left months ago is no longer theirs."""
     if remote is None:
         return False
@@ -373,9 +395,16 @@ def _logged_in_from(conn: Connection, username: str, remote: str | None, since: 
     return conn.execute(query.limit(1)).first() is not None
 
 
-def _recent_failures_from(conn: Connection, remote: str, since: datetime) -> list[datetime]:
+def _recent_failures_from(conn: Connection, place: str, since: datetime) -> list[datetime]:
+    """Failures since ``since`` from ``place``: one address, or an IPv6 /64 (`address_key`), whose recorded
+    addresses all begin with its first 20 characters written out (a few minutes' rows on ix_login_failures_at)."""
     f = models.login_failures
-    query = select(f.c.at).where(f.c.remote == remote, f.c.at > since).order_by(f.c.at)
+    if place.endswith("/64"):
+        prefix = ipaddress.ip_network(place).network_address.exploded[:20]
+        where = func.substr(f.c.remote, 1, 20) == prefix
+    else:
+        where = f.c.remote == place
+    query = select(f.c.at).where(where, f.c.at > since).order_by(f.c.at)
     return list(conn.execute(query).scalars())
 
 

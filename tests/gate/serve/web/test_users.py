@@ -146,8 +146,34 @@ def test_an_ipv6_host_counts_as_its_64(users: Users, ledger: Ledger):
     with pytest.raises(LoginThrottled, match="for this user"):
         users.login("dana", "correct horse", remote="2001:db8:0:1::ff")
     assert users.login("dana", "correct horse", remote="2001:db8:0:2::1").session.user.username == "dana"
-    with ledger.engine.connect() as conn:
-        assert set(conn.execute(select(models.login_failures.c.remote)).scalars()) == {"2001:db8:0:1::/64"}
+    with ledger.engine.connect() as conn:  # each address as it was, written out in full (its /64 leads)
+        recorded = set(conn.execute(select(models.login_failures.c.remote)).scalars())
+    assert recorded == {f"2001:0db8:0000:0001:0000:0000:0000:{i + 1:04x}" for i in range(FAILURE_LIMIT)}
+
+
+def test_a_neighbour_on_the_booths_64_does_not_lock_the_booth_out(users: Users, clock: Clock):
+    """A lot's LAN is one IPv6 /64: another host on it (guest Wi-Fi, a camera) guessing dana's password, every
+    five minutes, must not keep dana out at the booth, where she logged in before; the neighbour is throttled."""
+    booth, neighbour = "2001:db8:10:1::10", "2001:db8:10:1::666"
+    users.login("dana", "correct horse", remote=booth)
+    for _ in range(3):
+        for _ in range(FAILURE_LIMIT):
+            with pytest.raises(LoginFailed):
+                users.login("dana", "guess", remote=neighbour)
+        with pytest.raises(LoginThrottled):
+            users.login("dana", "guess", remote="2001:db8:10:1::667")  # the rest of the /64 is still throttled
+        assert users.login("dana", "correct horse", remote=booth).session.user.username == "dana"
+        clock.now += timedelta(minutes=5, seconds=1)
+
+
+def test_the_booth_is_not_shut_by_its_64s_guesses_at_other_usernames(users: Users, clock: Clock):
+    users.login("dana", "correct horse", remote="2001:db8:10:1::10")
+    for i in range(FAILURE_LIMIT_PER_ADDRESS):
+        with pytest.raises(LoginFailed):
+            users.login(f"user{i}", "guess", remote="2001:db8:10:1::666")
+    with pytest.raises(LoginThrottled, match="from this address"):
+        users.login("dana", "correct horse", remote="2001:db8:10:1::667")
+    assert users.login("dana", "correct horse", remote="2001:db8:10:1::10").session.user.username == "dana"
 
 
 def guess_from_many_addresses(users: Users) -> None:
