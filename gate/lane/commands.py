@@ -23,6 +23,9 @@ from gate.rules.codes import Lane
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 1.0
+# how long a stopping lane waits for a poll in flight: a remote claim takes up to --ledger-timeout (5 s); a command
+# claimed is done on the server, so its pulse must still reach the relay before the relay worker closes
+JOIN_S = 12.0
 
 
 class CommandLike(Protocol):
@@ -70,7 +73,12 @@ class CommandPoller:
             log.info("gate %s: manual open %d by %s: %s", self.gate, command.id, command.requested_by,
                      command.reason)
             info = {"gate": self.gate, "command_id": command.id, "visit_id": command.visit_id, "manual": True}
-            self.pulses = [*self.pulses[-9:], self.submit(self.lane, info)]
+            try:
+                self.pulses = [*self.pulses[-9:], self.submit(self.lane, info)]
+            except RuntimeError as exc:  # the relay worker closed: the lane stopped while this claim was answered
+                log.error("gate %s: manual open %d by %s was claimed but NOT pulsed (%s): open the barrier by hand",
+                          self.gate, command.id, command.requested_by, exc)
+                continue
             sent += 1
         return sent
 
@@ -86,6 +94,6 @@ class CommandPoller:
         self._thread = threading.Thread(target=self.run, args=(stop,), name=f"commands-{self.gate}", daemon=True)
         self._thread.start()
 
-    def join(self, timeout: float = 5.0) -> None:
+    def join(self, timeout: float = JOIN_S) -> None:
         if self._thread is not None:
             self._thread.join(timeout)

@@ -45,12 +45,14 @@ does not shut every later exit for good.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import os
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -80,6 +82,7 @@ DEFERRED_EVERY_S = 300.0  # how often deferred reads are tried again (only when 
 DEFER_BUSY_AFTER_S = 1800.0
 # the server refused this read's content (bad input, a conflict): the read, not the lane, is at fault
 _REFUSED_CONTENT = {400, 409, 422}
+READ_KEYS = ("lane", "plate", "gate_id", "at")  # what a queued file holds to be a read at all
 
 
 class Unreachable(Exception):
@@ -153,8 +156,11 @@ class ReadQueue:
         for path in paths:
             try:
                 body = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in READ_KEYS):
+                    raise ValueError(f"not a read: expected an object with {', '.join(READ_KEYS)}")
+                normalize_plate(body["plate"])
             except (OSError, ValueError) as exc:  # damaged by hand: set aside, never block the queue
-                log.error("queued read %s cannot be read (%s): moved to rejected/", path.name, exc)
+                log.error("queued read %s cannot be read (%s): moved to rejected/", path.name, redact(exc))
                 self.reject(path)
                 continue
             yield path, body
@@ -205,6 +211,14 @@ class RemoteLedger:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"ledger URL {redact(repr(url))}: expected http(s)://host:port")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"ledger URL {redact(repr(url))}: expected http(s)://host:port") from None
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(f"ledger URL {redact(repr(url))}: no user or password in it; the lane signs in with "
+                             "its API token (--token)")
         if not token or not token.strip():
             raise ValueError("--token: the camera's API token is required with --ledger-url")
         if timeout_s <= 0:
@@ -216,6 +230,9 @@ class RemoteLedger:
         self.open_entry_offline = open_entry_offline
         self.timeout_s = timeout_s
         self._lock = threading.Lock()  # the queue's order: one sender at a time
+        # a car's read wants the lock: the background flusher lets go after the read it is sending (a backlog of
+        # 30 reads at 0.2 s each held a car at the barrier 6 s, past the relay's deadline)
+        self._car_waiting = threading.Event()
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
         self._held: str | None = None  # why the server does not take this lane's reads now (logged once)
@@ -247,9 +264,14 @@ class RemoteLedger:
         body = self._body(lane, normalize_plate(plate), when, confidence, gate or lane.value, votes, evidence)
         if doubt is not None:
             body["doubt"] = doubt
+        self._car_waiting.set()
         with self._lock:
+            self._car_waiting.clear()
             # the older reads first, for at most one decision's wait: a car never waits on a long backlog
-            self._flush_locked(deadline=time.monotonic() + self.timeout_s)
+            try:
+                self._flush_locked(deadline=time.monotonic() + self.timeout_s)
+            except Exception as exc:  # noqa: BLE001 - whatever the backlog does, this car's read is not lost
+                log.error("read queue: %s", redact(exc))
             if len(self.queue) == 0:
                 try:
                     return self._send_read(body)
@@ -258,6 +280,8 @@ class RemoteLedger:
                 except Refused:
                     self.queue.reject(self.queue.put(body))  # kept for an attendant; the gate stays shut
                     raise
+                except Exception as exc:  # noqa: BLE001 - an answer nobody foresaw: queued, never lost
+                    reason = redact(f"{type(exc).__name__}: {exc}")
             else:
                 reason = f"{len(self.queue)} older read(s) still queued"
             path = self.queue.put(body)
@@ -300,13 +324,15 @@ class RemoteLedger:
     # ------------------------------------------------------------------ the queue
 
     def flush(self) -> int:
-        """Send queued reads, oldest first, until one cannot be sent; returns how many were sent."""
+        """Send queued reads, oldest first, until one cannot be sent or a car's read wants the lock; returns how
+        many were sent (the background flusher's call: the next one goes on)."""
         with self._lock:
-            return self._flush_locked()
+            return self._flush_locked(background=True)
 
-    def _flush_locked(self, deadline: float | None = None) -> int:
+    def _flush_locked(self, deadline: float | None = None, background: bool = False) -> int:
         sent = 0
-        while (deadline is None or time.monotonic() < deadline) and (item := self.queue.oldest()) is not None:
+        while ((deadline is None or time.monotonic() < deadline) and not (background and self._car_waiting.is_set())
+               and (item := self.queue.oldest()) is not None):
             path, body = item
             try:
                 decision = self._send_read(body)
@@ -355,7 +381,7 @@ class RemoteLedger:
         try:
             with urllib.request.urlopen(self.url + "/health", timeout=self.timeout_s) as response:
                 return int(response.status) == 200
-        except (urllib.error.URLError, OSError, ValueError):
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
             return False
 
     def _flush_deferred(self) -> int:
@@ -363,6 +389,8 @@ class RemoteLedger:
         self._deferred_at = time.monotonic()
         sent = 0
         for path, body in self.queue.deferred():
+            if self._car_waiting.is_set():
+                break  # the rest at the next round: a car's read goes first
             try:
                 decision = self._send_read(body)
             except ServerError:
@@ -438,8 +466,10 @@ class RemoteLedger:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if method == "GET" else b"" if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {self._token}"})
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        # never copied onto a redirect: urllib hands the other headers to whatever host a 3xx names
+        request.add_unredirected_header("Authorization", f"Bearer {self._token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 answer = json.loads(response.read())
@@ -459,7 +489,8 @@ class RemoteLedger:
                     self._held = held
                 raise Held(held, exc.code) from None
             raise Unreachable(f"HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timeout, half an answer
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            # refused, reset, timeout, half an answer, or one that is not HTTP (a TLS port, a proxy's garbage)
             raise Unreachable(redact(str(getattr(exc, "reason", exc)))) from None
         if self._held is not None:
             log.warning("ledger server %s takes this lane's reads again", redact(self.url))
@@ -494,7 +525,7 @@ class RemoteLedger:
 def _detail(exc: urllib.error.HTTPError) -> str:
     try:
         return str(json.loads(exc.read()).get("detail", exc.reason))[:200]
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, http.client.HTTPException):
         return str(exc.reason)
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from lane_fakes import FrameScriptReader, ScriptedCapture, capture_factory, plate_read
 from test_gate_process import START
 
@@ -164,3 +166,35 @@ def test_gate_run_pulses_a_manual_open_through_its_relay(ledger):
     process.run()  # the poller is joined before the relay worker closes: its pulse is delivered
     assert relay.infos == [{"gate": "entry", "command_id": queued.id, "visit_id": None, "manual": True}]
     assert process.poller is not None and process.poller.pulses[0].result() is True
+
+
+@pytest.mark.slow
+def test_a_manual_open_claimed_while_the_lane_stops_is_still_pulsed(ledger):
+    """A remote claim takes up to the ledger timeout (5 s): a stopping lane waits for it before it closes its relay
+    worker, since the command is already marked done on the server."""
+    from gate.lane.remote import RemoteCommand
+
+    relay, claimed = SimulatedRelay(), []
+
+    def slow_claim(gate):
+        if claimed:
+            return []
+        time.sleep(5.5)
+        claimed.append(gate)
+        return [RemoteCommand(7, None, "dana", "camera down", False)]
+
+    process = lane(ledger, {}, frames=3, relay=relay, commands=slow_claim)
+    process.run()  # the recording ends at once, the claim still in flight
+    assert claimed and relay.pulses == 1
+
+
+def test_a_claim_answered_after_the_relay_closed_says_to_open_by_hand(caplog):
+    from gate.lane.remote import RemoteCommand
+
+    def closed(_lane, _info):
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    poller = CommandPoller("exit", "north-exit", lambda gate: [RemoteCommand(7, None, "dana", "camera down", False)],
+                           closed)
+    assert poller.poll_once() == 0
+    assert "manual open 7 by dana was claimed but NOT pulsed" in caplog.text

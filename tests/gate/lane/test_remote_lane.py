@@ -66,16 +66,20 @@ def test_an_entry_opens_offline_only_when_configured(tmp_path: Path):
     assert len(lenient.queue) == 2
 
 
+def queued_read(n: int) -> dict:
+    return {"lane": "entry", "gate_id": "entry", "plate": f"123456{n}", "at": "2026-03-02T08:00:00Z"}
+
+
 def test_the_queue_keeps_its_order_across_a_restart_and_sets_damaged_files_aside(tmp_path: Path):
     queue = ReadQueue(tmp_path / "queue")
-    first, second = queue.put({"n": 1}), queue.put({"n": 2})
+    first, second = queue.put(queued_read(1)), queue.put(queued_read(2))
     again = ReadQueue(tmp_path / "queue")  # the lane restarted
-    third = again.put({"n": 3})
+    third = again.put(queued_read(3))
     assert [p.name for p in (first, second, third)] == ["000000000001.json", "000000000002.json",
                                                         "000000000003.json"]
     first.write_text("{half a rea")
     oldest = again.oldest()
-    assert oldest is not None and oldest[1] == {"n": 2}
+    assert oldest is not None and oldest[1] == queued_read(2)
     assert (tmp_path / "queue" / "rejected" / first.name).exists() and len(again) == 2
     assert not list((tmp_path / "queue").glob("*.tmp"))
 
