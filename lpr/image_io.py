@@ -10,6 +10,7 @@ MAX_SIDE = 4096  # larger photos are downscaled on load: plates stay readable an
 # Refused before any pixel is decoded: a 876 KB PNG of 30000x30000 took 59 s and 5.9 GB to decode. The
 # limit leaves room for the largest phone sensors (108 MP, ~330 MB decoded).
 MAX_PIXELS = 120_000_000
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a 108 MP phone JPEG is ~30 MB: a larger "image" is a stray video or worse
 
 
 class ImageLoadError(ValueError):
@@ -21,19 +22,27 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise ImageLoadError(f"{p}: no such file")
-    data = np.fromfile(str(p), dtype=np.uint8)
-    if data.size == 0:
-        raise ImageLoadError(f"{p}: empty file, expected an image")
-    check_dimensions(p)
-    # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit so we can scale it properly.
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    try:
+        size = p.stat().st_size
+        if size == 0:
+            raise ImageLoadError(f"{p}: empty file, expected an image")
+        if size > MAX_FILE_BYTES:  # checked before reading: a 1.5 GB file was read whole only to fail decoding
+            raise ImageLoadError(f"{p}: {size / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB an image may be")
+        check_dimensions(p)
+        data = np.fromfile(str(p), dtype=np.uint8)
+        # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit so we can scale it properly.
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    except (OSError, cv2.error, MemoryError) as exc:  # one bad file is one error line, never a dead lane
+        raise ImageLoadError(f"{p}: cannot decode image ({type(exc).__name__})") from None
     if img is None:
         raise ImageLoadError(f"{p}: cannot decode image (truncated or not an image file)")
     return to_bgr8(img, name=str(p), max_side=max_side)
 
 
 def check_dimensions(path: Path, max_pixels: int = MAX_PIXELS) -> None:
-    """Read only the header (Pillow opens lazily) and refuse an image too large to decode safely."""
+    """Read only the header (Pillow opens lazily) and refuse an image too large to decode safely, or one whose size
+    cannot be read: OpenCV decodes formats Pillow does not know (Radiance HDR) and PNGs whose text chunks Pillow
+    refuses, up to a gigapixel (a 391 KB PNG of 20000x20000 took 2.35 GB that way)."""
     from PIL import Image
 
     try:
@@ -41,8 +50,8 @@ def check_dimensions(path: Path, max_pixels: int = MAX_PIXELS) -> None:
             w, h = im.size
     except Image.DecompressionBombError:
         raise ImageLoadError(f"{path}: over {max_pixels // 1_000_000} megapixels, refused before decoding") from None
-    except Exception:  # not a format Pillow knows: OpenCV decides below, with its own limit
-        return
+    except Exception:  # noqa: BLE001 - whatever Pillow (or a plugin of it) makes of the file: refused
+        raise ImageLoadError(f"{path}: cannot decode image (truncated or not an image file)") from None
     if w * h > max_pixels:
         raise ImageLoadError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the "
                              f"{max_pixels // 1_000_000} MP limit; refused before decoding")
@@ -55,7 +64,11 @@ def to_bgr8(img: np.ndarray, name: str = "image", max_side: int = MAX_SIDE) -> n
     if img.size == 0 or img.ndim < 2 or img.shape[0] == 0 or img.shape[1] == 0:
         raise ImageLoadError(f"{name}: image has no pixels (shape {img.shape})")
     if img.dtype == np.uint16:
-        img = (img / 257.0).round().astype(np.uint8)
+        h, w = img.shape[:2]
+        if max(h, w) > max_side:  # shrink first: two float64 copies of a 36 MP frame took 1.9 GB
+            s = max_side / max(h, w)
+            img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        img = cv2.convertScaleAbs(img, alpha=1 / 257.0)
     elif img.dtype in (np.float32, np.float64):
         scale = 255.0 if float(np.nanmax(img)) <= 1.0 else 1.0
         img = np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)

@@ -180,3 +180,46 @@ def test_torch_backend_finds_the_same_plate_as_onnx():
     width = np.linalg.norm(onnx[0].corners[1] - onnx[0].corners[0])
     # same resize, same network: the corners agree to a pixel or two, whatever the export did
     assert np.abs(onnx[0].corners - torch_[0].corners).max() < 0.01 * width
+
+
+def _png(width: int, height: int, comment: bytes = b"") -> bytes:
+    """A PNG of width x height black grey pixels, compressed row by row (a few hundred KB), with an optional
+    zTXt comment that inflates to ``comment``."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    z = zlib.compressobj(9)
+    rows = b"".join(z.compress(b"\x00" * (1 + width)) for _ in range(height)) + z.flush()
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    text = chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(comment, 9)) if comment else b""
+    return head + text + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("content", [
+    _png(12000, 12000, comment=b"A" * 2_000_000),  # a comment Pillow will not read hid the size from the check
+    b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 40000 +X 40000\n",  # a format Pillow does not know: OpenCV raised
+])
+def test_an_image_whose_size_cannot_be_checked_first_is_refused_not_decoded(tmp_path, content):
+    path = tmp_path / "cam.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageLoadError, match="cam.jpg: cannot decode image"):
+        load_image(path)
+
+
+def test_a_file_far_larger_than_any_photo_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "clip.jpg"
+    with open(path, "wb") as f:  # sparse: no disk used
+        f.truncate(65 * 2**20)
+    with pytest.raises(ImageLoadError, match="65 MB, over the 64 MB"):
+        load_image(path)
+
+
+def test_a_16_bit_photo_is_shrunk_before_it_is_converted_and_keeps_its_levels(tmp_path):
+    path = tmp_path / "deep.png"
+    img = np.full((5000, 600), 40000, np.uint16)
+    cv2.imwrite(str(path), img)
+    out = load_image(path)
+    assert out.dtype == np.uint8 and out.shape == (4096, 492, 3) and int(out[100, 100, 0]) == round(40000 / 257)

@@ -36,6 +36,7 @@ NAME = re.compile(r"^(entry|exit)/\d{8}T\d{6}_\d{6}Z_\d{7,8}(_(frame|plate)_[0-9
 JPEG, PNG = "image/jpeg", "image/png"
 _EXT = {JPEG: "jpg", PNG: "png"}
 MAX_SIDE = 20_000  # a header claiming more is not a camera frame
+MAX_PIXELS = 120_000_000  # as lpr.image_io: the largest phone sensor, far above any gate camera
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
 def _size(width: int, height: int) -> tuple[int, int]:
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise InvalidInput(f"image: {width}x{height} pixels: expected 1 to {MAX_SIDE} a side")
+    if width * height > MAX_PIXELS:  # a 48 KB 1-bit PNG of 20000x20000 went to every browser that opened the visit
+        raise InvalidInput(f"image: {width}x{height} pixels: expected at most {MAX_PIXELS // 1_000_000} megapixels")
     return width, height
 
 

@@ -566,3 +566,14 @@ def test_12_gate_run_stills(gate_run, tmp_path: Path):
     result = gate_run("--source", str(folder), "--stills", "--stills-done", str(tmp_path / "done"))
     assert result.exit_code == 0, result.output
     assert "decisions 3 " in result.output and len(list((tmp_path / "done").iterdir())) == 3
+
+
+def test_a_still_whose_header_claims_a_gigapixel_is_set_aside_and_the_next_car_decided(ledger, tmp_path: Path):
+    """53 bytes claiming 40000x40000 made OpenCV raise out of the lane: every restart died on it again."""
+    folder = tmp_path / "stills"
+    write_still(folder / "a.png", 1)
+    (folder / "b.png").write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 40000 +X 40000\n")
+    write_still(folder / "c.png", 2)
+    stills_process(ledger, folder, {1: [plate_read("1234567")], 2: [plate_read("7654321")]},
+                   done=tmp_path / "done").run()
+    assert sorted(d["plate"] for d in ledger.decisions()) == ["1234567", "7654321"]

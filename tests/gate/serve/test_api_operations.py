@@ -96,6 +96,9 @@ def test_a_chunked_body_is_cut_off_at_the_limit(api, as_role):
     ({"frame": "not base64!"}, "evidence.frame: not base64"),
     ({"frame": b64(b"GIF89a" + b"\x00" * 20)}, "evidence.frame: image: expected a JPEG or PNG"),
     ({"plate": b64(b"\xff\xd8\xff\xe0 truncated")}, "evidence.plate: image: "),
+    # a 1-bit PNG header of 20000x20000 (48 KB in all) would have gone to every browser that opened the visit
+    ({"frame": b64(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (20000).to_bytes(4, "big") * 2 + b"\x01\x00\x00\x00\x00")},
+     "evidence.frame: image: 20000x20000 pixels: expected at most 120 megapixels"),
 ])
 def test_an_image_that_is_not_a_jpeg_or_png_is_a_422_naming_it(api, as_role, folder, evidence, message):
     response = read(api, as_role[Role.CAMERA], evidence={"frame": b64(png()), **evidence})
