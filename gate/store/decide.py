@@ -32,6 +32,7 @@ from gate.rules.votes import PlateVote
 from gate.store import evidence, models, queries
 from gate.store.evidence import EvidenceFile
 from gate.store.queries import LostRace
+from gate.store.records import VisitRecord
 from lpr.plate_format import format_plate
 
 
@@ -210,12 +211,12 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         rec.review(ReviewKind.CLOCK_SKEW, visit.id, "exit read earlier than the entry", decision.decision_id)
         return decision
 
+    charged = closing_fee(tariff, visit, at, subscriber)
     if subscriber:
-        due, charged, reason = 0, 0, Reason.ALLOW_LISTED
+        due, reason = 0, Reason.ALLOW_LISTED
     elif visit.waived:
-        due, charged, reason = 0, fee_agorot(tariff, visit.entry_at, at), Reason.NO_FEE
+        due, reason = 0, Reason.NO_FEE
     else:
-        charged = fee_agorot(tariff, visit.entry_at, billed_until(tariff, at, visit.last_paid_at))
         due = max(0, charged - visit.paid_agorot)
         reason = Reason.PAID if visit.paid_agorot else Reason.NO_FEE
     if due > 0:
@@ -237,6 +238,17 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         kind = ReviewKind.FUZZY_MATCH if match.flagged else ReviewKind.LOW_CONFIDENCE
         rec.review(kind, visit.id, flag_reason, decision.decision_id)
     return decision
+
+
+def closing_fee(tariff: Tariff, visit: VisitRecord, at: datetime, subscriber: bool) -> int:
+    """The fee a visit is closed with at ``at``, by an exit or by hand: nothing for a subscriber, the fee frozen at the
+    last payment inside its grace, else the stay's (a waived visit's too: recorded, not owed). One rule, so a visit
+    closed by hand inside its grace is not listed unpaid."""
+    if subscriber:
+        return 0
+    if visit.waived:
+        return fee_agorot(tariff, visit.entry_at, at)
+    return fee_agorot(tariff, visit.entry_at, billed_until(tariff, at, visit.last_paid_at))
 
 
 def _review_beside(rec: _Recorder, match: Match, reason: Reason, visit_id: int | None, what: str) -> Decision:

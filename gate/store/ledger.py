@@ -69,7 +69,7 @@ from gate.rules.votes import PlateVote, gate_id, parse_votes
 from gate.store import db, listing, models, queries, schema
 from gate.store import evidence as evidence_queries
 from gate.store.billing import Candidate, PaymentPage, Quote, RevenueRow, VisitPage
-from gate.store.decide import Read, decide_entry, decide_exit, replayed
+from gate.store.decide import Read, closing_fee, decide_entry, decide_exit, replayed
 from gate.store.evidence import EvidenceFile, EvidenceRecord
 from gate.store.listing import MIN_PARTIAL_DIGITS, VisitFilter
 from gate.store.queries import LostRace
@@ -519,7 +519,7 @@ class Ledger:
         def close(conn: Connection, visit: VisitRecord, when: datetime) -> int:
             if when < visit.entry_at:
                 raise ClockError(f"close time {when.isoformat()} is before the entry at {visit.entry_at.isoformat()}")
-            fee = fee_agorot(self.tariff, visit.entry_at, when)
+            fee = closing_fee(self.tariff, visit, when, ListKind.ALLOW in queries.lists_of(conn, visit.plate))
             queries.close_visit(conn, visit, exit_at=when, fee=fee, close_reason=CloseReason.OVERRIDE)
             return fee
 

@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from gate.rules.clock import iso, now_utc
-from gate.rules.codes import CloseReason, OverrideAction, ReviewAction, VisitState
+from gate.rules.codes import CloseReason, ListKind, OverrideAction, ReviewAction, VisitState
 from gate.rules.errors import GateError, InvalidInput, UnknownVisit
-from gate.rules.tariff import amount_due_agorot, fee_agorot
+from gate.rules.tariff import amount_due_agorot
 from gate.store import models, queries
 from gate.store.commands import GateCommandRecord, insert_open, open_values
+from gate.store.decide import closing_fee
 from gate.store.ledger import Ledger, _id, _record_override, _require_who_why, _text
 from gate.store.records import ReviewEntry, VisitRecord
 from lpr.plate_format import format_plate, normalize_plate
@@ -156,7 +157,8 @@ class Operations:
             if reopened != 1:
                 raise queries.LostRace(f"visit {closed_by_it.id} changed concurrently")
             queries.close_visit(conn, visit, exit_at=decision.at,
-                                fee=fee_agorot(self.ledger.tariff, visit.entry_at, decision.at),
+                                fee=closing_fee(self.ledger.tariff, visit, decision.at,
+                                                ListKind.ALLOW in queries.lists_of(conn, visit.plate)),
                                 close_reason=CloseReason.EXIT, flag_reason=f"exit reassigned by {who}",
                                 exit_gate=decision.gate)
         if decision is not None:

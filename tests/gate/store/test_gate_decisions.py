@@ -516,3 +516,18 @@ def test_a_subscriber_read_one_digit_off_leaves_free_flagged_for_review(ledger):
                                                                          True)
     assert not ledger.visit(visit).is_open
     assert [item.kind for item in ledger.review_queue()] == ["fuzzy-match"]
+
+
+def test_a_paid_visit_closed_by_hand_inside_its_grace_is_not_listed_unpaid(ledger):
+    ledger.decide("entry", CAR, at(0))
+    ledger.pay(CAR, at(55))  # 12.00, the first hour
+    closed = ledger.override_close("dana", "left with the barrier up", plate=CAR, at=at(65))
+    assert closed.fee_agorot == closed.paid_agorot == 1200  # as the exit would have charged then
+    assert ledger.visits(unpaid=True) == []
+
+
+def test_a_subscribers_visit_closed_by_hand_owes_nothing(ledger):
+    ledger.add_plate(CAR, "allow")
+    ledger.decide("entry", CAR, at(0))
+    assert ledger.override_close("dana", "left with the barrier up", plate=CAR, at=at(300)).fee_agorot == 0
+    assert ledger.visits(unpaid=True) == []
