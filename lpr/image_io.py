@@ -10,7 +10,9 @@ MAX_SIDE = 4096  # larger photos are downscaled on load: plates stay readable an
 # Refused before any pixel is decoded: a 876 KB PNG of 30000x30000 took 59 s and 5.9 GB to decode. The
 # limit leaves room for the largest phone sensors (108 MP, ~330 MB decoded).
 MAX_PIXELS = 120_000_000
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a 108 MP phone JPEG is ~30 MB: a larger "image" is a stray video or worse
+# a file may hold at most this plus 8 bytes a pixel of the size its header gives (16-bit RGBA uncompressed): a 1.5 GB
+# stray video named .jpg was read whole only to fail decoding, while a 24 MP BMP is 69 MB and fine
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 class ImageLoadError(ValueError):
@@ -26,9 +28,10 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
         size = p.stat().st_size
         if size == 0:
             raise ImageLoadError(f"{p}: empty file, expected an image")
-        if size > MAX_FILE_BYTES:  # checked before reading: a 1.5 GB file was read whole only to fail decoding
-            raise ImageLoadError(f"{p}: {size / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB an image may be")
-        check_dimensions(p)
+        w, h = check_dimensions(p)
+        if size > (limit := MAX_FILE_BYTES + 8 * w * h):  # checked before reading the file
+            raise ImageLoadError(f"{p}: {size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB a {w}x{h} image "
+                                 "may take; refused before reading")
         data = np.fromfile(str(p), dtype=np.uint8)
         # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit so we can scale it properly.
         img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
@@ -39,7 +42,7 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
     return to_bgr8(img, name=str(p), max_side=max_side)
 
 
-def check_dimensions(path: Path, max_pixels: int = MAX_PIXELS) -> None:
+def check_dimensions(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     """Read only the header (Pillow opens lazily) and refuse an image too large to decode safely, or one whose size
     cannot be read: OpenCV decodes formats Pillow does not know (Radiance HDR) and PNGs whose text chunks Pillow
     refuses, up to a gigapixel (a 391 KB PNG of 20000x20000 took 2.35 GB that way)."""
@@ -51,10 +54,12 @@ def check_dimensions(path: Path, max_pixels: int = MAX_PIXELS) -> None:
     except Image.DecompressionBombError:
         raise ImageLoadError(f"{path}: over {max_pixels // 1_000_000} megapixels, refused before decoding") from None
     except Exception:  # noqa: BLE001 - whatever Pillow (or a plugin of it) makes of the file: refused
-        raise ImageLoadError(f"{path}: cannot decode image (truncated or not an image file)") from None
+        raise ImageLoadError(f"{path}: cannot decode image (truncated, not an image file, or a kind whose size "
+                             "cannot be read before decoding)") from None
     if w * h > max_pixels:
         raise ImageLoadError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the "
                              f"{max_pixels // 1_000_000} MP limit; refused before decoding")
+    return w, h
 
 
 def to_bgr8(img: np.ndarray, name: str = "image", max_side: int = MAX_SIDE) -> np.ndarray:

@@ -63,7 +63,8 @@ def test_read_text_lines_and_exit_0_when_all_processed(files):
 def test_read_text_error_line_does_not_repeat_the_path(files):
     result = CliRunner().invoke(cli.app, ["read", str(files["corrupt"])])
     assert result.exit_code == 1
-    assert result.stdout.strip() == f"{files['corrupt']}: error: cannot decode image (truncated or not an image file)"
+    assert result.stdout.strip() == (f"{files['corrupt']}: error: cannot decode image (truncated, not an image file, "
+                                     "or a kind whose size cannot be read before decoding)")
 
 
 def test_read_save_crops_writes_rectified_plates(files, tmp_path):

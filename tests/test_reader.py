@@ -209,12 +209,20 @@ def test_an_image_whose_size_cannot_be_checked_first_is_refused_not_decoded(tmp_
         load_image(path)
 
 
-def test_a_file_far_larger_than_any_photo_is_refused_before_it_is_read(tmp_path):
+def test_a_file_far_larger_than_its_image_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "clip.jpg"
-    with open(path, "wb") as f:  # sparse: no disk used
-        f.truncate(65 * 2**20)
-    with pytest.raises(ImageLoadError, match="65 MB, over the 64 MB"):
+    ok, jpeg = cv2.imencode(".jpg", np.full((100, 200, 3), 128, np.uint8))
+    with open(path, "wb") as f:  # a small JPEG's header, then 1 GB of whatever (sparse: no disk used)
+        f.write(jpeg.tobytes())
+        f.truncate(2**30)
+    with pytest.raises(ImageLoadError, match="1024 MB, over the 64 MB a 200x100 image may take"):
         load_image(path)
+
+
+def test_an_uncompressed_photo_larger_than_any_jpeg_still_loads(tmp_path):
+    path = tmp_path / "big.bmp"
+    cv2.imwrite(str(path), np.full((4000, 6000, 3), 90, np.uint8))  # 69 MB
+    assert load_image(path).shape == (2731, 4096, 3)
 
 
 def test_a_16_bit_photo_is_shrunk_before_it_is_converted_and_keeps_its_levels(tmp_path):

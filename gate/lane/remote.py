@@ -335,7 +335,13 @@ class RemoteLedger:
                and (item := self.queue.oldest()) is not None):
             path, body = item
             try:
-                decision = self._send_read(body)
+                try:
+                    decision = self._send_read(body)
+                except (Unreachable, Refused, ServerError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - an answer nobody foresaw: counted as this read's 5xx,
+                    # so it is set aside in time instead of holding every newer read behind it for good
+                    raise ServerError(redact(f"{type(exc).__name__}: {exc}")) from None
             except ServerError as exc:
                 if not self._keeps_failing(path, isinstance(exc, ServerBusy)) or not self._server_up():
                     return sent
@@ -507,8 +513,9 @@ class RemoteLedger:
                 decision_id=answer.get("decision_id"),
                 at=None if answer.get("at") is None else parse_time(answer["at"]), gate=answer.get("gate_id"),
             )
-        except (KeyError, TypeError, ValueError, InvalidInput) as exc:
-            raise Unreachable(f"an answer that is not a decision: {exc!r:.80}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, InvalidInput) as exc:
+            # counted against the read like a 5xx: a server up that answers one read so is set aside in time
+            raise ServerError(f"an answer that is not a decision: {exc!r:.80}") from None
 
     def _offline(self, lane: Lane, body: dict[str, Any], path: Path, why: str) -> Decision:
         # a server that answers and refuses this lane (its token, the URL) is not down: no entry opens for that

@@ -22,6 +22,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gate.rules.errors import (
@@ -159,7 +160,7 @@ async def _ledger_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, LedgerBusy):  # the driver's line names the host, port and user: the log has it
             exc = LedgerUnavailable(UNAVAILABLE)
     if web_pages.is_page(request):  # the page decides a busy database's 503 and Retry-After itself
-        return web_pages.error_page(request, status, exc)
+        return await run_in_threadpool(web_pages.error_page, request, status, exc)
     return JSONResponse(error_body(str(exc)), status_code=status, headers=headers)
 
 
@@ -168,7 +169,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = [_field_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     if web_pages.is_page(request):  # a form field past its length: the page says so, with a way back
-        return web_pages.error_page(request, 422, detail)
+        return await run_in_threadpool(web_pages.error_page, request, 422, detail)
     return JSONResponse(error_body(detail, errors=errors), status_code=422)
 
 

@@ -200,9 +200,11 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     if visit is None or not visit.is_open:
         raise LostRace(f"visit {match.visit_id} closed concurrently")
     if not subscriber and match.flagged and ListKind.ALLOW in queries.lists_of(conn, visit.plate):
-        # the read is one digit off a subscriber's own visit: it leaves free, as the quote and the pay station
-        # already treat it (flagged for review as any near match); refused, it could pay nothing and never leave
-        subscriber = True
+        # one digit off a subscriber's visit: the subscriber misread, or a car with no visit of its own (in behind
+        # another) beside it. Neither "unpaid" (the pay station says a subscriber owes nothing: the car could never
+        # pay its way out) nor "free" (the other car would leave unpaid): the barrier stays shut, an attendant looks
+        return _review_beside(rec, match, Reason.NO_OPEN_VISIT, None,
+                              f"read {plate}, near subscriber {format_plate(visit.plate)}'s visit")
     flagged = match.flagged or low_conf
     matched = match.plate if match.flagged else None
     note = f"{match.kind} match to {format_plate(match.plate)}" if matched else ""

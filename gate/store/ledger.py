@@ -346,7 +346,7 @@ class Ledger:
                 paid_agorot=queries.paid_of(conn, previous.visit_id),
                 amount_agorot=previous.amount_agorot,
                 paid_at=previous.paid_at,
-                leave_by=self._leave_by(conn, previous.visit_id, previous.fee_agorot, previous.paid_at),
+                leave_by=self._leave_by(conn, previous),
                 replayed=True,
                 typed_plate=previous.typed_plate,
             )
@@ -403,12 +403,15 @@ class Ledger:
             typed_plate=typed_plate,
         )
 
-    def _leave_by(self, conn: Connection, visit_id: int, fee: int, paid_at: datetime) -> datetime:
-        """A replayed receipt's time to leave, from its payment row: the grace after it, or the end of the stay its
-        fee paid for when that is later (as the first receipt said, for a payment that took money)."""
-        visit = queries.visit_by_id(conn, visit_id)
-        grace_end = paid_at + self.tariff.grace
-        return grace_end if visit is None else max(grace_end, covered_until(self.tariff, visit.entry_at, fee, paid_at))
+    def _leave_by(self, conn: Connection, payment: Any) -> datetime:
+        """A replayed receipt's time to leave, as the first receipt said: the grace from the payment that started it
+        (a payment of 0 inside the grace did not move it), or the end of the stay the fee paid for when later."""
+        start = queries.grace_start(conn, payment.visit_id, payment.id) or payment.paid_at
+        visit = queries.visit_by_id(conn, payment.visit_id)
+        grace_end = start + self.tariff.grace
+        if visit is None:
+            return grace_end
+        return max(grace_end, covered_until(self.tariff, visit.entry_at, payment.fee_agorot, payment.paid_at))
 
     def _candidate(self, conn: Connection, plate: str, visit_id: int) -> VisitRecord:
         """The visit the driver chose: open, and the typed plate's own or one of its quote's candidates."""

@@ -212,6 +212,21 @@ def add_payment(conn: Connection, visit_id: int, amount: int, paid_at: datetime)
         raise LostRace(f"visit {visit_id} closed concurrently")
 
 
+def grace_start(conn: Connection, visit_id: int, payment_row_id: int) -> datetime | None:
+    """When the grace ran from after this payment (``payments.id``): the visit's last payment up to it that took
+    money, or its first payment (which may be 0, in the free minutes); a later payment of 0 does not move it."""
+    rows = conn.execute(
+        select(payments.c.id, payments.c.amount_agorot, payments.c.paid_at)
+        .where(payments.c.visit_id == visit_id, payments.c.id <= payment_row_id)
+        .order_by(payments.c.id)
+    ).all()
+    start = None
+    for i, (_id, amount, paid_at) in enumerate(rows):
+        if i == 0 or amount > 0:
+            start = paid_at
+    return start
+
+
 def payment(conn: Connection, payment_id: str) -> Row[Any] | None:
     """The payments row with this idempotency key, or None."""
     return conn.execute(_PAYMENT_BY_ID, {"payment_id": payment_id}).first()

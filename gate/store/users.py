@@ -390,7 +390,8 @@ def _logged_in_from(conn: Connection, username: str, remote: str | None, since: 
     query = (
         select(s.c.id)
         .join(u, u.c.id == s.c.user_id)
-        .where(u.c.username == username, s.c.remote == remote, s.c.created_at > since)
+        # or its /64: sessions started before exact addresses were recorded (2026-11-29) hold that
+        .where(u.c.username == username, s.c.remote.in_({remote, address_key(remote)}), s.c.created_at > since)
     )
     return conn.execute(query.limit(1)).first() is not None
 
@@ -399,9 +400,12 @@ def _recent_failures_from(conn: Connection, place: str, since: datetime) -> list
     """Failures since ``since`` from ``place``: one address, or an IPv6 /64 (`address_key`), whose recorded
     addresses all begin with its first 20 characters written out (a few minutes' rows on ix_login_failures_at)."""
     f = models.login_failures
-    if place.endswith("/64"):
-        prefix = ipaddress.ip_network(place).network_address.exploded[:20]
-        where = func.substr(f.c.remote, 1, 20) == prefix
+    try:
+        network = ipaddress.ip_network(place) if place.endswith("/64") else None
+    except ValueError:  # a remote that only looks like a network ("x/64", from a proxy's header)
+        network = None
+    if network is not None:
+        where = func.substr(f.c.remote, 1, 20) == network.network_address.exploded[:20]
     else:
         where = f.c.remote == place
     query = select(f.c.at).where(where, f.c.at > since).order_by(f.c.at)

@@ -15,6 +15,7 @@ class Fake:
         self.delay_s = 0.0
         self.mode = "ok"  # ok | garbage | truncated | redirect
         self.redirect_to = ""
+        self.odd_plates: set[str] = set()  # reads answered with a decision that is not one (amount_due "n/a")
         self.posted: list[str] = []
         self.auth: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
         fake = self
@@ -72,6 +73,8 @@ class Fake:
                     return
                 body = {"action": "open", "reason": "entered", "lane": read["lane"], "plate": read["plate"],
                         "gate_id": read["gate_id"], "at": read["at"], "decision_id": len(fake.posted)}
+                if read["plate"] in fake.odd_plates:
+                    body["amount_due"] = "n/a"
                 if fake.mode == "truncated":  # the connection drops in the middle of the answer
                     data = json.dumps(body).encode()
                     self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"

@@ -103,3 +103,13 @@ def test_a_queued_file_that_is_not_a_read_is_set_aside_and_the_queue_goes_on(fak
     assert lane.decide("exit", "5555555", at=at(0)).action == "open"
     assert fake.posted == ["5555555"] and len(lane.queue) == 0
     assert [p.name for p in (tmp_path / "queue" / "rejected").iterdir()] == ["000000000001.json"]
+
+
+def test_a_read_the_server_keeps_answering_oddly_is_set_aside_and_the_later_cars_decided(fake, tmp_path: Path):
+    fake.odd_plates = {"1111111"}  # a decision that is not one, for this read only (a server bug)
+    lane = remote(tmp_path, fake.url, timeout_s=1.0, defer_after_tries=2)
+    assert lane.decide("exit", "1111111", at=at(0)).action == "review"  # queued, the gate shut
+    assert lane.decide("exit", "2222222", at=at(1)).action == "review"  # behind it, in order
+    assert lane.decide("exit", "3333333", at=at(2)).action == "open"  # its second odd answer set it aside
+    assert [p.name for p in (tmp_path / "queue" / "deferred").iterdir()] == ["000000000001.json"]
+    assert fake.posted.count("2222222") == 1 and len(lane.queue) == 0

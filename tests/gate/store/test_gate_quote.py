@@ -48,8 +48,9 @@ def test_paying_again_inside_the_grace_takes_what_the_quote_says_and_keeps_the_g
     enter(ledger, TYPED)
     assert ledger.pay(TYPED, at(55)).amount_agorot == 1200
     quote = ledger.quote(TYPED, at(65))
-    again = ledger.pay(TYPED, at(65))  # a second pay station, a new payment id
+    again = ledger.pay(TYPED, at(65), payment_id="ps2-0001")  # a second pay station
     assert (quote.amount_due_agorot, again.amount_agorot, again.leave_by) == (0, 0, at(70))
+    assert ledger.pay(TYPED, at(66), payment_id="ps2-0001").leave_by == at(70)  # its replay says the same
     assert ledger.decide("exit", TYPED, at(71)).action == "deny"  # paying nothing did not start a new grace
 
 

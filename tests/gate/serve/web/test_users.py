@@ -382,3 +382,20 @@ def test_pruning_old_failures_reads_an_index(ledger: Ledger):
             assert "ix_login_failures_at" in str(plan), plan
         else:
             assert "ix_login_failures_at" in {i["name"] for i in inspect(conn).get_indexes("login_failures")}
+
+
+def test_a_remote_that_only_looks_like_a_network_is_a_failed_login_not_an_error(users: Users):
+    with pytest.raises(LoginFailed):
+        users.login("dana", "guess", remote="x/64")  # a proxy's header: counted as it is
+
+
+def test_a_booth_session_recorded_by_its_64_still_counts_as_the_booth(users: Users, ledger: Ledger):
+    """Sessions started before exact addresses were recorded hold the /64: the booth is still known after the
+    upgrade, so a neighbour's guesses do not lock it out until its next login."""
+    users.login("dana", "correct horse", remote="2001:db8:10:1::10")
+    with ledger.engine.begin() as conn:
+        conn.execute(models.web_sessions.update().values(remote="2001:db8:10:1::/64"))
+    for _ in range(FAILURE_LIMIT):
+        with pytest.raises(LoginFailed):
+            users.login("dana", "guess", remote="2001:db8:10:1::666")
+    assert users.login("dana", "correct horse", remote="2001:db8:10:1::10").session.user.username == "dana"
