@@ -690,6 +690,17 @@ def _lane_ledger(db: str | None, config: str | None, remote: _Remote, gate: str,
             server.close()
 
 
+def _hold_reloads() -> list[int]:
+    """SIGHUP while the lane starts (the reader takes seconds to load): remembered, not fatal. Its default action
+    ended the process, and systemd restarted it into the same window; the lane's own handler takes over once it
+    runs, and a reload asked meanwhile is applied then (the list says whether one was)."""
+    import signal
+
+    asked: list[int] = []
+    signal.signal(signal.SIGHUP, lambda signum, _frame: asked.append(signum))
+    return asked
+
+
 def _ignore_reload() -> None:
     """SIGHUP (`systemctl reload`) on a remote lane: logged, not fatal (its default action ends the process)."""
     import signal
@@ -785,6 +796,7 @@ def run(
     from gate.reload import ConfigReloader
 
     log_to_stderr()
+    reloads_asked = _hold_reloads()
     remote = _Remote(ledger_url, token, Path(state_dir), open_entry_offline, ledger_timeout, Path(evidence_dir))
     with _lane_ledger(db, config, remote, gate or lane.value, lane) as (ledger, commands, local):
         try:
@@ -802,6 +814,8 @@ def run(
         process.install_signal_handlers()
         if local is None:  # a remote lane's tariff and policy are the server's: SIGHUP must not end it
             _ignore_reload()
+        elif reloads_asked and process.reloader is not None:  # the file may have changed after it was read
+            process.reloader.request()
         stats = process.run()
         typer.echo(stats.summary(), err=True)
         if stats.end.exit_code:

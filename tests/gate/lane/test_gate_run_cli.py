@@ -77,3 +77,20 @@ def test_a_source_of_digits_that_are_not_ascii_is_a_usage_error_not_a_crash(tmp_
     # "²".isdigit() is True and int("²") raises: it once crashed instead of naming the source
     result = CliRunner().invoke(app, ["run", "--lane", "entry", "--source", "²", "--db", str(tmp_path / "ledger.db")])
     assert result.exit_code == 2 and "source '²': no such file or folder" in result.output
+
+
+def test_a_reload_asked_while_the_lane_starts_is_remembered_not_fatal():
+    """SIGHUP's default action ends the process: during the seconds the reader loads, systemctl reload killed the
+    lane (and systemd restarted it into the same window)."""
+    import os
+    import signal
+
+    from gate.cli import _hold_reloads
+
+    before = signal.getsignal(signal.SIGHUP)
+    try:
+        asked = _hold_reloads()
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert asked == [signal.SIGHUP]
+    finally:
+        signal.signal(signal.SIGHUP, before)
