@@ -122,6 +122,7 @@ class ReadQueue:
                              "expected a writable folder") from None
         if not os.access(self.folder, os.W_OK | os.X_OK):
             raise ValueError(f"state dir {redact(str(self.folder))!r}: not writable, expected a writable folder")
+        self._lock_file = _lock(self.folder)
         # past the names set aside too: a new read must never replace one there
         taken = [*self._files(), *self._files("rejected"), *self._files("deferred")]
         self._next = max((int(p.stem) for p in taken), default=0) + 1
@@ -534,6 +535,22 @@ def _detail(exc: urllib.error.HTTPError) -> str:
         return str(json.loads(exc.read()).get("detail", exc.reason))[:200]
     except (OSError, ValueError, AttributeError, http.client.HTTPException):
         return str(exc.reason)
+
+
+def _lock(folder: Path) -> Any:
+    """One lane per queue: an entry and an exit given the same --gate and --state-dir would send each other's reads
+    (and a crash of one leave the other's half-sent). A POSIX lock, held while the process lives (per process: the
+    same lane opening its queue again keeps it)."""
+    import fcntl
+
+    handle = open(folder / ".lock", "a+b")  # noqa: SIM115 - kept open: the lock lives as long as the file is open
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError(f"state dir {redact(str(folder))!r}: another lane's read queue (the same --gate and "
+                         "--state-dir): give each lane its own --gate or --state-dir") from None
+    return handle
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -476,3 +476,13 @@ def test_gate_run_ends_at_start_when_its_token_is_refused_or_bound_to_another_ba
     assert revoked not in refused.output and exit_cam not in wrong.output
     with Ledger.open(db) as ledger:
         assert ledger.decisions() == []
+
+
+def test_two_lanes_cannot_share_one_read_queue(tmp_path: Path):
+    """An entry and an exit given the same --gate and --state-dir would send each other's reads."""
+    queue = ReadQueue(tmp_path / "queue")  # this process is one lane
+    other = subprocess.run([sys.executable, "-c", "import sys; from gate.lane.remote import ReadQueue\n"
+                            "try:\n    ReadQueue(sys.argv[1])\nexcept ValueError as e:\n    sys.exit(str(e))",
+                            str(tmp_path / "queue")], capture_output=True, text=True, timeout=60)
+    assert other.returncode == 1 and "another lane's read queue" in other.stderr
+    assert len(ReadQueue(tmp_path / "queue")) == len(queue) == 0  # the same lane opening it again is fine
