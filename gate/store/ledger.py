@@ -710,6 +710,9 @@ class Ledger:
             bounds = [day_start(first, self.timezone)]  # a month row counts only from..to's days of it
         except InvalidInput as exc:
             raise InvalidInput(f"from {first.isoformat()}: {exc}") from None
+        earliest, _ = self.policy.time_window(now_utc())
+        if bounds[0] < earliest < day_end(first, self.timezone):
+            bounds[0] = earliest  # the window opens inside the first day: 2000-01-01 in Jerusalem began before it
         self._when(bounds[0], f"from {first.isoformat()}")  # inside the policy's window (and the calendar)
         # `to` is within MAX_REPORT_PERIODS of a `from` in the policy's window: far from the calendar's end
         bounds += [day_start(d, self.timezone) for d in starts[1:]] + [day_end(last, self.timezone)]

@@ -121,6 +121,14 @@ def test_a_naive_time_is_the_lots_local_time(ledger):
     assert ledger.visits()[0].entry_at == datetime(2025, 3, 2, 8, 0, tzinfo=timezone.utc)
 
 
+def test_a_report_from_the_first_day_the_policy_allows_is_not_refused(ledger):
+    """Local midnight of 2000-01-01 in Jerusalem is 22:00 UTC the day before the policy's earliest time."""
+    rows = ledger.revenue(date(2000, 1, 1), date(2000, 1, 2))
+    assert [(r.period, r.payments) for r in rows] == [(date(2000, 1, 1), 0), (date(2000, 1, 2), 0)]
+    with pytest.raises(InvalidInput, match="from 1999-12-31"):
+        ledger.revenue(date(1999, 12, 31), date(2000, 1, 2))
+
+
 def test_a_bad_report_range_is_refused(ledger):
     with pytest.raises(InvalidInput, match="before from"):
         ledger.revenue(date(2025, 3, 2), date(2025, 3, 1))
