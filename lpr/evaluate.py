@@ -146,16 +146,18 @@ def load_labels(folder: str | Path) -> list[LabelRow]:
                     corners = None
                 if corners is None or not np.isfinite(corners).all():
                     raise LabelsError(f"{where}: corners x1..y4 must be 8 finite numbers (pixels, TL TR BR BL)")
-            covered = None
-            if rec.get("covered"):
-                try:
-                    covered = float(rec["covered"])
-                except ValueError:
-                    covered = None
-                if covered is None or not 0 <= covered <= 1:
-                    raise LabelsError(f"{where}: covered {rec['covered']!r} must be a share from 0 to 1")
+            covered = _share(rec["covered"]) if rec.get("covered") else None
+            if covered is not None and not 0 <= covered <= 1:  # nan too
+                raise LabelsError(f"{where}: covered {rec['covered']!r} must be a share from 0 to 1")
             rows.append(LabelRow(image, plate, kind, rec.get("source", ""), corners, n, covered))
     return rows
+
+
+def _share(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 @dataclass

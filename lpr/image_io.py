@@ -68,12 +68,8 @@ def to_bgr8(img: np.ndarray, name: str = "image", max_side: int = MAX_SIDE) -> n
         raise ImageLoadError(f"{name}: expected a numpy array, got {type(img).__name__}")
     if img.size == 0 or img.ndim < 2 or img.shape[0] == 0 or img.shape[1] == 0:
         raise ImageLoadError(f"{name}: image has no pixels (shape {img.shape})")
-    if img.dtype == np.uint16:
-        h, w = img.shape[:2]
-        if max(h, w) > max_side:  # shrink first: two float64 copies of a 36 MP frame took 1.9 GB
-            s = max_side / max(h, w)
-            img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        img = cv2.convertScaleAbs(img, alpha=1 / 257.0)
+    if img.dtype == np.uint16:  # shrunk first: two float64 copies of a 36 MP frame took 1.9 GB
+        img = cv2.convertScaleAbs(_shrink(img, max_side), alpha=1 / 257.0)
     elif img.dtype in (np.float32, np.float64):
         scale = 255.0 if float(np.nanmax(img)) <= 1.0 else 1.0
         img = np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)
@@ -87,8 +83,13 @@ def to_bgr8(img: np.ndarray, name: str = "image", max_side: int = MAX_SIDE) -> n
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     elif not (img.ndim == 3 and img.shape[2] == 3):
         raise ImageLoadError(f"{name}: unsupported shape {img.shape}, expected HxW, HxWx3 or HxWx4")
+    return np.ascontiguousarray(_shrink(img, max_side))
+
+
+def _shrink(img: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale (area averaging) so the longer side is at most ``max_side``; smaller images as they are."""
     h, w = img.shape[:2]
-    if max(h, w) > max_side:
-        s = max_side / max(h, w)
-        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(img)
+    if max(h, w) <= max_side:
+        return img
+    s = max_side / max(h, w)
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)

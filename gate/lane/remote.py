@@ -281,8 +281,6 @@ class RemoteLedger:
                 except Refused:
                     self.queue.reject(self.queue.put(body))  # kept for an attendant; the gate stays shut
                     raise
-                except Exception as exc:  # noqa: BLE001 - an answer nobody foresaw: queued, never lost
-                    reason = redact(f"{type(exc).__name__}: {exc}")
             else:
                 reason = f"{len(self.queue)} older read(s) still queued"
             path = self.queue.put(body)
@@ -336,13 +334,7 @@ class RemoteLedger:
                and (item := self.queue.oldest()) is not None):
             path, body = item
             try:
-                try:
-                    decision = self._send_read(body)
-                except (Unreachable, Refused, ServerError):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - an answer nobody foresaw: counted as this read's 5xx,
-                    # so it is set aside in time instead of holding every newer read behind it for good
-                    raise ServerError(redact(f"{type(exc).__name__}: {exc}")) from None
+                decision = self._send_read(body)
             except ServerError as exc:
                 if not self._keeps_failing(path, isinstance(exc, ServerBusy)) or not self._server_up():
                     return sent
@@ -461,7 +453,18 @@ class RemoteLedger:
         return body
 
     def _send_read(self, body: dict[str, Any]) -> Decision:
-        """POST /api/reads; a server older than read ids (it refuses the field) gets the read without one."""
+        """POST /api/reads; a server older than read ids (it refuses the field) gets the read without one.
+
+        Anything else that goes wrong (an answer nobody foresaw, a bug) counts against the read like a 5xx: a live
+        read is queued, a queued one set aside in time, never lost and never holding newer reads for good."""
+        try:
+            return self._post_read(body)
+        except (Unreachable, Refused):
+            raise
+        except Exception as exc:  # noqa: BLE001 - see above
+            raise ServerError(redact(f"{type(exc).__name__}: {exc}")) from None
+
+    def _post_read(self, body: dict[str, Any]) -> Decision:
         try:
             return self._decision(self._call("POST", "/api/reads", body))
         except Refused as exc:

@@ -139,6 +139,12 @@ def covered_until(tariff: Tariff, entry_at: datetime, paid_agorot: int, at: date
     return max(at, entry_at + timedelta(seconds=lo))
 
 
+def paid_until(tariff: Tariff, entry_at: datetime, paid_agorot: int, grace_from: datetime, at: datetime) -> datetime:
+    """Until when an exit owes nothing after a payment: the grace from ``grace_from``, or the end of the stay the
+    money paid covers (from ``at`` on) when that is later."""
+    return max(grace_from + tariff.grace, covered_until(tariff, entry_at, paid_agorot, at))
+
+
 def billed_until(tariff: Tariff, at: datetime, last_paid_at: datetime | None) -> datetime:
     """The time the stay is charged up to for an exit at ``at``.
 

@@ -160,7 +160,7 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
     """An exit read: find its visit (exactly or fuzzily), open when nothing is due and close it."""
     plate, at = read.plate, read.at
     rec = _Recorder(conn, read)
-    subscriber = ListKind.ALLOW in queries.lists_of(conn, plate)
+    subscriber = queries.allow_listed(conn, plate)
     visit = queries.open_visit(conn, plate)
     match = Match(visit.id, plate, MatchKind.EXACT) if visit is not None else _fuzzy(conn, read, policy)
     if visit is None:
@@ -199,7 +199,7 @@ def decide_exit(conn: Connection, read: Read, low_conf: bool, tariff: Tariff, po
         visit = queries.visit_by_id(conn, match.visit_id)
     if visit is None or not visit.is_open:
         raise LostRace(f"visit {match.visit_id} closed concurrently")
-    if not subscriber and match.flagged and ListKind.ALLOW in queries.lists_of(conn, visit.plate):
+    if not subscriber and match.flagged and queries.allow_listed(conn, visit.plate):
         # one digit off a subscriber's visit: the subscriber misread, or a car with no visit of its own (in behind
         # another) beside it. Neither "unpaid" (the pay station says a subscriber owes nothing: the car could never
         # pay its way out) nor "free" (the other car would leave unpaid): the barrier stays shut, an attendant looks

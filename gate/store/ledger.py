@@ -64,7 +64,7 @@ from gate.rules.errors import (
 from gate.rules.matching import near_plates
 from gate.rules.money import to_shekels
 from gate.rules.policy import Policy
-from gate.rules.tariff import Tariff, amount_due_agorot, billed_until, covered_until, fee_agorot
+from gate.rules.tariff import Tariff, amount_due_agorot, billed_until, fee_agorot, paid_until
 from gate.rules.votes import PlateVote, gate_id, parse_votes
 from gate.store import db, listing, models, queries, schema
 from gate.store import evidence as evidence_queries
@@ -361,7 +361,7 @@ class Ledger:
             raise ClockError(
                 f"payment time {at.isoformat()} is before the previous payment at {visit.last_paid_at.isoformat()}"
             )
-        free = visit.waived or any(ListKind.ALLOW in queries.lists_of(conn, p) for p in {plate, visit.plate})
+        free = visit.waived or any(queries.allow_listed(conn, p) for p in {plate, visit.plate})
         # charged as the exit would charge now: inside the grace after a payment the stay is billed up to it
         fee = 0 if free else fee_agorot(self.tariff, visit.entry_at, billed_until(self.tariff, at, visit.last_paid_at))
         amount = max(0, fee - visit.paid_agorot)
@@ -398,8 +398,7 @@ class Ledger:
             paid_agorot=visit.paid_agorot + amount,
             amount_agorot=amount,
             paid_at=at,
-            leave_by=max(paid_at + self.tariff.grace,
-                         covered_until(self.tariff, visit.entry_at, visit.paid_agorot + amount, at)),
+            leave_by=paid_until(self.tariff, visit.entry_at, visit.paid_agorot + amount, paid_at, at),
             typed_plate=typed_plate,
         )
 
@@ -408,10 +407,9 @@ class Ledger:
         (a payment of 0 inside the grace did not move it), or the end of the stay the fee paid for when later."""
         start = queries.grace_start(conn, payment.visit_id, payment.id) or payment.paid_at
         visit = queries.visit_by_id(conn, payment.visit_id)
-        grace_end = start + self.tariff.grace
         if visit is None:
-            return grace_end
-        return max(grace_end, covered_until(self.tariff, visit.entry_at, payment.fee_agorot, payment.paid_at))
+            return start + self.tariff.grace
+        return paid_until(self.tariff, visit.entry_at, payment.fee_agorot, start, payment.paid_at)
 
     def _candidate(self, conn: Connection, plate: str, visit_id: int) -> VisitRecord:
         """The visit the driver chose: open, and the typed plate's own or one of its quote's candidates."""
@@ -460,7 +458,7 @@ class Ledger:
         return Quote(digits, when, self.tariff.currency, candidates=candidates)
 
     def _due(self, conn: Connection, visit: VisitRecord, at: datetime) -> int:
-        if visit.waived or ListKind.ALLOW in queries.lists_of(conn, visit.plate):
+        if visit.waived or queries.allow_listed(conn, visit.plate):
             return 0
         return amount_due_agorot(self.tariff, visit.entry_at, at, visit.paid_agorot, visit.last_paid_at)
 
@@ -468,9 +466,8 @@ class Ledger:
         """Up to when an exit owes nothing: the grace after the last payment, or the free minutes."""
         if due or visit.waived:
             return None
-        if visit.last_paid_at is not None:  # the grace, or later while the money paid still covers the stay
-            return max(visit.last_paid_at + self.tariff.grace,
-                       covered_until(self.tariff, visit.entry_at, visit.paid_agorot, at))
+        if visit.last_paid_at is not None:
+            return paid_until(self.tariff, visit.entry_at, visit.paid_agorot, visit.last_paid_at, at)
         free_until = visit.entry_at + timedelta(minutes=self.tariff.free_minutes)
         return free_until if at <= free_until and visit.paid_agorot == 0 else None
 
@@ -482,7 +479,7 @@ class Ledger:
 
         def look(conn: Connection) -> int:
             visit = _require_open_visit(conn, digits)
-            if visit.waived or ListKind.ALLOW in queries.lists_of(conn, digits):
+            if visit.waived or queries.allow_listed(conn, digits):
                 return 0
             return amount_due_agorot(self.tariff, visit.entry_at, when, visit.paid_agorot, visit.last_paid_at)
 
@@ -522,7 +519,7 @@ class Ledger:
         def close(conn: Connection, visit: VisitRecord, when: datetime) -> int:
             if when < visit.entry_at:
                 raise ClockError(f"close time {when.isoformat()} is before the entry at {visit.entry_at.isoformat()}")
-            fee = closing_fee(self.tariff, visit, when, ListKind.ALLOW in queries.lists_of(conn, visit.plate))
+            fee = closing_fee(self.tariff, visit, when, queries.allow_listed(conn, visit.plate))
             queries.close_visit(conn, visit, exit_at=when, fee=fee, close_reason=CloseReason.OVERRIDE)
             return fee
 

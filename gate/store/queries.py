@@ -236,6 +236,11 @@ def paid_of(conn: Connection, visit_id: int) -> int:
     return int(conn.execute(_PAID_OF_VISIT, {"visit_id": visit_id}).scalar_one())
 
 
+def allow_listed(conn: Connection, plate: str) -> bool:
+    """Whether the plate is a subscriber's now: it leaves free."""
+    return ListKind.ALLOW in lists_of(conn, plate)
+
+
 def lists_of(conn: Connection, plate: str, at: datetime | None = None, *, expired: bool = False) -> set[ListKind]:
     """The lists the plate is on at ``at`` (default now): an entry no longer applies from its expiry on
     (``expired=True``: every entry, expired or not, as a duplicate check needs)."""

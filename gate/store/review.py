@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from gate.rules.clock import iso, now_utc
-from gate.rules.codes import CloseReason, ListKind, OverrideAction, ReviewAction, VisitState
+from gate.rules.codes import CloseReason, OverrideAction, ReviewAction, VisitState
 from gate.rules.errors import GateError, InvalidInput, UnknownVisit
 from gate.rules.tariff import amount_due_agorot
 from gate.store import models, queries
@@ -158,7 +158,7 @@ class Operations:
                 raise queries.LostRace(f"visit {closed_by_it.id} changed concurrently")
             queries.close_visit(conn, visit, exit_at=decision.at,
                                 fee=closing_fee(self.ledger.tariff, visit, decision.at,
-                                                ListKind.ALLOW in queries.lists_of(conn, visit.plate)),
+                                                queries.allow_listed(conn, visit.plate)),
                                 close_reason=CloseReason.EXIT, flag_reason=f"exit reassigned by {who}",
                                 exit_gate=decision.gate)
         if decision is not None:

@@ -348,25 +348,29 @@ def _user_row(conn: Connection, username: str) -> Row[Any] | None:
 def address_key(remote: str) -> str:
     """Where a login came from, as the limits count it: an IPv6 address by its /64 (one host is handed a whole
     /64, so counted per address it would have unlimited fresh addresses), anything else as given."""
-    try:
-        ip = ipaddress.ip_address(remote)
-    except ValueError:
-        return remote
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+    ip = _ipv6_host(remote)
+    return exact_address(remote) if ip is None else str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
 def exact_address(remote: str) -> str:
     """Where a login came from, as recorded: an IPv6 address written out in full (its /64 is then its first 20
-    characters), anything else as `address_key` gives it."""
+    characters), another address in its usual form, anything else as given."""
+    ip = _ipv6_host(remote)
+    if ip is not None:
+        return ip.exploded
+    try:
+        return str(ipaddress.ip_address(remote))
+    except ValueError:
+        return remote
+
+
+def _ipv6_host(remote: str) -> ipaddress.IPv6Address | None:
+    """The address when it is IPv6 proper (not an IPv4 one mapped into it)."""
     try:
         ip = ipaddress.ip_address(remote)
     except ValueError:
-        return remote
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
-        return ip.exploded
-    return str(ip)
+        return None
+    return ip if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None else None
 
 
 def _in_network(recorded: str | None, network: str | None) -> bool:

@@ -16,6 +16,10 @@ class Fake:
         self.mode = "ok"  # ok | garbage | truncated | redirect
         self.redirect_to = ""
         self.odd_plates: set[str] = set()  # reads answered with a decision that is not one (amount_due "n/a")
+        self.failing: set[str] = set()  # reads answered with failing_code (a server bug, a full disk)
+        self.failing_code = 500
+        self.health = 200  # what /health answers
+        self.old = False  # a server from before read ids: it refuses the field
         self.posted: list[str] = []
         self.auth: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
         fake = self
@@ -52,7 +56,7 @@ class Fake:
                 if self.path == "/api/whoami":
                     self.answer(200, {"name": "cam", "gate": None, "lane": None})
                 else:
-                    self.answer(200, {"status": "ok"})
+                    self.answer(fake.health, {"status": "ok" if fake.health == 200 else "unavailable"})
 
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
@@ -66,6 +70,13 @@ class Fake:
                     self.answer(200, [])
                     return
                 fake.posted.append(read.get("plate"))
+                if fake.old and "read_id" in read:
+                    self.answer(422, {"detail": "read_id: Extra inputs are not permitted"})
+                    return
+                if read["plate"] in fake.failing:
+                    self.answer(fake.failing_code, {"detail": "Internal Server Error" if fake.failing_code == 500
+                                                    else "database: disk full"})
+                    return
                 time.sleep(fake.delay_s)
                 if fake.mode == "garbage":  # a proxy / half-dead server: not an HTTP status line
                     self.wfile.write(b"garbage\r\n\r\n")

@@ -2,7 +2,6 @@
 the exit stays shut (an entry opens only if configured), and nothing is lost across a server restart."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fake_ledger_server import Fake, free_port, nobody_listens
 from lane_fakes import FixedPlateReader
 from test_bad_lane_input import gate_run, recording  # noqa: F401 - the fixture and the helper
 from typer.testing import CliRunner
@@ -25,16 +25,6 @@ from gate.store.ledger import Ledger
 from gate.store.tokens import Tokens
 
 T0 = "2025-03-02T08:00:00+00:00"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def nobody_listens() -> str:
-    return f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused at once
 
 
 def remote(tmp_path: Path, url: str, token: str = "pgt_x", **options) -> RemoteLedger:
@@ -298,60 +288,11 @@ def test_a_long_backlog_does_not_hold_up_the_car_at_the_barrier(tmp_path: Path, 
     assert [body["plate"] for body in (lane.queue.oldest()[1],)] == ["1111112"] and len(lane.queue) == 2
 
 
-class FakeServer:
-    """A stand-in `gate serve` on loopback: a decision for every read but those of ``failing`` (HTTP 500)."""
-
-    def __init__(self) -> None:
-        import http.server
-        import json
-        import threading
-
-        self.failing: set[str] = set()
-        self.failing_code = 500
-        self.health = 200
-        self.posted: list[str] = []
-        self.old = False  # a server from before read ids: it refuses the field
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def answer(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self.answer(fake.health, {"status": "ok" if fake.health == 200 else "unavailable"})
-
-            def do_POST(self) -> None:
-                read = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.posted.append(read["plate"])
-                if fake.old and "read_id" in read:
-                    self.answer(422, {"detail": "read_id: Extra inputs are not permitted"})
-                elif read["plate"] in fake.failing:
-                    self.answer(fake.failing_code, {"detail": "Internal Server Error" if fake.failing_code == 500
-                                                    else "database: disk full"})
-                else:
-                    self.answer(200, {"action": "open", "reason": "entered", "lane": read["lane"],
-                                      "plate": read["plate"], "gate_id": read["gate_id"], "at": read["at"],
-                                      "decision_id": len(fake.posted)})
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def fake_server():
-    srv = FakeServer()
+    srv = Fake()
     yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+    srv.close()
 
 
 def test_a_read_the_server_keeps_failing_is_deferred_so_newer_reads_are_not_blocked(fake_server, tmp_path: Path):
